@@ -1,0 +1,37 @@
+r"""Untrained GNN Tickets for PyTorch Geometric."""
+from torch_geometric_ugt.parametrization import ScoreMask
+from torch_geometric_ugt.schedule import (
+    ConstantSchedule,
+    GradualSchedule,
+    SparsitySchedule,
+)
+from torch_geometric_ugt.sparsifier import (
+    EdgePopupSparsifier,
+    GlobalGradualSparsifier,
+    SupermaskSparsifier,
+)
+from torch_geometric_ugt.squash import squash
+from torch_geometric_ugt.supermask import (
+    MaskedWeight,
+    masked_weights,
+    score_parameters,
+    supermask,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "supermask",
+    "squash",
+    "score_parameters",
+    "masked_weights",
+    "MaskedWeight",
+    "ScoreMask",
+    "SupermaskSparsifier",
+    "GlobalGradualSparsifier",
+    "EdgePopupSparsifier",
+    "SparsitySchedule",
+    "GradualSchedule",
+    "ConstantSchedule",
+    "__version__",
+]

@@ -1,0 +1,95 @@
+r"""Initialisations of the frozen weights and of the scores.
+
+All initialisers use the fan-in :math:`f` of the weight (see :func:`fan_in`)
+and the ReLU gain :math:`g = \sqrt{2}`:
+
+* ``"kaiming_uniform"``: :math:`U(-g\sqrt{3/f},\, g\sqrt{3/f})`;
+* ``"kaiming_normal"``: :math:`\mathcal{N}(0,\, g^2/f)`;
+* ``"signed_constant"``: :math:`\pm g/\sqrt{f}` with a random sign
+  (Edge-Popup's best weight init);
+* ``"uniform"`` (scores only): :math:`U(0, 1)`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Optional
+
+import torch
+from torch import Tensor
+
+GAIN = math.sqrt(2.0)
+
+Initializer = Callable[[Tensor, int, Optional[torch.Generator]], None]
+
+
+def fan_in(name: str, tensor: Tensor) -> int:
+    r"""The fan-in of a masked weight.
+
+    A 2-D weight is stored as ``(out, in)``, so :math:`f` is its second
+    dimension. An attention vector (a parameter whose name starts with
+    ``att``, shaped ``(1, heads, channels)``) is contracted over its last
+    dimension, so :math:`f` is ``channels``. Any other shape uses
+    PyTorch's convention (second dimension times the receptive field).
+    """
+    if tensor.dim() == 0:
+        return 1
+    if tensor.dim() == 1:
+        return tensor.numel()
+    if name.startswith("att"):
+        return tensor.size(-1)
+    return tensor.size(1) * math.prod(tensor.shape[2:])
+
+
+def _kaiming_uniform_(t: Tensor, fan: int,
+                      gen: Optional[torch.Generator]) -> None:
+    bound = GAIN * math.sqrt(3.0 / fan)
+    t.uniform_(-bound, bound, generator=gen)
+
+
+def _kaiming_normal_(t: Tensor, fan: int,
+                     gen: Optional[torch.Generator]) -> None:
+    t.normal_(0.0, GAIN / math.sqrt(fan), generator=gen)
+
+
+def _signed_constant_(t: Tensor, fan: int,
+                      gen: Optional[torch.Generator]) -> None:
+    sign = torch.randint(0, 2, t.shape, generator=gen, dtype=t.dtype) * 2 - 1
+    t.copy_(sign * (GAIN / math.sqrt(fan)))
+
+
+def _uniform_(t: Tensor, fan: int, gen: Optional[torch.Generator]) -> None:
+    t.uniform_(0.0, 1.0, generator=gen)
+
+
+WEIGHT_INITS: Dict[str, Initializer] = {
+    "kaiming_uniform": _kaiming_uniform_,
+    "kaiming_normal": _kaiming_normal_,
+    "signed_constant": _signed_constant_,
+}
+
+SCORE_INITS: Dict[str, Initializer] = {
+    "kaiming_uniform": _kaiming_uniform_,
+    "uniform": _uniform_,
+}
+
+
+def resolve_init(kind: str, table: Dict[str, Initializer],
+                 what: str) -> Initializer:
+    """Looks up an initialiser by name with an error listing the choices."""
+    try:
+        return table[kind]
+    except KeyError:
+        raise ValueError(f"Unknown {what} {kind!r}; choose one of "
+                         f"{sorted(table)}.") from None
+
+
+def sample(shape: torch.Size, name: str, init: Initializer,
+           gen: Optional[torch.Generator]) -> Tensor:
+    r"""Draws a float32 CPU tensor of :obj:`shape` with :obj:`init`.
+
+    Sampling on the CPU with an explicit generator makes the values depend
+    only on the seed, never on the device the model lives on.
+    """
+    out = torch.empty(shape, dtype=torch.float32)
+    init(out, fan_in(name, out), gen)
+    return out

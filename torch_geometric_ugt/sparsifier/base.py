@@ -1,0 +1,212 @@
+r"""The sparsifier: chooses the masks of a supermask model from its
+scores."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import torch
+
+from torch_geometric_ugt.schedule import SparsitySchedule, check_sparsity
+from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
+from torch_geometric_ugt.threshold import check_finite_scores
+from torch_geometric_ugt.threshold import prune_smallest_
+
+SCOPES = ("global", "layer")
+
+
+class SupermaskSparsifier:
+    r"""Keeps the masks of a supermask model in sync with its scores.
+
+    At sparsity :math:`s`, the masks remove the weights with the smallest
+    scores:
+
+    * :obj:`scope="global"`: exactly :math:`\mathrm{round}(s N)` weights over
+      all :math:`N` masked weights, below one shared threshold, so the
+      per-layer sparsities come out non-uniform (UGTs);
+    * :obj:`scope="layer"`: exactly :math:`\mathrm{round}(s N_l)` weights in
+      every tensor :math:`l` (Edge-Popup).
+
+    Ties are broken by position, so the masks are a pure function of the
+    scores. With an :obj:`optimizer`, a post-step hook refreshes the masks
+    after every :meth:`optimizer.step()`; :meth:`step` advances the
+    :obj:`schedule` by one epoch. Like :mod:`torch.ao.pruning`, the state
+    (:meth:`state_dict`) holds no module references: together with the
+    model's and the optimizer's state dicts it resumes a run exactly.
+
+    Args:
+        model (torch.nn.Module): A model returned by :func:`supermask`.
+        optimizer (torch.optim.Optimizer, optional): The optimizer of the
+            scores. (default: :obj:`None`)
+        schedule (SparsitySchedule): The sparsity of each epoch.
+        scope (str): :obj:`"global"` or :obj:`"layer"`.
+            (default: :obj:`"global"`)
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: Optional[torch.optim.Optimizer] = None,
+        *,
+        schedule: SparsitySchedule,
+        scope: str = "global",
+    ) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}.")
+        if not isinstance(schedule, SparsitySchedule):
+            raise TypeError(f"schedule must be a SparsitySchedule; got "
+                            f"{type(schedule).__name__}.")
+        self.weights: List[MaskedWeight] = masked_weights(model)
+        if not self.weights:
+            raise ValueError(f"{type(model).__name__} has no masked "
+                             f"weights; call supermask(model) first.")
+        self.schedule = schedule
+        self.scope = scope
+        self.last_epoch = -1
+        self.current_sparsity = schedule(0)
+        self.num_weights = sum(w.parametrization.scores.numel()
+                               for w in self.weights)
+        self._written: Optional[Tuple[Any, ...]] = None
+        self._hook = None
+        if optimizer is not None:
+            self._attach(optimizer)
+        self.refresh()
+
+    def _attach(self, optimizer: torch.optim.Optimizer) -> None:
+        trained = {id(p) for group in optimizer.param_groups
+                   for p in group["params"]}
+        if not any(id(w.parametrization.scores) in trained
+                   for w in self.weights):
+            raise ValueError("The optimizer trains none of the model's "
+                             "scores; build it with "
+                             "torch.optim.Adam(score_parameters(model)).")
+        self._hook = optimizer.register_step_post_hook(
+            lambda opt, args, kwargs: self.refresh())
+
+    def remove(self) -> None:
+        r"""Detaches the sparsifier from the optimizer; masks stay as
+        they are."""
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    @property
+    def final_sparsity(self) -> float:
+        r"""The sparsity the schedule ends at (where models are
+        evaluated)."""
+        return self.schedule.final_sparsity
+
+    def step(self, epoch: Optional[int] = None) -> float:
+        r"""Sets the sparsity of :obj:`epoch` (default: the next one) and
+        refreshes the masks. Returns the new sparsity."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self.current_sparsity = self.schedule(self.last_epoch)
+        self.refresh()
+        return self.current_sparsity
+
+    def _version(self, sparsity: float) -> Tuple[Any, ...]:
+        return (sparsity, ) + tuple(
+            (w.parametrization.scores._version, w.parametrization.mask._version)
+            for w in self.weights)
+
+    def refresh(self) -> None:
+        r"""Recomputes the masks from the current scores at
+        :attr:`current_sparsity` (skipped if nothing changed)."""
+        self._write(self.current_sparsity)
+
+    @torch.no_grad()
+    def _write(self, sparsity: float) -> None:
+        if self._written == self._version(sparsity):
+            return
+        scores = [w.parametrization.scores for w in self.weights]
+        masks = [w.parametrization.mask for w in self.weights]
+        check_finite_scores(scores)
+        if self.scope == "global":
+            prune_smallest_(scores, masks, round(sparsity * self.num_weights))
+        else:
+            for score, mask in zip(scores, masks):
+                prune_smallest_([score], [mask],
+                                round(sparsity * score.numel()))
+        self._written = self._version(sparsity)
+
+    @contextlib.contextmanager
+    def at_sparsity(self,
+                    sparsity: Optional[float] = None) -> Iterator[None]:
+        r"""Context manager: masks at :obj:`sparsity` (default:
+        :attr:`final_sparsity`) inside, back to :attr:`current_sparsity`
+        after. UGTs evaluates at the final sparsity during the ramp too:
+
+        .. code-block:: python
+
+            with torch.no_grad(), sparsifier.at_sparsity():
+                out = model(data.x, data.edge_index)
+        """
+        target = (self.final_sparsity if sparsity is None else
+                  check_sparsity(sparsity))
+        self._write(target)
+        try:
+            yield
+        finally:
+            self.refresh()
+
+    @torch.no_grad()
+    def layer_sparsities(self) -> Dict[str, float]:
+        r"""The realised sparsity of every masked tensor, by name."""
+        zeros = torch.stack([
+            (w.parametrization.mask == 0).sum() for w in self.weights
+        ]).tolist()
+        return {
+            w.name: z / max(w.parametrization.mask.numel(), 1)
+            for w, z in zip(self.weights, zeros)
+        }
+
+    @torch.no_grad()
+    def realised_sparsity(self) -> float:
+        r"""The fraction of all masked weights that are zeroed now."""
+        zeros = sum(
+            int((w.parametrization.mask == 0).sum()) for w in self.weights)
+        return zeros / self.num_weights
+
+    def state_dict(self) -> Dict[str, Any]:
+        r"""The sparsifier's state (no tensors, no module references)."""
+        return {
+            "last_epoch": self.last_epoch,
+            "current_sparsity": self.current_sparsity,
+            "scope": self.scope,
+            "final_sparsity": self.final_sparsity,
+            "weights": {
+                w.name: tuple(w.parametrization.scores.shape)
+                for w in self.weights
+            },
+        }
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        r"""Restores :meth:`state_dict` and refreshes the masks. Raises if
+        it was saved for another architecture or scope."""
+        own = self.state_dict()
+        saved = {k: tuple(v) for k, v in state_dict["weights"].items()}
+        if saved != own["weights"]:
+            missing = sorted(set(own["weights"]) - set(saved))
+            extra = sorted(set(saved) - set(own["weights"]))
+            shapes = sorted(k for k in set(saved) & set(own["weights"])
+                            if saved[k] != own["weights"][k])
+            raise ValueError(
+                f"This sparsifier state was saved for another architecture "
+                f"(missing: {missing[:3]}, unexpected: {extra[:3]}, other "
+                f"shapes: {shapes[:3]}). Build the same model, call "
+                f"supermask() and create the same sparsifier before "
+                f"load_state_dict().")
+        if state_dict["scope"] != self.scope:
+            raise ValueError(f"This state was saved by a sparsifier with "
+                             f"scope={state_dict['scope']!r}, not "
+                             f"{self.scope!r}.")
+        self.last_epoch = int(state_dict["last_epoch"])
+        self.current_sparsity = check_sparsity(
+            state_dict["current_sparsity"], "current_sparsity")
+        self._written = None
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(tensors={len(self.weights)}, "
+                f"scope={self.scope!r}, schedule={self.schedule!r}, "
+                f"current_sparsity={self.current_sparsity:.4f})")

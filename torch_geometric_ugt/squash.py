@@ -1,0 +1,32 @@
+r"""Bake a ticket into an ordinary model."""
+from __future__ import annotations
+
+import torch
+from torch.nn.utils import parametrize
+
+from torch_geometric_ugt.supermask import masked_weights, remove_hooks
+
+
+def squash(model: torch.nn.Module) -> torch.nn.Module:
+    r"""Removes the score-mask parametrizations of :obj:`model`, in place.
+
+    Each masked weight becomes a plain :class:`~torch.nn.Parameter` holding
+    :math:`W \odot m` for the current mask, so the model gives exactly the
+    same outputs, has no scores, pickles and :func:`torch.save`\ s like any
+    model. All its parameters stay frozen (:obj:`requires_grad=False`);
+    call :obj:`model.requires_grad_()` to fine-tune it.
+
+    Returns:
+        The same :obj:`model`.
+    """
+    found = masked_weights(model)
+    if not found:
+        raise ValueError("squash() found no masked weight; it takes a model "
+                         "returned by supermask().")
+    for entry in found:
+        parametrize.remove_parametrizations(entry.module, entry.attr,
+                                            leave_parametrized=True)
+    for entry in found:
+        if not parametrize.is_parametrized(entry.module):
+            remove_hooks(entry.module)
+    return model

@@ -1,0 +1,307 @@
+r"""Turn any PyG model into a supermask model: frozen weights, learnable
+scores."""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Type, Union
+
+import torch
+from torch import Tensor
+from torch.nn.parameter import is_lazy
+from torch.nn.utils import parametrize
+from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.dense import Linear as PyGLinear
+
+from torch_geometric_ugt.init import SCORE_INITS, WEIGHT_INITS, resolve_init
+from torch_geometric_ugt.init import sample
+from torch_geometric_ugt.parametrization import ScoreMask
+
+Target = Union[Type[torch.nn.Module], str]
+
+LINEAR_TYPES: Tuple[Type[torch.nn.Module], ...] = (torch.nn.Linear, PyGLinear)
+r"""Modules whose :obj:`weight` is masked by default."""
+
+CONV_PARAMETER_PATTERNS: Tuple[str, ...] = ("weight", "root", "att", "att_*")
+r"""Names of bare parameters of a :class:`MessagePassing` module masked by
+default (e.g. :class:`~torch_geometric.nn.conv.GATConv`'s :obj:`att_src`,
+:obj:`att_dst` and :class:`~torch_geometric.nn.conv.GATv2Conv`'s
+:obj:`att`)."""
+
+_SCORE_SEED_OFFSET = 0x5C0DE5
+
+
+@dataclass(frozen=True)
+class MaskedWeight:
+    r"""One masked weight of a supermask model.
+
+    Attributes:
+        name (str): Qualified name of the weight, e.g.
+            :obj:`"convs.0.lin.weight"`.
+        module (torch.nn.Module): The module that owns it.
+        attr (str): The attribute name on :obj:`module`, e.g.
+            :obj:`"weight"`.
+        parametrization (ScoreMask): Holds the scores and the mask.
+    """
+    name: str
+    module: torch.nn.Module
+    attr: str
+    parametrization: ScoreMask
+
+    @property
+    def weight(self) -> Tensor:
+        r"""The frozen, unmasked weight."""
+        params = self.module.parametrizations  # type: ignore[union-attr]
+        return getattr(params, self.attr).original
+
+
+def masked_weights(model: torch.nn.Module) -> List[MaskedWeight]:
+    r"""Lists the masked weights of a supermask model in module order."""
+    out: List[MaskedWeight] = []
+    for name, module in model.named_modules():
+        if not parametrize.is_parametrized(module):
+            continue
+        for attr, plist in module.parametrizations.items():
+            for p in plist:
+                if isinstance(p, ScoreMask):
+                    qualified = f"{name}.{attr}" if name else attr
+                    out.append(MaskedWeight(qualified, module, attr, p))
+    return out
+
+
+def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
+    r"""Yields the score tensors of a supermask model: what an optimizer
+    should train.
+
+    .. code-block:: python
+
+        optimizer = torch.optim.Adam(score_parameters(model), lr=0.01)
+    """
+    found = masked_weights(model)
+    if not found:
+        raise ValueError("This model has no masked weights; call "
+                         "supermask(model) before score_parameters(model).")
+    for entry in found:
+        yield entry.parametrization.scores
+
+
+def _is_default_target(module: torch.nn.Module, attr: str) -> bool:
+    if isinstance(module, LINEAR_TYPES):
+        return attr == "weight"
+    if isinstance(module, MessagePassing):
+        return any(fnmatch.fnmatchcase(attr, pattern)
+                   for pattern in CONV_PARAMETER_PATTERNS)
+    return False
+
+
+def _check_targets(targets: Optional[Sequence[Target]], arg: str) -> None:
+    if targets is None:
+        return
+    if isinstance(targets, (str, type)):
+        raise TypeError(f"'{arg}' takes a list of module types or name "
+                        f"patterns; got {targets!r}. Wrap it in a list.")
+    for target in targets:
+        if isinstance(target, str):
+            continue
+        if isinstance(target, type) and issubclass(target, torch.nn.Module):
+            continue
+        raise TypeError(f"'{arg}' entries must be torch.nn.Module subclasses "
+                        f"or name patterns such as 'convs.*.lin.weight'; got "
+                        f"{target!r}.")
+
+
+def _matches(target: Target, name: str, owners: Sequence[torch.nn.Module],
+             attr: str, default: bool) -> bool:
+    if isinstance(target, str):
+        return fnmatch.fnmatchcase(name, target)
+    # A type selects the default targets inside modules of that type, and
+    # the ``weight`` of modules of exactly that type.
+    if default and any(isinstance(m, target) for m in owners):
+        return True
+    return attr == "weight" and isinstance(owners[-1], target)
+
+
+def _select(
+    model: torch.nn.Module,
+    include: Optional[Sequence[Target]],
+    exclude: Optional[Sequence[Target]],
+) -> List[Tuple[str, torch.nn.Module, str]]:
+    selected: List[Tuple[str, torch.nn.Module, str]] = []
+    used: List[Target] = []
+    seen: set = set()
+
+    def visit(module: torch.nn.Module, prefix: str,
+              owners: Tuple[torch.nn.Module, ...]) -> None:
+        owners = owners + (module, )
+        for attr, param in module._parameters.items():
+            if param is None or id(param) in seen:
+                continue
+            name = prefix + attr
+            default = _is_default_target(module, attr)
+            if include is None:
+                chosen = default
+            else:
+                hits = [t for t in include
+                        if _matches(t, name, owners, attr, default)]
+                used.extend(hits)
+                chosen = bool(hits)
+            if chosen and exclude is not None:
+                chosen = not any(
+                    _matches(t, name, owners, attr, default)
+                    for t in exclude)
+            if chosen:
+                seen.add(id(param))
+                selected.append((name, module, attr))
+        for child_name, child in module._modules.items():
+            if child is not None:
+                visit(child, f"{prefix}{child_name}.", owners)
+
+    visit(model, "", ())
+    if include is not None:
+        unused = [t for t in include if not any(t is u for u in used)]
+        if unused:
+            raise ValueError(
+                f"include={unused!r} matched no parameter of the model. "
+                f"Pass module types or patterns over parameter names such as "
+                f"{[n for n, _ in model.named_parameters()][:3]}.")
+    return selected
+
+
+def supermask(
+    model: torch.nn.Module,
+    *,
+    include: Optional[Sequence[Target]] = None,
+    exclude: Optional[Sequence[Target]] = None,
+    weight_init: str = "kaiming_uniform",
+    score_init: str = "kaiming_uniform",
+    seed: Optional[int] = None,
+    freeze_unmasked: bool = True,
+) -> torch.nn.Module:
+    r"""Turns :obj:`model` into a supermask model, in place, and returns it.
+
+    Every selected weight :math:`W` is re-initialised from :obj:`seed` and
+    frozen, and replaced (via :mod:`torch.nn.utils.parametrize`) by
+    :math:`W \odot m(S)` with a float32 score tensor :math:`S` of the same
+    shape (see :class:`ScoreMask`). The scores are the only trainable
+    tensors. Until a sparsifier runs, every mask is all ones.
+
+    By default the selected weights are the :obj:`weight` of every
+    :class:`torch.nn.Linear` and :class:`torch_geometric.nn.dense.Linear`
+    (which :class:`~torch_geometric.nn.conv.GCNConv`,
+    :class:`~torch_geometric.nn.conv.SAGEConv`, :class:`GINConv`'s MLP or
+    :class:`~torch_geometric.nn.conv.GATConv` use) and the bare weight-like
+    parameters of message passing layers (:obj:`weight`, :obj:`root`,
+    :obj:`att*`, e.g. GAT's :obj:`att_src` / :obj:`att_dst`).
+
+    Args:
+        model (torch.nn.Module): Any model, e.g. a
+            :class:`~torch_geometric.nn.models.GCN`. Lazy parameters
+            (:obj:`in_channels=-1`) must be materialised first.
+        include (List[type or str], optional): If given, mask only weights
+            inside modules of these types or whose qualified names match
+            these :mod:`fnmatch` patterns (a pattern may also pick a
+            parameter that is not masked by default). (default:
+            :obj:`None`)
+        exclude (List[type or str], optional): Never mask weights inside
+            modules of these types or matching these patterns.
+            (default: :obj:`None`)
+        weight_init (str): :obj:`"kaiming_uniform"`,
+            :obj:`"kaiming_normal"` or :obj:`"signed_constant"`.
+            (default: :obj:`"kaiming_uniform"`)
+        score_init (str): :obj:`"kaiming_uniform"` or :obj:`"uniform"`.
+            (default: :obj:`"kaiming_uniform"`)
+        seed (int, optional): Seed of the weights and scores. The weights
+            depend only on :obj:`seed`, :obj:`weight_init` and the
+            architecture, not on the device or the score init. If
+            :obj:`None`, a seed is drawn from :mod:`torch`'s global
+            generator. (default: :obj:`None`)
+        freeze_unmasked (bool): Freeze every parameter that is not masked
+            (biases, norms) too. (default: :obj:`True`)
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"supermask() takes a torch.nn.Module; got "
+                        f"{type(model).__name__}.")
+    if masked_weights(model):
+        raise RuntimeError("supermask() was already applied to this model. "
+                           "Apply it once to a freshly built model.")
+    _check_targets(include, "include")
+    _check_targets(exclude, "exclude")
+    init_weight = resolve_init(weight_init, WEIGHT_INITS, "weight_init")
+    init_score = resolve_init(score_init, SCORE_INITS, "score_init")
+
+    selected = _select(model, include, exclude)
+    if not selected:
+        raise ValueError(
+            f"supermask() found nothing to mask in {type(model).__name__}: "
+            f"it masks torch.nn.Linear / torch_geometric.nn.dense.Linear "
+            f"weights and bare weights of MessagePassing layers. Pass "
+            f"include=[...] with module types or parameter name patterns.")
+    for name, module, attr in selected:
+        if is_lazy(getattr(module, attr)):
+            raise RuntimeError(
+                f"'{name}' is a lazy parameter that is not materialised yet "
+                f"(in_channels=-1). Run one forward pass, e.g. "
+                f"model(data.x, data.edge_index), before supermask(model).")
+
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1, )).item())
+    weight_gen = torch.Generator().manual_seed(seed)
+    score_gen = torch.Generator().manual_seed(seed + _SCORE_SEED_OFFSET)
+
+    for name, module, attr in selected:
+        weight = getattr(module, attr)
+        attr_name = name.rsplit(".", 1)[-1]
+        with torch.no_grad():
+            values = sample(weight.shape, attr_name, init_weight, weight_gen)
+            weight.copy_(values)
+        weight.requires_grad_(False)
+        scores = sample(weight.shape, attr_name, init_score, score_gen)
+        parametrization = ScoreMask(scores.to(weight.device), weight.dtype)
+        parametrize.register_parametrization(module, attr, parametrization)
+        module.register_state_dict_post_hook(_drop_computed_weights)
+        module.register_load_state_dict_pre_hook(_check_plain_checkpoint)
+
+    if freeze_unmasked:
+        scores_ids = {id(p) for p in score_parameters(model)}
+        for param in model.parameters():
+            if id(param) not in scores_ids:
+                param.requires_grad_(False)
+    return model
+
+
+def _drop_computed_weights(module: torch.nn.Module, state_dict: Any,
+                           prefix: str, local_metadata: Any) -> None:
+    # Some modules (PyG's ``Linear``) write ``weight`` themselves; for a
+    # masked weight that is the computed ``W * m``, which is not a state.
+    if not parametrize.is_parametrized(module):
+        return
+    for attr in module.parametrizations.keys():
+        state_dict.pop(prefix + attr, None)
+
+
+def _check_plain_checkpoint(module: torch.nn.Module, state_dict: Any,
+                            prefix: str, *args: Any) -> None:
+    if not parametrize.is_parametrized(module):
+        return
+    for attr in module.parametrizations.keys():
+        original = f"{prefix}parametrizations.{attr}.original"
+        if prefix + attr not in state_dict:
+            continue
+        if original in state_dict:
+            state_dict.pop(prefix + attr)  # a computed copy; ignore it
+            continue
+        raise RuntimeError(
+            f"The checkpoint holds a plain weight '{prefix}{attr}' but this "
+            f"model is a supermask model. Load plain checkpoints before "
+            f"calling supermask(), or load a checkpoint saved from a "
+            f"supermask model.")
+
+
+def remove_hooks(module: torch.nn.Module) -> None:
+    r"""Removes the state-dict hooks that :func:`supermask` registered."""
+    for hooks in (module._state_dict_hooks,
+                  module._load_state_dict_pre_hooks):
+        for key, hook in list(hooks.items()):
+            fn = getattr(hook, "hook", hook)
+            if fn in (_drop_computed_weights, _check_plain_checkpoint):
+                del hooks[key]

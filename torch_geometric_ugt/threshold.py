@@ -1,0 +1,98 @@
+r"""Global threshold selection: the one place where masks are computed.
+
+Every sparsifier reduces to the same question: given the score tensors of
+some masked weights (:math:`N` elements in all) and a count :math:`k`, which
+:math:`k` weights have the smallest scores? :func:`prune_smallest_` answers it
+and writes the 0/1 masks in place.
+
+Contract (kept small on purpose, so that native kernels can implement it):
+
+* Scores are ordered by ``(value, position)``: a smaller score is pruned
+  first; among equal scores the one at the smaller *global position* is
+  pruned first. The global position of an element is its row-major index in
+  its tensor, offset by the sizes of all tensors before it in the list. As
+  floats, ``-0.0 == +0.0`` (a tie), ``-inf``/``+inf`` are ordinary values.
+* Exactly ``min(max(k, 0), N)`` entries are set to ``0``, all others to
+  ``1``. The result is a pure function of the scores and ``k``: it does not
+  depend on the device, the number of threads or the run.
+* Scores must not contain NaN; callers validate (see
+  :func:`check_finite_scores`) before calling.
+* Masks have the shapes of their scores and any floating dtype; they are
+  written in place, scores are not modified.
+* No host synchronisation is needed beyond what the backend requires;
+  ``k`` may be a Python ``int``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+
+def prune_smallest_(
+    scores: Sequence[Tensor],
+    masks: Sequence[Tensor],
+    k: int,
+) -> None:
+    r"""Writes masks that zero the :obj:`k` globally smallest scores.
+
+    Pure-PyTorch reference implementation of the contract in this module's
+    docstring: one concatenation, one :meth:`torch.Tensor.kthvalue` and one
+    cumulative sum over the ties at the threshold value :math:`\tau`:
+
+    .. math::
+        m_i = 0 \iff s_i < \tau \;\lor\;
+        \big(s_i = \tau \,\land\, |\{j \le i : s_j = \tau\}|
+        \le k - |\{j : s_j < \tau\}|\big)
+
+    Args:
+        scores (Sequence[torch.Tensor]): Score tensors (any shapes, one
+            device, floating point, no NaN).
+        masks (Sequence[torch.Tensor]): Output tensors, one per score
+            tensor and of the same shape, written in place.
+        k (int): The number of entries to set to zero over all tensors.
+    """
+    if len(scores) != len(masks):
+        raise ValueError(f"Got {len(scores)} score tensors but {len(masks)} "
+                         f"mask tensors; pass one mask per score tensor.")
+    for score, mask in zip(scores, masks):
+        if score.shape != mask.shape:
+            raise ValueError(f"A mask of shape {tuple(mask.shape)} cannot "
+                             f"hold the mask of scores of shape "
+                             f"{tuple(score.shape)}.")
+    sizes = [score.numel() for score in scores]
+    total = sum(sizes)
+    k = min(max(int(k), 0), total)
+    if k == 0 or k == total:
+        for mask in masks:
+            mask.fill_(0.0 if k else 1.0)
+        return
+
+    flat = torch.cat([score.detach().reshape(-1) for score in scores])
+    tau = flat.kthvalue(k).values
+    below = flat < tau
+    tie = flat == tau
+    # Ties at the threshold are pruned by position until exactly k are gone.
+    budget = k - below.sum()
+    pruned = below | (tie & (tie.cumsum(0) <= budget))
+    for mask, keep in zip(masks, torch.logical_not(pruned).split(sizes)):
+        mask.copy_(keep.view(mask.shape))
+
+
+def check_finite_scores(scores: Sequence[Tensor]) -> None:
+    r"""Raises a :class:`ValueError` if any score is NaN or infinite.
+
+    One reduction per tensor and a single host synchronisation for all.
+    """
+    if not scores:
+        return
+    finite = torch.stack([torch.isfinite(s).all() for s in scores])
+    if bool(finite.all()):
+        return
+    bad = [i for i, ok in enumerate(finite.tolist()) if not ok]
+    raise ValueError(
+        f"Scores of {len(bad)} masked weight(s) (indices {bad[:5]}) contain "
+        f"NaN or infinite values, so no mask can be chosen from them. This "
+        f"usually means the learning rate is too high or the loss diverged; "
+        f"lower the learning rate or reload the last good checkpoint.")
