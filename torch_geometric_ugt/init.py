@@ -7,7 +7,7 @@ and the ReLU gain :math:`g = \sqrt{2}`:
 * ``"kaiming_normal"``: :math:`\mathcal{N}(0,\, g^2/f)`;
 * ``"signed_constant"``: :math:`\pm g/\sqrt{f}` with a random sign
   (Edge-Popup's best weight init);
-* ``"uniform"`` (scores only): :math:`U(0, 1)`.
+* ``"uniform"`` (scores only): :math:`U(-1, 1)`.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def _signed_constant_(t: Tensor, fan: int,
 
 
 def _uniform_(t: Tensor, fan: int, gen: Optional[torch.Generator]) -> None:
-    t.uniform_(0.0, 1.0, generator=gen)
+    t.uniform_(-1.0, 1.0, generator=gen)
 
 
 WEIGHT_INITS: Dict[str, Initializer] = {

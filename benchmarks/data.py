@@ -1,0 +1,93 @@
+"""Dataset loading for the benchmarks: real PyG / OGB loaders, offline-safe.
+
+The data root comes from ``--root`` or the ``UGT_DATA`` environment variable.
+It holds the raw files in the official loaders' layout (e.g.
+``<root>/planetoid/Cora/raw``). Loaders write ``processed/`` folders, so the
+raw files are copied into a writable cache first (``UGT_CACHE``, default
+``~/.cache/torch_geometric_ugt``); the data root is never written to. With no
+root at all, the loaders download into the cache (needs internet).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch_geometric.transforms as T
+from torch_geometric.data import Data
+from torch_geometric.datasets import Planetoid
+
+PLANETOID = ("Cora", "CiteSeer", "PubMed")
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "torch_geometric_ugt"
+    return Path(os.environ.get("UGT_CACHE", default))
+
+
+def data_root(root: Optional[str] = None) -> Optional[Path]:
+    """The data root from the argument, else ``UGT_DATA``, else ``None``."""
+    value = root or os.environ.get("UGT_DATA")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def writable_root(family: str, name: str, root: Optional[str]) -> Path:
+    """A writable loader root holding ``<name>/raw`` of ``family``.
+
+    Copies ``<data root>/<family>/<name>`` into the cache (once); without a
+    data root returns an empty cache folder the loader downloads into.
+    """
+    source = data_root(root)
+    if source is None:
+        target = cache_dir() / "download" / family
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+    tag = hashlib.sha1(str(source).encode()).hexdigest()[:10]
+    target = cache_dir() / f"copy-{tag}" / family
+    src = source / family / name
+    if not src.is_dir():
+        raise FileNotFoundError(
+            f"No {family} data for {name!r} under {source}: expected "
+            f"{src}/raw. Point --root (or UGT_DATA) at the folder that holds "
+            f"'{family}/'.")
+    dst = target / name
+    if not (dst / "raw").is_dir():
+        shutil.copytree(src, dst, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("processed"))
+    return target
+
+
+def load_planetoid(name: str, root: Optional[str] = None,
+                   sparse: bool = False) -> Data:
+    """The public split of Cora / CiteSeer / PubMed with row-normalised
+    features; with ``sparse=True`` the adjacency is a normalised
+    ``SparseTensor`` in ``data.adj_t`` (needs torch-sparse)."""
+    if name not in PLANETOID:
+        raise ValueError(f"Unknown Planetoid dataset {name!r}; choose one of "
+                         f"{PLANETOID}.")
+    folder = writable_root("planetoid", name, root)
+    transform = [T.NormalizeFeatures()]
+    dataset = Planetoid(str(folder), name, transform=T.Compose(transform))
+    data = dataset[0]
+    if sparse:
+        data = T.ToSparseTensor()(data)
+    data.num_classes = dataset.num_classes
+    return data
+
+
+def has_torch_sparse() -> bool:
+    try:
+        import torch_sparse  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def graph_input(data: Data) -> torch.Tensor:
+    """The adjacency argument for a PyG model: ``adj_t`` or
+    ``edge_index``."""
+    adj = getattr(data, "adj_t", None)
+    return adj if adj is not None else data.edge_index

@@ -1,0 +1,188 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.nn import GCN
+
+from tests.conftest import HIDDEN, IN, OUT, tiny_graph
+from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
+                                 GradualSchedule, SupermaskSparsifier,
+                                 masked_weights, score_parameters, supermask)
+
+
+def make(seed=0):
+    model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=seed)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+    return model, opt
+
+
+def train(model, opt, sparsifier, graph, epochs, start=0):
+    for epoch in range(start, start + epochs):
+        sparsifier.step(epoch)
+        opt.zero_grad()
+        out = model(graph.x, graph.edge_index)
+        F.cross_entropy(out, graph.y).backward()
+        opt.step()
+
+
+def zeros(model):
+    return sum(int((w.parametrization.mask == 0).sum())
+               for w in masked_weights(model))
+
+
+def test_masks_follow_scores_after_optimizer_step(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
+                                 ramp_epochs=1, initial_sparsity=0.6)
+    before = [w.parametrization.mask.clone() for w in masked_weights(model)]
+    opt.zero_grad()
+    F.cross_entropy(model(graph.x, graph.edge_index), graph.y).backward()
+    opt.step()  # the hook must refresh here, without sparsifier.step()
+    after = [w.parametrization.mask for w in masked_weights(model)]
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
+    fresh = [w.parametrization.mask.clone() for w in masked_weights(model)]
+    sp._written = None
+    sp.refresh()
+    assert all(torch.equal(a, w.parametrization.mask)
+               for a, w in zip(fresh, masked_weights(model)))
+    assert zeros(model) == round(0.6 * sp.num_weights)
+    sp.remove()
+    opt.step()
+
+
+def test_global_exact_count_and_non_uniform_layers(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
+                                 ramp_epochs=4)
+    assert sp.current_sparsity == 0.0 and zeros(model) == 0
+    train(model, opt, sp, graph, 6)
+    assert zeros(model) == round(0.9 * sp.num_weights)
+    assert sp.realised_sparsity() == pytest.approx(0.9, abs=1e-3)
+    layers = sp.layer_sparsities()
+    assert set(layers) == {w.name for w in masked_weights(model)}
+    assert max(layers.values()) - min(layers.values()) > 0.01
+
+
+def test_schedule_steps(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
+                                 ramp_epochs=4)
+    seen = []
+    for epoch in range(6):
+        seen.append(sp.step(epoch))
+        assert zeros(model) == round(seen[-1] * sp.num_weights)
+    assert seen == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 0.8])
+    assert sp.step() == pytest.approx(0.8) and sp.last_epoch == 6
+
+
+def test_edge_popup_uniform(graph):
+    model, opt = make()
+    sp = EdgePopupSparsifier(model, opt, sparsity=0.7)
+    train(model, opt, sp, graph, 3)
+    for w in masked_weights(model):
+        n = w.parametrization.mask.numel()
+        assert int((w.parametrization.mask == 0).sum()) == round(0.7 * n)
+
+
+def test_ablations_expressible(graph):
+    model, opt = make()
+    global_fixed = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                           ramp_epochs=1,
+                                           initial_sparsity=0.7)
+    assert global_fixed.current_sparsity == pytest.approx(0.7)
+    global_fixed.remove()
+    model, opt = make()
+    layer_gradual = SupermaskSparsifier(
+        model, opt, schedule=GradualSchedule(0.7, 4), scope="layer")
+    train(model, opt, layer_gradual, graph, 3)
+    assert layer_gradual.current_sparsity == pytest.approx(0.35)
+    for w in masked_weights(model):
+        n = w.parametrization.mask.numel()
+        assert int((w.parametrization.mask == 0).sum()) == round(0.35 * n)
+
+
+def test_at_sparsity_restores(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
+                                 ramp_epochs=10)
+    sp.step(2)
+    current = zeros(model)
+    with sp.at_sparsity():
+        assert zeros(model) == round(0.9 * sp.num_weights)
+    assert zeros(model) == current
+    with sp.at_sparsity(0.5):
+        assert zeros(model) == round(0.5 * sp.num_weights)
+    with pytest.raises(ValueError):
+        with sp.at_sparsity(1.0):
+            pass
+
+
+def test_resume_is_bit_identical(graph):
+    def fresh():
+        model, opt = make(seed=5)
+        sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
+                                     ramp_epochs=6)
+        return model, opt, sp
+
+    model, opt, sp = fresh()
+    train(model, opt, sp, graph, 10)
+
+    model2, opt2, sp2 = fresh()
+    train(model2, opt2, sp2, graph, 4)
+    states = (model2.state_dict(), opt2.state_dict(), sp2.state_dict())
+    model3, opt3, sp3 = fresh()
+    model3.load_state_dict(states[0])
+    opt3.load_state_dict(states[1])
+    sp3.load_state_dict(states[2])
+    assert sp3.last_epoch == 3
+    train(model3, opt3, sp3, graph, 6, start=4)
+    for a, b in zip(masked_weights(model), masked_weights(model3)):
+        assert torch.equal(a.parametrization.scores, b.parametrization.scores)
+        assert torch.equal(a.parametrization.mask, b.parametrization.mask)
+
+
+def test_state_dict_mismatch():
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=2)
+    state = sp.state_dict()
+    assert "weights" in state and not any(
+        isinstance(v, torch.nn.Module) for v in state.values())
+    other = supermask(GCN(IN, HIDDEN + 2, 3, OUT), seed=0)
+    with pytest.raises(ValueError, match="another architecture"):
+        GlobalGradualSparsifier(other, final_sparsity=0.5,
+                                ramp_epochs=2).load_state_dict(state)
+    with pytest.raises(ValueError, match="scope"):
+        EdgePopupSparsifier(model, sparsity=0.5).load_state_dict(state)
+
+
+def test_errors(graph):
+    model, opt = make()
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        GlobalGradualSparsifier(model, final_sparsity=1.0, ramp_epochs=3)
+    with pytest.raises(ValueError, match="ramp_epochs"):
+        GlobalGradualSparsifier(model, final_sparsity=0.5, ramp_epochs=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        EdgePopupSparsifier(model, sparsity=-0.2)
+    with pytest.raises(ValueError, match="supermask"):
+        EdgePopupSparsifier(GCN(IN, HIDDEN, 2, OUT), sparsity=0.5)
+    with pytest.raises(ValueError, match="optimizer trains none"):
+        other = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
+        EdgePopupSparsifier(model, other, sparsity=0.5)
+    with pytest.raises(ValueError, match="scope"):
+        SupermaskSparsifier(model, schedule=GradualSchedule(0.5, 2),
+                            scope="row")
+    sp = EdgePopupSparsifier(model, opt, sparsity=0.5)
+    with torch.no_grad():
+        next(score_parameters(model))[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        sp.step(1)
+
+
+def test_callable_schedule(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=1,
+                                 schedule=lambda e: min(0.1 * e, 0.5))
+    assert sp.step(3) == pytest.approx(0.3)
+    assert zeros(model) == round(0.3 * sp.num_weights)
+    assert "GlobalGradualSparsifier" in repr(sp)

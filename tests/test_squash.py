@@ -1,0 +1,45 @@
+import io
+import pickle
+
+import pytest
+import torch
+from torch.nn.utils import parametrize
+
+from tests.conftest import MODELS, OUT
+from torch_geometric_ugt import (GlobalGradualSparsifier, masked_weights,
+                                 squash, supermask)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_squash_same_outputs_and_plain(name, graph):
+    model = supermask(MODELS[name](), seed=0)
+    GlobalGradualSparsifier(model, final_sparsity=0.8, ramp_epochs=1,
+                            initial_sparsity=0.8)
+    model.eval()
+    before = model(graph.x, graph.edge_index)
+    squash(model)
+    assert not any(parametrize.is_parametrized(m) for m in model.modules())
+    assert not masked_weights(model)
+    after = model(graph.x, graph.edge_index)
+    assert torch.equal(before, after)
+    assert not any("scores" in k or "mask" in k for k in model.state_dict())
+    zeros = sum(int((p == 0).sum()) for n, p in model.named_parameters()
+                if not n.endswith("bias"))
+    assert zeros > 0
+    clone = pickle.loads(pickle.dumps(model))
+    assert torch.equal(clone(graph.x, graph.edge_index), after)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert torch.equal(loaded(graph.x, graph.edge_index), after)
+    fresh = MODELS[name]()
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    fresh.eval()
+    assert torch.equal(fresh(graph.x, graph.edge_index), after)
+    assert after.shape[-1] == OUT
+
+
+def test_squash_needs_supermask_model():
+    with pytest.raises(ValueError, match="supermask"):
+        squash(torch.nn.Linear(2, 2))

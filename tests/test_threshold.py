@@ -1,0 +1,98 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from torch_geometric_ugt.threshold import check_finite_scores
+from torch_geometric_ugt.threshold import prune_smallest_
+
+
+def reference_masks(scores, k):
+    """Brute force: stable sort by (value, global position)."""
+    flat = torch.cat([s.reshape(-1) for s in scores]).double()
+    flat = torch.where(flat == 0, torch.zeros_like(flat), flat)  # -0 == +0
+    order = torch.sort(flat, stable=True).indices
+    keep = torch.ones_like(flat)
+    keep[order[:k]] = 0
+    sizes = [s.numel() for s in scores]
+    return [c.view(s.shape) for c, s in zip(keep.split(sizes), scores)]
+
+
+def run(scores, k, dtype=torch.float32):
+    masks = [torch.full(s.shape, 7.0, dtype=dtype) for s in scores]
+    prune_smallest_(scores, masks, k)
+    return masks
+
+
+def assert_same(masks, expected):
+    for m, e in zip(masks, expected):
+        assert torch.equal(m.double(), e), (m, e)
+
+
+def test_exact_count_and_order():
+    scores = [torch.tensor([[3.0, 1.0], [2.0, 5.0]]), torch.tensor([4.0, 0.0])]
+    masks = run(scores, 3)
+    assert masks[0].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert masks[1].tolist() == [1.0, 0.0]
+
+
+def test_ties_broken_by_position():
+    scores = [torch.ones(2, 3), torch.ones(4)]
+    masks = run(scores, 4)
+    assert masks[0].flatten().tolist() == [0, 0, 0, 0, 1, 1]
+    assert masks[1].tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("k", [0, 1, 5, 9, 10, 11, -3])
+def test_edge_counts(k):
+    scores = [torch.randn(3, 3), torch.randn(1)]
+    masks = run(scores, k)
+    zeros = sum(int((m == 0).sum()) for m in masks)
+    assert zeros == min(max(k, 0), 10)
+    assert_same(masks, reference_masks(scores, min(max(k, 0), 10)))
+
+
+def test_special_values():
+    inf = math.inf
+    scores = [torch.tensor([0.0, -0.0, inf, -inf, 1e-45, -1e-45, 0.0])]
+    for k in range(8):
+        assert_same(run(scores, k), reference_masks(scores, k))
+
+
+def test_empty_and_non_contiguous_and_half_masks():
+    base = torch.randn(6, 5)
+    scores = [torch.empty(0), base.t(), torch.randn(1)]
+    masks = run(scores, 12, dtype=torch.bfloat16)
+    assert_same(masks, reference_masks(scores, 12))
+
+
+def test_rejects_mismatched_masks():
+    with pytest.raises(ValueError, match="one mask per score"):
+        prune_smallest_([torch.ones(2)], [], 1)
+    with pytest.raises(ValueError, match="cannot hold"):
+        prune_smallest_([torch.ones(2)], [torch.ones(3)], 1)
+
+
+def test_check_finite_scores():
+    check_finite_scores([torch.ones(3), torch.zeros(2)])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        check_finite_scores([torch.ones(3), torch.tensor([0.0, math.nan])])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        check_finite_scores([torch.tensor([math.inf])])
+
+
+values = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 1e-40, math.inf,
+                          -math.inf, 3.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(values | st.floats(-10, 10, width=32),
+                         min_size=0, max_size=12), min_size=1, max_size=6),
+       st.floats(0, 1))
+def test_matches_reference_property(lists, frac):
+    scores = [torch.tensor(v, dtype=torch.float32) for v in lists]
+    total = sum(s.numel() for s in scores)
+    k = int(round(frac * total))
+    assert_same(run(scores, k), reference_masks(scores, k))
