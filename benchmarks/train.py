@@ -29,51 +29,71 @@ class RunResult:
         return times[len(times) // 2] if times else float("nan")
 
 
-def _accuracies(out: torch.Tensor, data: Data) -> List[float]:
-    pred = out.argmax(dim=-1)
+def train_step(model: torch.nn.Module, data: Data, adj,
+               optimizer: torch.optim.Optimizer) -> float:
+    """One full-batch optimizer step on the training nodes."""
+    model.train()
+    optimizer.zero_grad()
+    out = model(data.x, adj)
+    loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: Data, adj) -> List[float]:
+    """Validation and test accuracy."""
+    model.eval()
+    pred = model(data.x, adj).argmax(dim=-1)
     return [
         float((pred[m] == data.y[m]).float().mean())
         for m in (data.val_mask, data.test_mask)
     ]
 
 
+def ticket_epoch(model: torch.nn.Module, data: Data, adj,
+                 optimizer: torch.optim.Optimizer,
+                 sparsifier: SupermaskSparsifier,
+                 epoch: int) -> List[float]:
+    """UGTs protocol epoch: advance the schedule, one step, evaluate at the
+    FINAL sparsity (also during the ramp)."""
+    sparsifier.step(epoch)
+    train_step(model, data, adj, optimizer)
+    with sparsifier.at_sparsity():
+        return evaluate(model, data, adj)
+
+
 def search_ticket(model: torch.nn.Module, data: Data,
                   optimizer: torch.optim.Optimizer,
                   sparsifier: SupermaskSparsifier,
                   epochs: int) -> RunResult:
-    """UGTs / Edge-Popup protocol: one full-batch step per epoch; validation
-    and test accuracy measured at the FINAL sparsity every epoch (also
-    during the ramp); the result is the test accuracy at the best validation
-    epoch, whose masks are left in the model."""
+    """Runs :func:`ticket_epoch` for ``epochs`` epochs; the result is the
+    test accuracy at the best validation epoch, whose final-sparsity masks
+    are left in the model."""
     result = RunResult()
     adj = graph_input(data)
-    best_masks: List[torch.Tensor] = []
+    best_scores: List[torch.Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        sparsifier.step(epoch)
-        model.train()
-        optimizer.zero_grad()
-        out = model(data.x, adj)
-        loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
-        loss.backward()
-        optimizer.step()
-        model.eval()
-        with torch.no_grad(), sparsifier.at_sparsity():
-            val, test = _accuracies(model(data.x, adj), data)
-            if val > result.val_acc:
-                result.best_epoch, result.val_acc, result.test_acc = (
-                    epoch, val, test)
-                best_masks = [
-                    w.parametrization.mask.clone()
-                    for w in sparsifier.weights
-                ]
+        val, test = ticket_epoch(model, data, adj, optimizer, sparsifier,
+                                 epoch)
         result.epoch_times.append(time.perf_counter() - start)
+        if val > result.val_acc:
+            result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
+                                                                  test)
+            best_scores = [
+                w.parametrization.scores.detach().clone()
+                for w in sparsifier.weights
+            ]
+    sparsifier.remove()
     with torch.no_grad():
-        for w, mask in zip(sparsifier.weights, best_masks):
-            w.parametrization.mask.copy_(mask)
+        for w, scores in zip(sparsifier.weights, best_scores):
+            w.parametrization.scores.copy_(scores)
+    sparsifier.current_sparsity = sparsifier.final_sparsity
+    sparsifier.refresh()
     result.realised_sparsity = sparsifier.realised_sparsity()
     result.layer_sparsities = sparsifier.layer_sparsities()
-    sparsifier.remove()
     return result
 
 
@@ -84,17 +104,10 @@ def train_dense(model: torch.nn.Module, data: Data,
     adj = graph_input(data)
     for epoch in range(epochs):
         start = time.perf_counter()
-        model.train()
-        optimizer.zero_grad()
-        out = model(data.x, adj)
-        loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
-        loss.backward()
-        optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            val, test = _accuracies(model(data.x, adj), data)
-            if val > result.val_acc:
-                result.best_epoch, result.val_acc, result.test_acc = (
-                    epoch, val, test)
+        train_step(model, data, adj, optimizer)
+        val, test = evaluate(model, data, adj)
         result.epoch_times.append(time.perf_counter() - start)
+        if val > result.val_acc:
+            result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
+                                                                  test)
     return result

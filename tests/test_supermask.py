@@ -7,7 +7,7 @@ from torch_geometric.nn import GAT, GCN, GCNConv, GATConv, GIN, MLP
 from torch_geometric.nn.dense import Linear as PyGLinear
 
 from tests.conftest import ALL_MODELS, HIDDEN, IN, INPUTS, MODELS, OUT
-from tests.conftest import adjacency, tiny_graph
+from tests.conftest import adjacency
 from torch_geometric_ugt import (EdgePopupSparsifier, ScoreMask,
                                  masked_weights, score_parameters, supermask)
 

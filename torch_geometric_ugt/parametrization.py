@@ -51,7 +51,10 @@ class ScoreMask(torch.nn.Module):
     Args:
         scores (torch.Tensor): Initial scores, same shape as the weight.
         weight_dtype (torch.dtype): Dtype of the weight (and of the mask).
+
     """
+
+    mask: Tensor
 
     def __init__(self, scores: Tensor, weight_dtype: torch.dtype) -> None:
         super().__init__()

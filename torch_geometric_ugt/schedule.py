@@ -36,6 +36,7 @@ class ConstantSchedule(SparsitySchedule):
 
     Args:
         sparsity (float): The sparsity, in :math:`[0, 1)`.
+
     """
 
     def __init__(self, sparsity: float) -> None:
@@ -72,6 +73,7 @@ class GradualSchedule(SparsitySchedule):
         start_epoch (int): :math:`t_0`. (default: :obj:`0`)
         kind (str): :obj:`"linear"` or :obj:`"cubic"`. (default:
             :obj:`"linear"`)
+
     """
 
     EXPONENTS = {"linear": 1, "cubic": 3}
@@ -118,6 +120,7 @@ class CallableSchedule(SparsitySchedule):
     Args:
         fn (Callable[[int], float]): The schedule.
         final_sparsity (float): The sparsity models are evaluated at.
+
     """
 
     def __init__(self, fn: Callable[[int], float],

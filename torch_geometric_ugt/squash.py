@@ -18,6 +18,7 @@ def squash(model: torch.nn.Module) -> torch.nn.Module:
 
     Returns:
         The same :obj:`model`.
+
     """
     found = masked_weights(model)
     if not found:

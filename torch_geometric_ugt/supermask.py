@@ -1,10 +1,12 @@
 r"""Turn any PyG model into a supermask model: frozen weights, learnable
-scores."""
+scores.
+"""
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Type, Union
+from typing import (Any, Iterator, List, Optional, Sequence, Tuple, Type,
+                    Union, cast)
 
 import torch
 from torch import Tensor
@@ -42,7 +44,9 @@ class MaskedWeight:
         attr (str): The attribute name on :obj:`module`, e.g.
             :obj:`"weight"`.
         parametrization (ScoreMask): Holds the scores and the mask.
+
     """
+
     name: str
     module: torch.nn.Module
     attr: str
@@ -51,8 +55,7 @@ class MaskedWeight:
     @property
     def weight(self) -> Tensor:
         r"""The frozen, unmasked weight."""
-        params = self.module.parametrizations  # type: ignore[union-attr]
-        return getattr(params, self.attr).original
+        return getattr(_parametrizations(self.module), self.attr).original
 
 
 def masked_weights(model: torch.nn.Module) -> List[MaskedWeight]:
@@ -61,12 +64,16 @@ def masked_weights(model: torch.nn.Module) -> List[MaskedWeight]:
     for name, module in model.named_modules():
         if not parametrize.is_parametrized(module):
             continue
-        for attr, plist in module.parametrizations.items():
-            for p in plist:
+        for attr, plist in _parametrizations(module).items():
+            for p in cast(torch.nn.ModuleList, plist):
                 if isinstance(p, ScoreMask):
                     qualified = f"{name}.{attr}" if name else attr
                     out.append(MaskedWeight(qualified, module, attr, p))
     return out
+
+
+def _parametrizations(module: torch.nn.Module) -> torch.nn.ModuleDict:
+    return cast(torch.nn.ModuleDict, module.parametrizations)
 
 
 def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
@@ -217,6 +224,7 @@ def supermask(
             generator. (default: :obj:`None`)
         freeze_unmasked (bool): Freeze every parameter that is not masked
             (biases, norms) too. (default: :obj:`True`)
+
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"supermask() takes a torch.nn.Module; got "
@@ -275,7 +283,7 @@ def _drop_computed_weights(module: torch.nn.Module, state_dict: Any,
     # masked weight that is the computed ``W * m``, which is not a state.
     if not parametrize.is_parametrized(module):
         return
-    for attr in module.parametrizations.keys():
+    for attr in _parametrizations(module).keys():
         state_dict.pop(prefix + attr, None)
 
 
@@ -283,7 +291,7 @@ def _check_plain_checkpoint(module: torch.nn.Module, state_dict: Any,
                             prefix: str, *args: Any) -> None:
     if not parametrize.is_parametrized(module):
         return
-    for attr in module.parametrizations.keys():
+    for attr in _parametrizations(module).keys():
         original = f"{prefix}parametrizations.{attr}.original"
         if prefix + attr not in state_dict:
             continue

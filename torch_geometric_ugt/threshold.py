@@ -52,6 +52,7 @@ def prune_smallest_(
         masks (Sequence[torch.Tensor]): Output tensors, one per score
             tensor and of the same shape, written in place.
         k (int): The number of entries to set to zero over all tensors.
+
     """
     if len(scores) != len(masks):
         raise ValueError(f"Got {len(scores)} score tensors but {len(masks)} "

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.nn import GCN
 
-from tests.conftest import HIDDEN, IN, OUT, tiny_graph
+from tests.conftest import HIDDEN, IN, OUT
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  masked_weights, score_parameters, supermask)
@@ -186,3 +186,27 @@ def test_callable_schedule(graph):
     assert sp.step(3) == pytest.approx(0.3)
     assert zeros(model) == round(0.3 * sp.num_weights)
     assert "GlobalGradualSparsifier" in repr(sp)
+
+
+def test_at_sparsity_restore_is_consistent_with_refresh(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
+                                 ramp_epochs=10)
+    sp.step(3)
+    with sp.at_sparsity():
+        pass
+    restored = [w.parametrization.mask.clone() for w in masked_weights(model)]
+    sp._written = None
+    sp.refresh()
+    assert all(torch.equal(a, w.parametrization.mask)
+               for a, w in zip(restored, masked_weights(model)))
+    # scores changed inside the block: masks are recomputed afterwards
+    with sp.at_sparsity():
+        with torch.no_grad():
+            for s in score_parameters(model):
+                s.mul_(-1)
+    after = [w.parametrization.mask.clone() for w in masked_weights(model)]
+    assert any(not torch.equal(a, b) for a, b in zip(restored, after))
+    sp.refresh()
+    assert all(torch.equal(a, w.parametrization.mask)
+               for a, w in zip(after, masked_weights(model)))

@@ -1,11 +1,13 @@
 r"""The sparsifier: chooses the masks of a supermask model from its
-scores."""
+scores.
+"""
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
+from torch.utils.hooks import RemovableHandle
 
 from torch_geometric_ugt.schedule import SparsitySchedule, check_sparsity
 from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
@@ -41,6 +43,7 @@ class SupermaskSparsifier:
         schedule (SparsitySchedule): The sparsity of each epoch.
         scope (str): :obj:`"global"` or :obj:`"layer"`.
             (default: :obj:`"global"`)
+
     """
 
     def __init__(
@@ -67,7 +70,7 @@ class SupermaskSparsifier:
         self.num_weights = sum(w.parametrization.scores.numel()
                                for w in self.weights)
         self._written: Optional[Tuple[Any, ...]] = None
-        self._hook = None
+        self._hook: Optional[RemovableHandle] = None
         if optimizer is not None:
             self._attach(optimizer)
         self.refresh()
@@ -85,7 +88,8 @@ class SupermaskSparsifier:
 
     def remove(self) -> None:
         r"""Detaches the sparsifier from the optimizer; masks stay as
-        they are."""
+        they are.
+        """
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
@@ -93,12 +97,14 @@ class SupermaskSparsifier:
     @property
     def final_sparsity(self) -> float:
         r"""The sparsity the schedule ends at (where models are
-        evaluated)."""
+        evaluated).
+        """
         return self.schedule.final_sparsity
 
     def step(self, epoch: Optional[int] = None) -> float:
         r"""Sets the sparsity of :obj:`epoch` (default: the next one) and
-        refreshes the masks. Returns the new sparsity."""
+        refreshes the masks. Returns the new sparsity.
+        """
         self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         self.current_sparsity = self.schedule(self.last_epoch)
         self.refresh()
@@ -109,9 +115,14 @@ class SupermaskSparsifier:
             (w.parametrization.scores._version, w.parametrization.mask._version)
             for w in self.weights)
 
+    def _scores_version(self, written: Tuple[Any, ...]) -> bool:
+        return all(old[0] == w.parametrization.scores._version
+                   for old, w in zip(written[1:], self.weights))
+
     def refresh(self) -> None:
         r"""Recomputes the masks from the current scores at
-        :attr:`current_sparsity` (skipped if nothing changed)."""
+        :attr:`current_sparsity` (skipped if nothing changed).
+        """
         self._write(self.current_sparsity)
 
     @torch.no_grad()
@@ -143,11 +154,26 @@ class SupermaskSparsifier:
         """
         target = (self.final_sparsity if sparsity is None else
                   check_sparsity(sparsity))
+        if self._written == self._version(target):
+            yield
+            return
+        masks = [w.parametrization.mask for w in self.weights]
+        saved = [mask.clone() for mask in masks]
+        written = self._written
         self._write(target)
         try:
             yield
         finally:
-            self.refresh()
+            # Restoring the saved masks is a copy, not a new selection.
+            with torch.no_grad():
+                for mask, old in zip(masks, saved):
+                    mask.copy_(old)
+            # Valid again unless the scores changed inside the block.
+            self._written = None
+            if written is not None and self._scores_version(written):
+                self._written = self._version(self.current_sparsity)
+            else:
+                self.refresh()
 
     @torch.no_grad()
     def layer_sparsities(self) -> Dict[str, float]:
@@ -182,7 +208,8 @@ class SupermaskSparsifier:
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         r"""Restores :meth:`state_dict` and refreshes the masks. Raises if
-        it was saved for another architecture or scope."""
+        it was saved for another architecture or scope.
+        """
         own = self.state_dict()
         saved = {k: tuple(v) for k, v in state_dict["weights"].items()}
         if saved != own["weights"]:

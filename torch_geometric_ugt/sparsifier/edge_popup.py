@@ -22,6 +22,7 @@ class EdgePopupSparsifier(SupermaskSparsifier):
             scores. (default: :obj:`None`)
         sparsity (float): :math:`s \in [0, 1)`, the fraction of weights
             removed in every tensor.
+
     """
 
     def __init__(

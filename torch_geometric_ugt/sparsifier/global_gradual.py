@@ -37,6 +37,7 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
         schedule (str or Callable[[int], float] or SparsitySchedule):
             :obj:`"linear"` (eq. 5), :obj:`"cubic"` (Zhu & Gupta) or a
             function of the epoch. (default: :obj:`"linear"`)
+
     """
 
     def __init__(

@@ -1,0 +1,56 @@
+"""Markdown summary of the committed find-ticket and epoch-time records
+(the tables in README.md).
+
+    python -m benchmarks.report_core
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import List
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def pm(values: List[float]) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.fmean(values):.2f} ± {100 * std:.2f}"
+
+
+def main() -> str:
+    lines = [
+        "| weights | seeds | ticket val acc | ticket test acc | "
+        "trained dense test acc | realised sparsity |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for path in sorted(RESULTS.glob("find-ticket-*.json")):
+        record = json.loads(path.read_text())
+        ticket = record["ticket"]
+        seeds = [t["seed"] for t in ticket]
+        lines.append(
+            f"| {record['config']['weight_init']} | {seeds} | "
+            f"{pm([t['val_acc'] for t in ticket])} | "
+            f"{pm([t['test_acc'] for t in ticket])} | "
+            f"{pm([d['test_acc'] for d in record['dense']])} | "
+            f"{statistics.fmean(t['realised_sparsity'] for t in ticket):.4f}"
+            f" |")
+    timing = RESULTS / "epoch-time-cora-gcn.json"
+    if timing.exists():
+        t = json.loads(timing.read_text())
+        lines += [
+            "",
+            f"Per-epoch time ({t['adjacency']}, "
+            f"{t['config']['threads']} threads, {t['config']['epochs']} "
+            f"interleaved epochs): UGTs / dense = **{t['ratio']:.2f}x** over "
+            f"the whole run ({t['ramp_ratio']:.2f}x during the ramp, "
+            f"{t['after_ramp_ratio']:.2f}x after); median epoch "
+            f"{t['ugt_ms']:.1f} ms vs {t['dense_ms']:.1f} ms.",
+        ]
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
