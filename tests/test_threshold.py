@@ -5,8 +5,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from torch_geometric_ugt import backend
 from torch_geometric_ugt.threshold import check_finite_scores
 from torch_geometric_ugt.threshold import prune_smallest_
+
+
+@pytest.fixture(autouse=True, params=["torch", "native"])
+def threshold_backend(request):
+    """Every test runs on both backends; native must build here."""
+    backend.set_backend(request.param)
+    if request.param == "native":
+        assert backend.active_backend("cpu") == "native"
+    yield request.param
+    backend.set_backend("auto")
 
 
 def reference_masks(scores, k):
@@ -87,7 +98,7 @@ values = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 1e-40, math.inf,
                           -math.inf, 3.0])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(values | st.floats(-10, 10, width=32),
                          min_size=0, max_size=12), min_size=1, max_size=6),
        st.floats(0, 1))
@@ -96,3 +107,30 @@ def test_matches_reference_property(lists, frac):
     total = sum(s.numel() for s in scores)
     k = int(round(frac * total))
     assert_same(run(scores, k), reference_masks(scores, k))
+
+
+def test_many_tiny_and_one_large_tensor():
+    gen = torch.Generator().manual_seed(0)
+    tiny = [torch.randint(-3, 3, (int(n), ), generator=gen).float()
+            for n in torch.randint(0, 4, (3000, ), generator=gen)]
+    for k in (0, 1, 1234, sum(t.numel() for t in tiny)):
+        assert_same(run(tiny, k), reference_masks(tiny, k))
+    large = [torch.randn(300_000, generator=gen)]
+    large[0][::7] = 0.25  # many ties at one value
+    for k in (1, 150_000, 299_999):
+        assert_same(run(large, k), reference_masks(large, k))
+    tie_k = int((large[0] < 0.25).sum()) + 1000
+    assert_same(run(large, tie_k), reference_masks(large, tie_k))
+
+
+def test_all_equal_scores():
+    scores = [torch.full((40_000, ), 0.5), torch.full((3, 3), 0.5)]
+    for k in (1, 17, 39_999, 40_005):
+        assert_same(run(scores, k), reference_masks(scores, k))
+
+
+def test_nan_refused_by_native(threshold_backend):
+    if threshold_backend != "native":
+        pytest.skip("the reference leaves NaN to the caller's check")
+    with pytest.raises(RuntimeError, match="NaN"):
+        run([torch.tensor([1.0, math.nan, 0.0])], 1)

@@ -29,6 +29,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from torch_geometric_ugt.backend import native_module
+
 
 def prune_smallest_(
     scores: Sequence[Tensor],
@@ -37,7 +39,53 @@ def prune_smallest_(
 ) -> None:
     r"""Writes masks that zero the :obj:`k` globally smallest scores.
 
-    Pure-PyTorch reference implementation of the contract in this module's
+    Dispatches to the native kernel of the scores' device (see
+    :mod:`torch_geometric_ugt.backend`) when it is available and the scores
+    are float32 with one mask dtype, else to
+    :func:`prune_smallest_reference_`. Both follow this module's contract.
+
+    Args:
+        scores (Sequence[torch.Tensor]): Score tensors (any shapes, one
+            device, floating point, no NaN).
+        masks (Sequence[torch.Tensor]): Output tensors, one per score
+            tensor and of the same shape, written in place.
+        k (int): The number of entries to set to zero over all tensors.
+    """
+    _check_pairs(scores, masks)
+    if scores and _native_eligible(scores, masks):
+        native = native_module(scores[0].device)
+        if native is not None:
+            native.prune_smallest_(list(scores), list(masks), int(k))
+            return
+    prune_smallest_reference_(scores, masks, k)
+
+
+def _native_eligible(scores: Sequence[Tensor],
+                     masks: Sequence[Tensor]) -> bool:
+    device, dtype = scores[0].device, masks[0].dtype
+    return all(
+        s.dtype == torch.float32 and s.device == device and m.dtype == dtype
+        and m.device == device and m.is_floating_point()
+        for s, m in zip(scores, masks))
+
+
+def _check_pairs(scores: Sequence[Tensor], masks: Sequence[Tensor]) -> None:
+    if len(scores) != len(masks):
+        raise ValueError(f"Got {len(scores)} score tensors but {len(masks)} "
+                         f"mask tensors; pass one mask per score tensor.")
+    for score, mask in zip(scores, masks):
+        if score.shape != mask.shape:
+            raise ValueError(f"A mask of shape {tuple(mask.shape)} cannot "
+                             f"hold the mask of scores of shape "
+                             f"{tuple(score.shape)}.")
+
+
+def prune_smallest_reference_(
+    scores: Sequence[Tensor],
+    masks: Sequence[Tensor],
+    k: int,
+) -> None:
+    r"""Pure-PyTorch reference implementation of the contract in this module's
     docstring: one concatenation, one :meth:`torch.Tensor.kthvalue` and one
     cumulative sum over the ties at the threshold value :math:`\tau`:
 
@@ -54,14 +102,7 @@ def prune_smallest_(
         k (int): The number of entries to set to zero over all tensors.
 
     """
-    if len(scores) != len(masks):
-        raise ValueError(f"Got {len(scores)} score tensors but {len(masks)} "
-                         f"mask tensors; pass one mask per score tensor.")
-    for score, mask in zip(scores, masks):
-        if score.shape != mask.shape:
-            raise ValueError(f"A mask of shape {tuple(mask.shape)} cannot "
-                             f"hold the mask of scores of shape "
-                             f"{tuple(score.shape)}.")
+    _check_pairs(scores, masks)
     sizes = [score.numel() for score in scores]
     total = sum(sizes)
     k = min(max(int(k), 0), total)

@@ -1,0 +1,50 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import data as bdata
+from benchmarks.find_ticket import main
+
+ROOT = os.environ.get("UGT_DATA")
+needs_data = pytest.mark.skipif(
+    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
+    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+
+
+@needs_data
+def test_find_ticket_quick(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "r.json"
+    report = main(["--epochs", "6", "--ramp", "3", "--hidden", "16",
+                   "--seeds", "0", "--dense-epochs", "3", "--sparsity",
+                   "0.8", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert "ticket (ugt, sparsity 0.8)" in printed
+    assert "trained dense GCN" in printed
+    record = json.loads(out.read_text())
+    ticket = record["ticket"][0]
+    assert ticket["realised_sparsity"] == pytest.approx(0.8, abs=1e-4)
+    assert 0.0 < ticket["test_acc"] <= 1.0
+    assert report["dense"][0]["test_acc"] > 0.0
+    # the data root is only read: processed files go to the cache
+    assert not Path(ROOT, "planetoid", "Cora", "processed").exists() or \
+        (tmp_path / "cache").exists()
+    assert list((tmp_path / "cache").rglob("processed"))
+
+
+def test_missing_dataset_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="planetoid/Cora/raw|UGT_DATA"):
+        bdata.load_planetoid("Cora", str(tmp_path))
+    with pytest.raises(ValueError, match="Unknown Planetoid"):
+        bdata.load_planetoid("Corra", str(tmp_path))
+
+
+def test_root_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("UGT_DATA", str(tmp_path))
+    assert bdata.data_root() == tmp_path.resolve()
+    assert bdata.data_root(str(tmp_path / "x")) == (tmp_path / "x").resolve()
+    monkeypatch.delenv("UGT_DATA")
+    assert bdata.data_root() is None
