@@ -39,7 +39,8 @@ def _check(name: str) -> str:
 
 def requested_backend() -> str:
     r"""The backend asked for: :func:`set_backend`, else ``$UGT_THRESHOLD_
-    BACKEND``, else ``"auto"``."""
+    BACKEND``, else ``"auto"``.
+    """
     if _requested is not None:
         return _requested
     return _check(os.environ.get(ENV_VAR, "auto") or "auto")
@@ -67,7 +68,8 @@ def _build(kind: str) -> ModuleType:
 
 def native_module(device: torch.device) -> Optional[ModuleType]:
     r"""The compiled kernels for :obj:`device`'s type, or :obj:`None` when
-    the PyTorch backend is to be used."""
+    the PyTorch backend is to be used.
+    """
     requested = requested_backend()
     if requested == "torch":
         return None
@@ -103,6 +105,7 @@ def native_module(device: torch.device) -> Optional[ModuleType]:
 
 def active_backend(device: Union[str, torch.device] = "cpu") -> str:
     r"""The backend that thresholding on :obj:`device` uses now:
-    ``"native"`` or ``"torch"`` (builds the kernel if needed)."""
+    ``"native"`` or ``"torch"`` (builds the kernel if needed).
+    """
     found = native_module(torch.device(device))
     return "native" if found is not None else "torch"

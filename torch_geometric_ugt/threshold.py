@@ -50,6 +50,7 @@ def prune_smallest_(
         masks (Sequence[torch.Tensor]): Output tensors, one per score
             tensor and of the same shape, written in place.
         k (int): The number of entries to set to zero over all tensors.
+
     """
     _check_pairs(scores, masks)
     if scores and _native_eligible(scores, masks):
