@@ -134,3 +134,8 @@ def test_nan_refused_by_native(threshold_backend):
         pytest.skip("the reference leaves NaN to the caller's check")
     with pytest.raises(RuntimeError, match="NaN"):
         run([torch.tensor([1.0, math.nan, 0.0])], 1)
+
+
+def test_check_finite_scores_huge_but_finite():
+    huge = torch.full((10, ), 3e38)
+    check_finite_scores([huge])  # the float32 sum overflows, values do not

@@ -3,9 +3,13 @@
 // of float32 tensors, ordered by (value, global position), -0.0 == +0.0.
 //
 // Radix select on order-preserving uint32 keys without concatenating:
-//   passes 1-3: per-thread histograms of one radix digit (11, 11, 10 bits)
-//           of the keys that share the digits chosen so far;
-//   pass 4: write every mask, comparing floats (a tie prefix per segment only when some, but
+//   pass 1: per-thread histograms of the top 11 key bits; the bin B that
+//           holds the k-th smallest is found;
+//   pass 2: every score outside B gets its mask (0 below B, 1 above), the
+//           keys in B are gathered per segment, in position order;
+//   then the gathered keys (a small fraction for any spread-out scores)
+//   are radix-selected on the low 21 bits and their masks written, ties at
+//   the threshold pruned in position order. (a tie prefix per segment only when some, but
 //           not all, scores equal to the threshold must go).
 #include <torch/extension.h>
 
@@ -23,11 +27,12 @@ constexpr int64_t kSegment = 1 << 15;  // elements per work item
 inline uint32_t float_key(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
-  if (bits == 0x80000000u) bits = 0;  // -0.0 == +0.0
-  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  bits = bits == 0x80000000u ? 0u : bits;  // -0.0 == +0.0
+  // Negative: flip all bits; non-negative: set the sign bit.
+  const uint32_t flip =
+      static_cast<uint32_t>(static_cast<int32_t>(bits) >> 31) | 0x80000000u;
+  return bits ^ flip;
 }
-
-inline bool is_nan(float value) { return value != value; }
 
 struct Segment {
   int tensor;
@@ -46,53 +51,56 @@ std::vector<Segment> make_segments(const std::vector<torch::Tensor>& scores) {
   return segments;
 }
 
-// One radix digit: bits [shift, shift + bits) of the key, counted over keys
-// whose bits above the digit equal `prefix` (all keys for the top digit).
-struct Digit {
-  int shift;
-  int bits;
-};
-constexpr Digit kDigits[3] = {{21, 11}, {10, 11}, {0, 10}};
+constexpr int kTopShift = 21;
+constexpr int kTopBins = 1 << 11;
 
-std::vector<int64_t> histogram(const std::vector<const float*>& data,
-                               const std::vector<Segment>& segments,
-                               Digit digit, uint32_t prefix, bool top,
-                               bool* saw_nan) {
+struct Candidate {
+  uint32_t key;
+  uint32_t offset;  // within the segment
+};
+
+std::vector<int64_t> top_histogram(const std::vector<const float*>& data,
+                                   const std::vector<Segment>& segments,
+                                   bool* saw_nan) {
   const int threads = at::get_num_threads();
-  const int bins = 1 << digit.bits;
-  const uint32_t digit_mask = static_cast<uint32_t>(bins - 1);
-  const int above = digit.shift + digit.bits;
-  std::vector<int64_t> local(static_cast<size_t>(threads) * bins, 0);
+  // kLanes interleaved sub-histograms per thread break the dependency
+  // chains of repeated increments of one (hot) bin.
+  constexpr int kLanes = 4;
+  const size_t per_thread = static_cast<size_t>(kLanes) * kTopBins;
+  std::vector<int64_t> local(static_cast<size_t>(threads) * per_thread, 0);
   std::vector<char> nan_flags(threads, 0);
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
                    [&](int64_t begin, int64_t end) {
     const int tid = at::get_thread_num();
-    int64_t* hist = local.data() + static_cast<size_t>(tid) * bins;
-    char nan = 0;
+    int64_t* hist = local.data() + static_cast<size_t>(tid) * per_thread;
+    bool nan = false;
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
       const float* p = data[seg.tensor] + seg.start;
-      if (top) {
-        for (int64_t j = 0; j < seg.length; ++j) {
-          nan |= is_nan(p[j]);
-          ++hist[float_key(p[j]) >> digit.shift];
-        }
-      } else {
-        for (int64_t j = 0; j < seg.length; ++j) {
-          const uint32_t key = float_key(p[j]);
-          if ((key >> above) == prefix) {
-            ++hist[(key >> digit.shift) & digit_mask];
-          }
+      const int64_t n = seg.length;
+      int64_t j = 0;
+      for (; j + kLanes <= n; j += kLanes) {
+        for (int lane = 0; lane < kLanes; ++lane) {
+          const float v = p[j + lane];
+          nan |= v != v;
+          ++hist[lane * kTopBins + (float_key(v) >> kTopShift)];
         }
       }
+      for (; j < n; ++j) {
+        nan |= p[j] != p[j];
+        ++hist[float_key(p[j]) >> kTopShift];
+      }
     }
-    nan_flags[tid] |= nan;
+    nan_flags[tid] = nan_flags[tid] || nan;
   });
-  std::vector<int64_t> total(bins, 0);
+  std::vector<int64_t> total(kTopBins, 0);
   for (int t = 0; t < threads; ++t) {
-    const int64_t* hist = local.data() + static_cast<size_t>(t) * bins;
-    for (int b = 0; b < bins; ++b) total[b] += hist[b];
-    if (saw_nan != nullptr && nan_flags[t]) *saw_nan = true;
+    for (int lane = 0; lane < kLanes; ++lane) {
+      const int64_t* hist = local.data() + static_cast<size_t>(t) * per_thread +
+                            static_cast<size_t>(lane) * kTopBins;
+      for (int b = 0; b < kTopBins; ++b) total[b] += hist[b];
+    }
+    if (nan_flags[t]) *saw_nan = true;
   }
   return total;
 }
@@ -108,64 +116,78 @@ std::pair<uint32_t, int64_t> find_bin(const std::vector<int64_t>& hist,
   TORCH_CHECK(false, "internal error: rank beyond the histogram");
 }
 
-inline float key_float(uint32_t key) {
-  const uint32_t bits = (key & 0x80000000u) ? (key & 0x7FFFFFFFu) : ~key;
-  float value;
-  std::memcpy(&value, &bits, sizeof(value));
-  return value;
-}
-
+// Pass 2: masks outside the bin, candidates inside it.
 template <typename mask_t>
-void write_masks(const std::vector<const float*>& data,
-                 const std::vector<mask_t*>& out,
-                 const std::vector<Segment>& segments, float tau,
-                 int64_t tie_budget, bool prune_all_ties) {
-  // Keys order like floats with -0.0 == +0.0, so compare floats directly.
-  const int64_t num_segments = static_cast<int64_t>(segments.size());
-  // Ties pruned before each segment (only when ties must be split).
-  std::vector<int64_t> tie_prefix;
-  if (!prune_all_ties) {
-    std::vector<int64_t> ties(num_segments, 0);
-    at::parallel_for(0, num_segments, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const Segment& seg = segments[i];
-        const float* p = data[seg.tensor] + seg.start;
-        int64_t count = 0;
-        for (int64_t j = 0; j < seg.length; ++j) count += p[j] == tau;
-        ties[i] = count;
-      }
-    });
-    tie_prefix.assign(num_segments, 0);
-    int64_t running = 0;
-    for (int64_t i = 0; i < num_segments; ++i) {
-      tie_prefix[i] = running;
-      running += ties[i];
-    }
-  }
+void split_pass(const std::vector<const float*>& data,
+                const std::vector<mask_t*>& out,
+                const std::vector<Segment>& segments, uint32_t bin,
+                std::vector<std::vector<Candidate>>& candidates) {
   const mask_t one = static_cast<mask_t>(1.0f);
   const mask_t zero = static_cast<mask_t>(0.0f);
-  at::parallel_for(0, num_segments, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
+                   [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
       const float* p = data[seg.tensor] + seg.start;
       mask_t* m = out[seg.tensor] + seg.start;
-      if (prune_all_ties) {
-        for (int64_t j = 0; j < seg.length; ++j) {
-          m[j] = p[j] > tau ? one : zero;
-        }
-      } else {
-        int64_t seen = tie_prefix[i];
-        for (int64_t j = 0; j < seg.length; ++j) {
-          if (p[j] == tau) {
-            m[j] = seen < tie_budget ? zero : one;
-            ++seen;
-          } else {
-            m[j] = p[j] > tau ? one : zero;
-          }
+      std::vector<Candidate>& mine = candidates[i];
+      for (int64_t j = 0; j < seg.length; ++j) {
+        const uint32_t key = float_key(p[j]);
+        const uint32_t top = key >> kTopShift;
+        m[j] = top > bin ? one : zero;
+        if (top == bin) {
+          mine.push_back({key, static_cast<uint32_t>(j)});
         }
       }
     }
   });
+}
+
+// The rank-th smallest (1-based) key among the candidates (radix select on
+// the low 21 bits: digits of 11 and 10 bits).
+uint32_t select_key(const std::vector<std::vector<Candidate>>& candidates,
+                    uint32_t top, int64_t rank) {
+  uint32_t prefix = top;
+  const int shifts[2] = {10, 0};
+  const int bits[2] = {11, 10};
+  for (int d = 0; d < 2; ++d) {
+    std::vector<int64_t> hist(static_cast<size_t>(1) << bits[d], 0);
+    const int above = shifts[d] + bits[d];
+    const uint32_t digit_mask = (1u << bits[d]) - 1u;
+    for (const auto& list : candidates) {
+      for (const Candidate& c : list) {
+        if ((c.key >> above) == prefix) {
+          ++hist[(c.key >> shifts[d]) & digit_mask];
+        }
+      }
+    }
+    const auto [bin, before] = find_bin(hist, rank);
+    prefix = (prefix << bits[d]) | bin;
+    rank -= before;
+  }
+  return prefix;
+}
+
+template <typename mask_t>
+void write_candidates(const std::vector<mask_t*>& out,
+                      const std::vector<Segment>& segments,
+                      const std::vector<std::vector<Candidate>>& candidates,
+                      uint32_t tau, int64_t tie_budget) {
+  const mask_t one = static_cast<mask_t>(1.0f);
+  const mask_t zero = static_cast<mask_t>(0.0f);
+  int64_t seen = 0;  // ties met so far, in global position order
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (candidates[i].empty()) continue;
+    mask_t* m = out[segments[i].tensor] + segments[i].start;
+    for (const Candidate& c : candidates[i]) {
+      if (c.key == tau) {
+        m[c.offset] = seen < tie_budget ? zero : one;
+        ++seen;
+      } else {
+        m[c.offset] = c.key > tau ? one : zero;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -196,32 +218,20 @@ void prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
   const std::vector<Segment> segments = make_segments(contiguous);
 
   bool saw_nan = false;
-  uint32_t prefix = 0;
-  int64_t rank = k;  // 1-based rank of the threshold among the candidates
-  int64_t below = 0;
-  int64_t equal = 0;
-  for (int d = 0; d < 3; ++d) {
-    const auto hist = histogram(data, segments, kDigits[d], prefix, d == 0,
-                                d == 0 ? &saw_nan : nullptr);
-    TORCH_CHECK(!saw_nan, "scores contain NaN; no mask can be chosen");
-    const auto [bin, before] = find_bin(hist, rank);
-    prefix = (prefix << kDigits[d].bits) | bin;
-    rank -= before;
-    below += before;
-    equal = hist[bin];
-  }
-  const float tau = key_float(prefix);
-  const int64_t tie_budget = k - below;  // 1 <= tie_budget <= equal
-  const bool prune_all_ties = tie_budget == equal;
+  const auto hist = top_histogram(data, segments, &saw_nan);
+  TORCH_CHECK(!saw_nan, "scores contain NaN; no mask can be chosen");
+  const auto [bin, below_bin] = find_bin(hist, k);
 
   std::vector<torch::Tensor> outputs;
   for (const auto& mask : masks) {
-    outputs.push_back(mask.is_contiguous() ? mask
-                                           : torch::empty_like(
-                                                 mask, at::MemoryFormat::Contiguous));
+    outputs.push_back(mask.is_contiguous()
+                          ? mask
+                          : torch::empty_like(mask,
+                                              at::MemoryFormat::Contiguous));
   }
+  std::vector<std::vector<Candidate>> candidates(segments.size());
   AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, masks.empty() ? at::kFloat : masks[0].scalar_type(),
+      at::kHalf, at::kBFloat16, outputs[0].scalar_type(),
       "prune_smallest_cpu", [&] {
         std::vector<scalar_t*> out;
         for (auto& o : outputs) {
@@ -229,8 +239,14 @@ void prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
                       "all masks must share one dtype");
           out.push_back(o.data_ptr<scalar_t>());
         }
-        write_masks<scalar_t>(data, out, segments, tau, tie_budget,
-                              prune_all_ties);
+        split_pass<scalar_t>(data, out, segments, bin, candidates);
+        const uint32_t tau = select_key(candidates, bin, k - below_bin);
+        int64_t below = below_bin;
+        for (const auto& list : candidates) {
+          for (const Candidate& c : list) below += c.key < tau;
+        }
+        write_candidates<scalar_t>(out, segments, candidates, tau,
+                                   k - below);
       });
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);

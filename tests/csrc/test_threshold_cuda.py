@@ -1,0 +1,76 @@
+"""The CUDA kernel: compiled here with nvcc, run where a GPU exists."""
+import math
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from torch_geometric_ugt import backend
+from torch_geometric_ugt.threshold import prune_smallest_reference_
+
+CU = backend.CSRC / "threshold_cuda.cu"
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(),
+                               reason="needs a CUDA device")
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+def test_cuda_source_compiles(tmp_path):
+    result = subprocess.run(
+        ["nvcc", "-c", str(CU), "-std=c++17", "-gencode",
+         "arch=compute_90,code=sm_90", "-o", str(tmp_path / "k.o")],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+def cases():
+    gen = torch.Generator().manual_seed(0)
+    yield [torch.randn(1000, 37, generator=gen), torch.randn(5, generator=gen)]
+    yield [torch.full((50_000, ), 0.5), torch.full((7, ), 0.5)]
+    yield [torch.tensor([0.0, -0.0, math.inf, -math.inf, 1e-45, -1e-45])]
+    tiny = [torch.randint(-2, 2, (int(n), ), generator=gen).float()
+            for n in torch.randint(0, 3, (4096, ), generator=gen)]
+    yield tiny
+    big = torch.randn(3_000_000, generator=gen)
+    big[::5] = 0.125
+    yield [big, torch.randn(64, 64, generator=gen).t()]
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16,
+                                   torch.bfloat16])
+def test_cuda_matches_reference(dtype):
+    backend.set_backend("native")
+    try:
+        from torch_geometric_ugt.threshold import prune_smallest_
+        for scores in cases():
+            total = sum(s.numel() for s in scores)
+            for frac in (0.0, 1e-6, 0.3, 0.5, 0.9, 0.999999, 1.0):
+                k = round(frac * total)
+                expected = [torch.empty(s.shape) for s in scores]
+                prune_smallest_reference_(scores, expected, k)
+                device = [s.cuda() for s in scores]
+                masks = [torch.full(s.shape, 7.0, dtype=dtype, device="cuda")
+                         for s in scores]
+                prune_smallest_(device, masks, k)
+                for m, e in zip(masks, expected):
+                    assert torch.equal(m.float().cpu(), e)
+    finally:
+        backend.set_backend("auto")
+
+
+@needs_gpu
+def test_cuda_sparsifier_end_to_end():
+    from torch_geometric.nn import GCN
+
+    from torch_geometric_ugt import (GlobalGradualSparsifier, masked_weights,
+                                     score_parameters, supermask)
+    model = supermask(GCN(32, 64, 3, 4), seed=0).cuda()
+    opt = torch.optim.Adam(score_parameters(model), lr=0.01)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
+                                 ramp_epochs=2)
+    sp.step(5)
+    zeros = sum(int((w.parametrization.mask == 0).sum())
+                for w in masked_weights(model))
+    assert zeros == round(0.9 * sp.num_weights)
+    assert backend.active_backend("cuda") == "native"
