@@ -1,6 +1,6 @@
 """Global threshold + mask writing: the native kernel vs PyTorch paths.
 
-    python -m benchmarks.kernel            # measure, write results/kernel-<device>.json
+    python -m benchmarks.kernel           # measure: results/kernel-<device>.json
     python -m benchmarks.kernel --report   # table + plot into docs/kernel.md
 
 Sizes N in {1e5, 1e6, 1e7, 5e7} split over 32 and over 4096 tensors,
