@@ -1,7 +1,7 @@
 """Global threshold + mask writing: the native kernel vs PyTorch paths.
 
-    python -m benchmarks.kernel           # measure: results/kernel-<device>.json
-    python -m benchmarks.kernel --report   # table + plot into docs/kernel.md
+    python -m benchmarks.kernel           # writes results/kernel-<dev>.json
+    python -m benchmarks.kernel --report  # table + plot: docs/kernel.md
 
 Sizes N in {1e5, 1e6, 1e7, 5e7} split over 32 and over 4096 tensors,
 k = 0.9 N. Each method is timed side by side on the same inputs (median of
