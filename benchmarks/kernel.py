@@ -5,22 +5,22 @@
 
 Sizes N in {1e5, 1e6, 1e7, 5e7} split over 32 and over 4096 tensors,
 k = 0.9 N. Each method is timed side by side on the same inputs (median of
-repeated runs, methods interleaved); peak extra memory is measured in a
-fresh process per method (CPU: growth of the peak RSS; CUDA: peak allocated
-bytes above the inputs).
+repeated runs, methods interleaved); peak extra memory is measured for one
+call in a fresh process: the peak RSS above the RSS before the call (Linux,
+reset through /proc/self/clear_refs) or, on CUDA, the peak allocated bytes
+above the inputs.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 
@@ -79,7 +79,7 @@ def make_inputs(n: int, tensors: int, device: str):
     gen = torch.Generator().manual_seed(n + tensors)
     sizes = [n // tensors + (i < n % tensors) for i in range(tensors)]
     scores = [torch.randn(size, generator=gen).to(device) for size in sizes]
-    masks = [torch.empty_like(s) for s in scores]
+    masks = [torch.zeros_like(s) for s in scores]  # resident before timing
     return scores, masks, int(0.9 * n)
 
 
@@ -88,20 +88,41 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def probe_memory(method: str, n: int, tensors: int, device: str) -> int:
-    """Runs in a fresh process: peak extra bytes of one call."""
-    scores, masks, k = make_inputs(n, tensors, device)
-    METHODS["native"](scores, masks, k)  # build / load outside the probe
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def peak_extra_bytes(method: Method, scores, masks, k: int,
+                     device: str) -> Optional[int]:
+    """Peak memory one call adds above what is allocated before it."""
     if device == "cuda":
         sync(device)
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-        METHODS[method](scores, masks, k)
+        method(scores, masks, k)
         sync(device)
         return torch.cuda.max_memory_allocated() - base
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    METHODS[method](scores, masks, k)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    try:  # Linux: reset the RSS high-water mark, then read it back
+        Path("/proc/self/clear_refs").write_text("5")
+        base = _status_kb("VmRSS")
+    except (OSError, KeyError):
+        return None
+    method(scores, masks, k)
+    return max(_status_kb("VmHWM") - base, 0) * 1024
+
+
+def probe(name: str, n: int, tensors: int, device: str,
+          threads: int) -> Optional[int]:
+    """Peak extra memory of one call, in a fresh process (a fresh heap)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.kernel", "--probe", name, str(n),
+         str(tensors), device, str(threads)],
+        capture_output=True, text=True, check=True)
+    value = out.stdout.strip().splitlines()[-1]
+    return None if value == "None" else int(value)
 
 
 def measure(device: str, threads: int, sizes: List[int],
@@ -123,13 +144,8 @@ def measure(device: str, threads: int, sizes: List[int],
                     method(scores, masks, k)
                     sync(device)
                     times[name].append(time.perf_counter() - start)
-            memory = {}
-            for name in METHODS:
-                out = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.kernel", "--probe",
-                     name, str(n), str(tensors), device, str(threads)],
-                    capture_output=True, text=True, check=True)
-                memory[name] = int(out.stdout.strip().splitlines()[-1])
+            memory = {name: probe(name, n, tensors, device, threads)
+                       for name in METHODS}
             medians = {m: statistics.median(t) for m, t in times.items()}
             fastest_torch = min(v for m, v in medians.items()
                                 if m not in ("native", "reference"))
@@ -153,6 +169,10 @@ def measure(device: str, threads: int, sizes: List[int],
         "gpu": (torch.cuda.get_device_name() if device == "cuda" else None),
         "records": records,
     }
+
+
+def _mb(value: Optional[int]) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.1f}"
 
 
 def report(paths: List[Path]) -> str:
@@ -189,7 +209,7 @@ def report(paths: List[Path]) -> str:
                   " |"]
         for r in data["records"]:
             lines.append(f"| {r['n']:.0e} | {r['tensors']} | " + " | ".join(
-                f"{r['peak_extra_bytes'][m] / 2**20:.1f}" for m in METHODS) +
+                _mb(r['peak_extra_bytes'][m]) for m in METHODS) +
                          " |")
         fig, axes = plt.subplots(1, len(SPLITS), figsize=(10, 4),
                                  sharey=True)
@@ -220,14 +240,16 @@ def main(argv: List[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     p.add_argument("--report", action="store_true")
-    p.add_argument("--probe", nargs=5, default=None,
-                   help=argparse.SUPPRESS)
+    p.add_argument("--probe", nargs=5, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.probe:
         name, n, tensors, device, threads = args.probe
         torch.set_num_threads(int(threads))
         backend.set_backend("native")
-        print(probe_memory(name, int(n), int(tensors), device))
+        tiny = make_inputs(1000, 2, device)
+        METHODS["native"](*tiny)  # load the kernel outside the probe
+        scores, masks, k = make_inputs(int(n), int(tensors), device)
+        print(peak_extra_bytes(METHODS[name], scores, masks, k, device))
         return
     if args.report:
         paths = sorted(RESULTS.glob("kernel-*.json"))

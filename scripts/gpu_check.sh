@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# On a machine with a CUDA GPU (torch with CUDA, nvcc and ninja installed):
+# builds the CUDA threshold kernel, checks it bit for bit against the
+# reference, and times it against the PyTorch paths. Copies the record to
+# $OUT when set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+python - <<'PY'
+import torch
+print("torch", torch.__version__, "cuda", torch.version.cuda,
+      torch.cuda.get_device_name())
+PY
+python -m pytest -q -p no:cacheprovider tests/csrc tests/test_threshold.py
+python -m benchmarks.kernel --device cuda --threads "$(nproc)"
+if [ -n "${OUT:-}" ]; then cp benchmarks/results/kernel-cuda.json "$OUT/"; fi
