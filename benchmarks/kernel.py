@@ -271,13 +271,20 @@ _KERNEL_DOC = """
 Scores are float32; each is mapped to an order-preserving uint32 key
 (`-0.0` folded onto `+0.0`; negative floats bit-flipped, positive ones with
 the sign bit set). The k-th smallest key is found by radix select over all
-tensors at once, without concatenating them: three passes build per-thread
-(CPU) or per-block shared-memory (CUDA) histograms of one digit (11, 11 and
-10 bits) of the keys whose higher digits match the ones already chosen. A
-last pass writes every mask (`score > tau`); only when some but not all
-scores equal to `tau` must go is a per-chunk tie count and prefix sum
-computed, so ties are pruned by global position exactly like the reference.
-On CUDA the threshold never leaves the device (no `.item()`, no host sync).
+tensors at once, without concatenating them.
+
+- CPU: one parallel pass builds per-thread histograms of the top 11 key
+  bits and finds the bin holding the k-th smallest; a second pass writes the
+  mask of every score outside that bin (0 below, 1 above) and gathers the
+  keys inside it, per segment in position order (a few percent of the scores
+  for any spread-out distribution); the gathered keys are radix-selected on
+  their low 21 bits and their masks written, ties at the threshold pruned in
+  position order. Two passes over the scores in all.
+- CUDA: three passes of per-block shared-memory histograms (digits of 11, 11
+  and 10 bits) with the chosen prefix kept on the device, a per-chunk tie
+  count and a device-wide exclusive scan (only used when some but not all
+  scores equal to the threshold must go), then one fused pass that writes
+  every mask. No `.item()`, no host synchronisation.
 
 Backends: `torch_geometric_ugt.backend.set_backend("auto" | "native" |
 "torch")` or `UGT_THRESHOLD_BACKEND`; `active_backend("cpu" | "cuda")` tells

@@ -170,28 +170,27 @@ class SupermaskSparsifier:
                     mask.copy_(old)
             # Valid again unless the scores changed inside the block.
             self._written = None
-            if written is not None and self._scores_version(written):
+            if (written is not None and written[0] == self.current_sparsity
+                    and self._scores_version(written)):
                 self._written = self._version(self.current_sparsity)
             else:
                 self.refresh()
 
     @torch.no_grad()
+    def _zeros(self) -> List[int]:
+        return torch.stack([(w.parametrization.mask == 0).sum()
+                            for w in self.weights]).tolist()
+
     def layer_sparsities(self) -> Dict[str, float]:
         r"""The realised sparsity of every masked tensor, by name."""
-        zeros = torch.stack([
-            (w.parametrization.mask == 0).sum() for w in self.weights
-        ]).tolist()
         return {
             w.name: z / max(w.parametrization.mask.numel(), 1)
-            for w, z in zip(self.weights, zeros)
+            for w, z in zip(self.weights, self._zeros())
         }
 
-    @torch.no_grad()
     def realised_sparsity(self) -> float:
         r"""The fraction of all masked weights that are zeroed now."""
-        zeros = sum(
-            int((w.parametrization.mask == 0).sum()) for w in self.weights)
-        return zeros / self.num_weights
+        return sum(self._zeros()) / self.num_weights
 
     def state_dict(self) -> Dict[str, Any]:
         r"""The sparsifier's state (no tensors, no module references)."""

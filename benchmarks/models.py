@@ -1,0 +1,49 @@
+"""The architectures of the reproduction suite, built from PyG layers."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch_geometric.nn import GAT, GCN, GINConv
+
+MODELS = ("GCN", "GIN", "GAT")
+
+
+class MeanGIN(torch.nn.Module):
+    """GIN as in the paper's code: one linear layer per GIN layer, mean
+    aggregation, epsilon fixed at 0, no normalisation layers."""
+
+    def __init__(self, in_channels: int, hidden: int, num_layers: int,
+                 out_channels: int, dropout: float = 0.0,
+                 bias: bool = True) -> None:
+        super().__init__()
+        dims = [in_channels] + [hidden] * (num_layers - 1) + [out_channels]
+        self.convs = torch.nn.ModuleList(
+            GINConv(torch.nn.Linear(a, b, bias=bias), eps=0.0, aggr="mean")
+            for a, b in zip(dims[:-1], dims[1:]))
+        self.dropout = dropout
+
+    def forward(self, x, edge_index):
+        for i, conv in enumerate(self.convs):
+            x = F.dropout(x, self.dropout, self.training)
+            x = conv(x, edge_index)
+            if i < len(self.convs) - 1:
+                x = F.relu(x)
+        return x
+
+
+def build(name: str, in_channels: int, hidden: int, num_layers: int,
+          out_channels: int, *, dense: bool) -> torch.nn.Module:
+    """A model for ticket search (``dense=False``: no bias, no dropout,
+    as in the UGTs protocol) or standard training (dropout 0.5)."""
+    dropout = 0.5 if dense else 0.0
+    bias = dense
+    if name == "GCN":
+        return GCN(in_channels, hidden, num_layers, out_channels,
+                   dropout=dropout, bias=bias, cached=True)
+    if name == "GAT":
+        return GAT(in_channels, hidden, num_layers, out_channels, heads=1,
+                   dropout=dropout, bias=bias)
+    if name == "GIN":
+        return MeanGIN(in_channels, hidden, num_layers, out_channels,
+                       dropout=dropout, bias=bias)
+    raise ValueError(f"Unknown model {name!r}; choose one of {MODELS}.")

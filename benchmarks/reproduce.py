@@ -1,0 +1,248 @@
+"""Reproduction suite for the paper's node-classification results.
+
+    python -m benchmarks.reproduce list
+    python -m benchmarks.reproduce run table5 --root ../shared/datasets
+    python -m benchmarks.reproduce one --dataset Cora --model GAT \\
+        --method ugt --sparsity 0.9 --seeds 0 1 2
+    python -m benchmarks.reproduce report      # docs/reproduction.md
+
+Every run writes one JSON record under ``benchmarks/results/reproduction``
+(or ``--out``); a configuration whose record exists is skipped, so long
+tiers resume where they stopped. Protocol of the untrained methods: 400
+epochs, Adam (lr 0.01, weight decay 0), one full-batch step per epoch, ramp
+over the first 200 epochs, public split with NormalizeFeatures, validation
+AND test accuracy measured at the final sparsity every epoch (also during
+the ramp), the test accuracy of the best validation epoch reported. The
+dense baseline trains the same architecture with dropout 0.5, Adam lr 0.01
+and weight decay 5e-4.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+import torch
+
+from benchmarks.data import PLANETOID, has_torch_sparse, load_planetoid
+from benchmarks.models import MODELS, build
+from benchmarks.train import search_ticket, train_dense
+from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
+                                 GradualSchedule, SupermaskSparsifier,
+                                 __version__, score_parameters, supermask)
+
+RESULTS = Path(__file__).parent / "results" / "reproduction"
+METHODS = ("ugt", "edge-popup", "global-only", "gradual-only", "dense")
+SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str
+    model: str
+    layers: int
+    hidden: int
+    method: str
+    sparsity: float
+    seed: int
+    epochs: int = 400
+    ramp: int = 200
+    lr: float = 0.01
+    weight_init: str = "signed_constant"
+
+    def key(self) -> str:
+        sparsity = "dense" if self.method == "dense" else f"s{self.sparsity:g}"
+        return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
+                f"{self.method}-{sparsity}-e{self.epochs}-lr{self.lr:g}-"
+                f"{self.weight_init}-seed{self.seed}")
+
+
+def grid(datasets: Iterable[str], models: Iterable[str],
+         layers: Iterable[int], hidden: int, methods: Iterable[str],
+         sparsities: Iterable[float], seeds: Iterable[int],
+         **kwargs) -> List[Config]:
+    out = []
+    for d in datasets:
+        for m in models:
+            for n in layers:
+                for method in methods:
+                    levels = [0.0] if method == "dense" else sparsities
+                    for s in levels:
+                        for seed in seeds:
+                            lr = kwargs.get("lr", 0.01)
+                            if method == "dense":
+                                lr = 0.01
+                            out.append(Config(d, m, n, hidden, method, s,
+                                              seed, **dict(kwargs, lr=lr)))
+    return out
+
+
+def experiments() -> Dict[str, List[Config]]:
+    seeds3, seeds5 = range(3), range(5)
+    return {
+        # CI: a few epochs, tiny widths, every method.
+        "quick": grid(["Cora"], MODELS, [2], 16, METHODS, [0.5], [0],
+                      epochs=6, ramp=3),
+        "table5": grid(["Cora"], ["GAT"], [2], 256, METHODS[:4],
+                       SPARSITIES[:6], seeds3),
+        "fig5": grid(["Cora", "CiteSeer"], MODELS, [2], 256,
+                     ["ugt", "edge-popup", "dense"], SPARSITIES, seeds3),
+        "fig2": grid(["Cora"], ["GCN"], [2, 4, 8, 16, 32], 448,
+                     ["ugt", "dense"], [0.1, 0.5], seeds3, lr=0.005),
+        "table1": grid(["Cora", "CiteSeer"], ["GCN"], [16, 32], 448,
+                       ["ugt", "dense"], [0.1], seeds5, lr=0.005),
+        "table6": grid(["Cora"], ["GAT"], [16, 32], 448, ["ugt", "dense"],
+                       [0.1], seeds5, lr=0.005),
+    }
+
+
+_DATA: Dict[str, object] = {}
+
+
+def dataset(name: str, root: Optional[str]):
+    if name not in _DATA:
+        _DATA[name] = load_planetoid(name, root, sparse=has_torch_sparse())
+    return _DATA[name]
+
+
+def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
+    s = cfg.sparsity
+    if cfg.method == "ugt":
+        return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
+                                       ramp_epochs=cfg.ramp)
+    if cfg.method == "edge-popup":
+        return EdgePopupSparsifier(model, optimizer, sparsity=s)
+    if cfg.method == "global-only":
+        return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
+                                       ramp_epochs=1, initial_sparsity=s)
+    if cfg.method == "gradual-only":
+        return SupermaskSparsifier(model, optimizer,
+                                   schedule=GradualSchedule(s, cfg.ramp),
+                                   scope="layer")
+    raise ValueError(f"Unknown method {cfg.method!r}; choose one of "
+                     f"{METHODS}.")
+
+
+def run(cfg: Config, root: Optional[str]) -> Dict:
+    data = dataset(cfg.dataset, root)
+    torch.manual_seed(cfg.seed)
+    dense = cfg.method == "dense"
+    model = build(cfg.model, data.num_features, cfg.hidden, cfg.layers,
+                  data.num_classes, dense=dense)
+    start = time.perf_counter()
+    record: Dict = {}
+    if dense:
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
+                                     weight_decay=5e-4)
+        result = train_dense(model, data, optimizer, cfg.epochs)
+    else:
+        supermask(model, seed=cfg.seed, weight_init=cfg.weight_init)
+        optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr)
+        sparsifier = sparsifier_for(cfg, model, optimizer)
+        result = search_ticket(model, data, optimizer, sparsifier,
+                               cfg.epochs)
+        record.update(realised_sparsity=result.realised_sparsity,
+                      layer_sparsities=result.layer_sparsities)
+    record.update(
+        config=asdict(cfg), key=cfg.key(), library=__version__,
+        torch=torch.__version__, device="cpu",
+        threads=torch.get_num_threads(), machine=platform.machine(),
+        adjacency="SparseTensor" if has_torch_sparse() else "edge_index",
+        test_acc=result.test_acc, val_acc=result.val_acc,
+        best_epoch=result.best_epoch, epoch_time_s=result.epoch_time,
+        total_time_s=time.perf_counter() - start)
+    return record
+
+
+def run_all(configs: List[Config], root: Optional[str], out: Path,
+            progress: bool = True) -> List[Dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [c for c in configs if not (out / f"{c.key()}.json").exists()]
+    print(f"{len(configs) - len(todo)} of {len(configs)} records exist; "
+          f"running {len(todo)}", flush=True)
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=len(todo), unit="run")
+        except ImportError:
+            bar = None
+    records = []
+    for cfg in todo:
+        record = run(cfg, root)
+        path = out / f"{cfg.key()}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)  # a record is complete or absent
+        records.append(record)
+        msg = (f"{cfg.key()}: test {100 * record['test_acc']:.1f} "
+               f"(val {100 * record['val_acc']:.1f})")
+        if bar is not None:
+            bar.update(1)
+            bar.write(msg)
+        else:
+            print(msg, flush=True)
+    if bar is not None:
+        bar.close()
+    return records
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the experiments and their sizes")
+    r = sub.add_parser("run", help="run a named experiment (resumable)")
+    r.add_argument("experiment", choices=sorted(experiments()))
+    one = sub.add_parser("one", help="run one configuration")
+    one.add_argument("--dataset", default="Cora", choices=PLANETOID)
+    one.add_argument("--model", default="GCN", choices=MODELS)
+    one.add_argument("--layers", type=int, default=2)
+    one.add_argument("--hidden", type=int, default=256)
+    one.add_argument("--method", default="ugt", choices=METHODS)
+    one.add_argument("--sparsity", type=float, default=0.9)
+    one.add_argument("--epochs", type=int, default=400)
+    one.add_argument("--ramp", type=int, default=200)
+    one.add_argument("--lr", type=float, default=0.01)
+    one.add_argument("--weight-init", default="signed_constant")
+    one.add_argument("--seeds", type=int, nargs="+", default=[0])
+    for q in (r, one):
+        q.add_argument("--root", default=None,
+                       help="data root (default: $UGT_DATA, else download)")
+        q.add_argument("--out", type=Path, default=RESULTS)
+        q.add_argument("--threads", type=int, default=None)
+        q.add_argument("--limit", type=int, default=None,
+                       help="run at most this many missing records")
+    rep = sub.add_parser("report", help="write docs/reproduction.md")
+    rep.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+
+    if args.command == "list":
+        for name, configs in experiments().items():
+            print(f"{name}: {len(configs)} runs")
+        return
+    if args.command == "report":
+        from benchmarks.reproduction_report import write_report
+        write_report(args.out)
+        return
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.command == "run":
+        configs = experiments()[args.experiment]
+    else:
+        base = Config(args.dataset, args.model, args.layers, args.hidden,
+                      args.method, 0.0 if args.method == "dense" else
+                      args.sparsity, 0, args.epochs, args.ramp, args.lr,
+                      args.weight_init)
+        configs = [replace(base, seed=s) for s in args.seeds]
+    todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
+    if args.limit is not None:
+        configs = [c for c in configs if c not in todo[args.limit:]]
+    run_all(configs, args.root, args.out)
+
+
+if __name__ == "__main__":
+    main()

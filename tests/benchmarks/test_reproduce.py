@@ -1,0 +1,52 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.reproduce import Config, experiments, main
+from benchmarks.reproduction_report import write_report
+
+ROOT = os.environ.get("UGT_DATA")
+
+
+def test_experiments_cover_the_paper():
+    exps = experiments()
+    assert len(exps["table5"]) == 4 * 6 * 3
+    assert {c.method for c in exps["quick"]} == {
+        "ugt", "edge-popup", "global-only", "gradual-only", "dense"}
+    assert {c.layers for c in exps["fig2"]} == {2, 4, 8, 16, 32}
+    for configs in exps.values():  # experiments may share records
+        keys = [c.key() for c in configs]
+        assert len(keys) == len(set(keys))
+    assert Config("Cora", "GCN", 2, 16, "dense", 0.0, 1).key().endswith(
+        "seed1")
+
+
+@pytest.mark.skipif(
+    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
+    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "records"
+    main(["run", "quick", "--out", str(out)])
+    records = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    assert len(records) == len(experiments()["quick"])
+    for r in records:
+        assert 0.0 <= r["test_acc"] <= 1.0 and r["library"]
+        if r["config"]["method"] != "dense":
+            assert r["realised_sparsity"] == pytest.approx(0.5, abs=1e-3)
+            assert r["layer_sparsities"]
+    edge_popup = [r for r in records
+                  if r["config"]["method"] == "edge-popup"]
+    for r in edge_popup:  # per-layer uniform (7-element tensors round)
+        for value in r["layer_sparsities"].values():
+            assert value == pytest.approx(0.5, abs=0.08)
+    capsys.readouterr()
+    main(["run", "quick", "--out", str(out)])  # resumable: nothing to do
+    assert f"{len(records)} of {len(records)} records exist" in \
+        capsys.readouterr().out
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = write_report(out, docs, include_quick=True)
+    assert "Table 5" in text and (docs / "reproduction.md").exists()
