@@ -210,3 +210,30 @@ def test_at_sparsity_restore_is_consistent_with_refresh(graph):
     sp.refresh()
     assert all(torch.equal(a, w.parametrization.mask)
                for a, w in zip(after, masked_weights(model)))
+
+
+@pytest.mark.parametrize("kind", ["edge_index", "sparse_tensor"])
+@pytest.mark.parametrize("name", ["GCN", "GraphSAGE", "GIN", "GAT", "GATv2",
+                                  "TwoConv"])
+def test_exact_counts_on_every_model(name, kind, graph):
+    from tests.conftest import MODELS, adjacency
+    adj = adjacency(graph, kind)
+    for make_sp in (
+            lambda m, o: GlobalGradualSparsifier(m, o, final_sparsity=0.8,
+                                                 ramp_epochs=2),
+            lambda m, o: EdgePopupSparsifier(m, o, sparsity=0.8)):
+        model = supermask(MODELS[name](), seed=0)
+        opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+        sp = make_sp(model, opt)
+        for epoch in range(3):
+            sp.step(epoch)
+            opt.zero_grad()
+            F.cross_entropy(model(graph.x, adj), graph.y).backward()
+            opt.step()
+        if sp.scope == "global":
+            assert zeros(model) == round(0.8 * sp.num_weights)
+        else:
+            for w in masked_weights(model):
+                n = w.parametrization.mask.numel()
+                assert int((w.parametrization.mask == 0).sum()) == \
+                    round(0.8 * n)
