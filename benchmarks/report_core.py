@@ -47,7 +47,11 @@ def main() -> str:
             f"{t['after_ramp_ratio']:.2f}x after); median epoch "
             f"{t['ugt_ms']:.1f} ms vs {t['dense_ms']:.1f} ms; mask "
             f"refreshes ({t['threshold_backend']} thresholding) take "
-            f"{100 * t['threshold_share']:.1f} % of the UGTs epoch time.",
+            f"{100 * t['threshold_share']:.1f} % of the UGTs epoch time"
+            + (f" ({100 * t['threshold_share_ramp']:.1f} % during the ramp, "
+               f"with three selections per epoch; "
+               f"{100 * t['threshold_share_after_ramp']:.1f} % after, with "
+               f"one)." if t.get("threshold_share_after_ramp") else "."),
         ]
     text = "\n".join(lines)
     print(text)

@@ -129,13 +129,37 @@ def test_all_equal_scores():
         assert_same(run(scores, k), reference_masks(scores, k))
 
 
-def test_nan_refused_by_native(threshold_backend):
-    if threshold_backend != "native":
-        pytest.skip("the reference leaves NaN to the caller's check")
-    with pytest.raises(RuntimeError, match="NaN"):
-        run([torch.tensor([1.0, math.nan, 0.0])], 1)
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_nan_refused_before_writing(k):
+    scores = [torch.tensor([1.0, 2.0]), torch.tensor([1.0, math.nan, 0.0])]
+    with pytest.raises(ValueError, match="NaN"):
+        run(scores, k)
+    masks = [torch.full((2, ), 7.0), torch.full((3, ), 7.0)]
+    with pytest.raises(ValueError, match="NaN"):
+        prune_smallest_(scores, masks, k, check_finite=True)
+    assert all(bool((m == 7.0).all()) for m in masks)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf])
+@pytest.mark.parametrize("k", [0, 2, 4])
+def test_infinite_refused_only_when_asked(bad, k):
+    scores = [torch.randn(3000), torch.tensor([0.5, bad, 0.0, -1.0])]
+    assert_same(run(scores, k), reference_masks(scores, k))
+    masks = [torch.full(s.shape, 7.0) for s in scores]
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        prune_smallest_(scores, masks, k, check_finite=True)
+    assert all(bool((m == 7.0).all()) for m in masks)
+
+
+def test_largest_finite_values_are_not_screened_out():
+    big = torch.finfo(torch.float32).max
+    scores = [torch.tensor([big, -big, 0.0, 1e-45, -1e-45])]
+    masks = [torch.empty(5)]
+    prune_smallest_(scores, masks, 2, check_finite=True)
+    assert masks[0].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
 
 
 def test_check_finite_scores_huge_but_finite():
     huge = torch.full((10, ), 3e38)
     check_finite_scores([huge])  # the float32 sum overflows, values do not
+

@@ -15,8 +15,10 @@ Contract (kept small on purpose, so that native kernels can implement it):
 * Exactly ``min(max(k, 0), N)`` entries are set to ``0``, all others to
   ``1``. The result is a pure function of the scores and ``k``: it does not
   depend on the device, the number of threads or the run.
-* Scores must not contain NaN; callers validate (see
-  :func:`check_finite_scores`) before calling.
+* NaN scores are refused with a :class:`ValueError` before any mask is
+  written; with ``check_finite=True`` so are ``+-inf`` (what the
+  sparsifiers ask for). The native CPU kernel screens for both while it
+  builds its histogram, at no extra cost.
 * Masks have the shapes of their scores and any floating dtype; they are
   written in place, scores are not modified.
 * No host synchronisation is needed beyond what the backend requires;
@@ -36,6 +38,8 @@ def prune_smallest_(
     scores: Sequence[Tensor],
     masks: Sequence[Tensor],
     k: int,
+    *,
+    check_finite: bool = False,
 ) -> None:
     r"""Writes masks that zero the :obj:`k` globally smallest scores.
 
@@ -46,19 +50,50 @@ def prune_smallest_(
 
     Args:
         scores (Sequence[torch.Tensor]): Score tensors (any shapes, one
-            device, floating point, no NaN).
+            device, floating point).
         masks (Sequence[torch.Tensor]): Output tensors, one per score
             tensor and of the same shape, written in place.
         k (int): The number of entries to set to zero over all tensors.
+        check_finite (bool, optional): Also refuse infinite scores (NaN is
+            always refused). (default: :obj:`False`)
+
+    Raises:
+        ValueError: If a score is NaN, or infinite with
+            :obj:`check_finite`; no mask is written then.
 
     """
     _check_pairs(scores, masks)
     if scores and _native_eligible(scores, masks):
         native = native_module(scores[0].device)
+        if native is not None and scores[0].device.type == "cpu":
+            # The CPU kernel screens while it builds its histogram and
+            # writes nothing if it finds NaN (or inf, when asked to).
+            if not native.prune_smallest_(list(scores), list(masks), int(k),
+                                          check_finite):
+                _raise_nonfinite(scores, check_finite)
+            return
         if native is not None:
+            _screen(scores, check_finite)
             native.prune_smallest_(list(scores), list(masks), int(k))
             return
+    _screen(scores, check_finite)
     prune_smallest_reference_(scores, masks, k)
+
+
+def _screen(scores: Sequence[Tensor], check_finite: bool) -> None:
+    if check_finite:
+        check_finite_scores(scores)
+    elif scores and bool(torch.stack([s.detach().isnan().any()
+                                      for s in scores]).any()):
+        _raise_nonfinite(scores, check_finite)
+
+
+def _raise_nonfinite(scores: Sequence[Tensor], check_finite: bool) -> None:
+    if check_finite:
+        check_finite_scores(scores)
+    raise ValueError("Scores contain NaN, so no mask can be chosen from "
+                     "them; lower the learning rate or reload the last "
+                     "good checkpoint.")
 
 
 def _native_eligible(scores: Sequence[Tensor],

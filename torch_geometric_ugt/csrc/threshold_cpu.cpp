@@ -9,8 +9,9 @@
 //           keys in B are gathered per segment, in position order;
 //   then the gathered keys (a small fraction for any spread-out scores)
 //   are radix-selected on the low 21 bits and their masks written, ties at
-//   the threshold pruned in position order. (a tie prefix per segment only when some, but
-//           not all, scores equal to the threshold must go).
+//   the threshold pruned in position order.
+// Non-finite scores are screened from the histogram of pass 1 (their keys
+// have bins of their own), so validation costs no extra pass.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -59,21 +60,24 @@ struct Candidate {
   uint32_t offset;  // within the segment
 };
 
-std::vector<int64_t> top_histogram(const std::vector<const float*>& data,
-                                   const std::vector<Segment>& segments,
-                                   bool* saw_nan) {
+// Keys of -inf and negative NaNs fall in the first 4 top bins, +inf and
+// positive NaNs in the last 4, and no finite value does: the histogram
+// screens for non-finite scores at no extra cost.
+constexpr int kNonFiniteBins = 4;
+
+template <typename count_t>
+std::vector<int64_t> top_histogram_impl(const std::vector<const float*>& data,
+                                        const std::vector<Segment>& segments) {
   const int threads = at::get_num_threads();
   // kLanes interleaved sub-histograms per thread break the dependency
   // chains of repeated increments of one (hot) bin.
   constexpr int kLanes = 4;
   const size_t per_thread = static_cast<size_t>(kLanes) * kTopBins;
-  std::vector<int64_t> local(static_cast<size_t>(threads) * per_thread, 0);
-  std::vector<char> nan_flags(threads, 0);
+  std::vector<count_t> local(static_cast<size_t>(threads) * per_thread, 0);
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
                    [&](int64_t begin, int64_t end) {
     const int tid = at::get_thread_num();
-    int64_t* hist = local.data() + static_cast<size_t>(tid) * per_thread;
-    bool nan = false;
+    count_t* hist = local.data() + static_cast<size_t>(tid) * per_thread;
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
       const float* p = data[seg.tensor] + seg.start;
@@ -81,28 +85,47 @@ std::vector<int64_t> top_histogram(const std::vector<const float*>& data,
       int64_t j = 0;
       for (; j + kLanes <= n; j += kLanes) {
         for (int lane = 0; lane < kLanes; ++lane) {
-          const float v = p[j + lane];
-          nan |= v != v;
-          ++hist[lane * kTopBins + (float_key(v) >> kTopShift)];
+          ++hist[lane * kTopBins + (float_key(p[j + lane]) >> kTopShift)];
         }
       }
-      for (; j < n; ++j) {
-        nan |= p[j] != p[j];
-        ++hist[float_key(p[j]) >> kTopShift];
-      }
+      for (; j < n; ++j) ++hist[float_key(p[j]) >> kTopShift];
     }
-    nan_flags[tid] = nan_flags[tid] || nan;
   });
   std::vector<int64_t> total(kTopBins, 0);
-  for (int t = 0; t < threads; ++t) {
-    for (int lane = 0; lane < kLanes; ++lane) {
-      const int64_t* hist = local.data() + static_cast<size_t>(t) * per_thread +
-                            static_cast<size_t>(lane) * kTopBins;
-      for (int b = 0; b < kTopBins; ++b) total[b] += hist[b];
-    }
-    if (nan_flags[t]) *saw_nan = true;
+  for (int t = 0; t < threads * kLanes; ++t) {
+    const count_t* hist = local.data() + static_cast<size_t>(t) * kTopBins;
+    for (int b = 0; b < kTopBins; ++b) total[b] += hist[b];
   }
   return total;
+}
+
+std::vector<int64_t> top_histogram(const std::vector<const float*>& data,
+                                   const std::vector<Segment>& segments,
+                                   int64_t total) {
+  // 32-bit counters halve the histograms' cache footprint; they cannot
+  // overflow below 2^32 elements.
+  if (total < (int64_t{1} << 32)) {
+    return top_histogram_impl<uint32_t>(data, segments);
+  }
+  return top_histogram_impl<int64_t>(data, segments);
+}
+
+bool has_nonfinite(const std::vector<int64_t>& hist) {
+  for (int b = 0; b < kNonFiniteBins; ++b) {
+    if (hist[b] != 0 || hist[kTopBins - 1 - b] != 0) return true;
+  }
+  return false;
+}
+
+bool has_nan(const std::vector<const float*>& data,
+             const std::vector<Segment>& segments) {
+  for (const Segment& seg : segments) {
+    const float* p = data[seg.tensor] + seg.start;
+    for (int64_t j = 0; j < seg.length; ++j) {
+      if (p[j] != p[j]) return true;
+    }
+  }
+  return false;
 }
 
 // The bin holding the k-th smallest (1-based) and the count before it.
@@ -116,29 +139,36 @@ std::pair<uint32_t, int64_t> find_bin(const std::vector<int64_t>& hist,
   TORCH_CHECK(false, "internal error: rank beyond the histogram");
 }
 
-// Pass 2: masks outside the bin, candidates inside it.
+// Pass 2: masks outside the bin, candidates inside it. Both loops are
+// branch-free (the first vectorises, the second compacts the candidates
+// into a per-thread scratch buffer), so the cost does not depend on how
+// unpredictable the threshold comparisons are.
 template <typename mask_t>
 void split_pass(const std::vector<const float*>& data,
                 const std::vector<mask_t*>& out,
                 const std::vector<Segment>& segments, uint32_t bin,
                 std::vector<std::vector<Candidate>>& candidates) {
-  const mask_t one = static_cast<mask_t>(1.0f);
-  const mask_t zero = static_cast<mask_t>(0.0f);
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
                    [&](int64_t begin, int64_t end) {
+    std::vector<Candidate> scratch(kSegment);
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
-      const float* p = data[seg.tensor] + seg.start;
-      mask_t* m = out[seg.tensor] + seg.start;
-      std::vector<Candidate>& mine = candidates[i];
-      for (int64_t j = 0; j < seg.length; ++j) {
-        const uint32_t key = float_key(p[j]);
-        const uint32_t top = key >> kTopShift;
-        m[j] = top > bin ? one : zero;
-        if (top == bin) {
-          mine.push_back({key, static_cast<uint32_t>(j)});
-        }
+      const float* __restrict__ p = data[seg.tensor] + seg.start;
+      mask_t* __restrict__ m = out[seg.tensor] + seg.start;
+      const int64_t n = seg.length;
+      for (int64_t j = 0; j < n; ++j) {
+        // Arithmetic, not a branch: vectorises for float masks.
+        m[j] = static_cast<mask_t>(
+            static_cast<float>((float_key(p[j]) >> kTopShift) > bin));
       }
+      Candidate* __restrict__ buffer = scratch.data();
+      int64_t count = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const uint32_t key = float_key(p[j]);
+        buffer[count] = {key, static_cast<uint32_t>(j)};
+        count += (key >> kTopShift) == bin;
+      }
+      candidates[i].assign(buffer, buffer + count);
     }
   });
 }
@@ -192,8 +222,11 @@ void write_candidates(const std::vector<mask_t*>& out,
 
 }  // namespace
 
-void prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
-                        const std::vector<torch::Tensor>& masks, int64_t k) {
+// Returns false, writing nothing, when some score is NaN, or infinite
+// while reject_infinite is set; true after writing the masks.
+bool prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
+                        const std::vector<torch::Tensor>& masks, int64_t k,
+                        bool reject_infinite) {
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
   std::vector<torch::Tensor> contiguous;
@@ -211,15 +244,15 @@ void prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
     total += scores[i].numel();
   }
   k = std::min(std::max<int64_t>(k, 0), total);
+  const std::vector<Segment> segments = make_segments(contiguous);
+  const auto hist = top_histogram(data, segments, total);
+  if (has_nonfinite(hist) && (reject_infinite || has_nan(data, segments))) {
+    return false;
+  }
   if (k == 0 || k == total) {
     for (const auto& mask : masks) mask.fill_(k == 0 ? 1.0 : 0.0);
-    return;
+    return true;
   }
-  const std::vector<Segment> segments = make_segments(contiguous);
-
-  bool saw_nan = false;
-  const auto hist = top_histogram(data, segments, &saw_nan);
-  TORCH_CHECK(!saw_nan, "scores contain NaN; no mask can be chosen");
   const auto [bin, below_bin] = find_bin(hist, k);
 
   std::vector<torch::Tensor> outputs;
@@ -251,9 +284,11 @@ void prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
   }
+  return true;
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("prune_smallest_", &prune_smallest_cpu,
-        "Zero the k globally smallest scores (CPU)");
+        "Zero the k globally smallest scores (CPU); false if some score is "
+        "NaN (or infinite, with reject_infinite) and nothing was written");
 }

@@ -11,7 +11,6 @@ from torch.utils.hooks import RemovableHandle
 
 from torch_geometric_ugt.schedule import SparsitySchedule, check_sparsity
 from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
-from torch_geometric_ugt.threshold import check_finite_scores
 from torch_geometric_ugt.threshold import prune_smallest_
 
 SCOPES = ("global", "layer")
@@ -131,13 +130,14 @@ class SupermaskSparsifier:
             return
         scores = [w.parametrization.scores for w in self.weights]
         masks = [w.parametrization.mask for w in self.weights]
-        check_finite_scores(scores)
         if self.scope == "global":
-            prune_smallest_(scores, masks, round(sparsity * self.num_weights))
+            prune_smallest_(scores, masks, round(sparsity * self.num_weights),
+                            check_finite=True)
         else:
             for score, mask in zip(scores, masks):
                 prune_smallest_([score], [mask],
-                                round(sparsity * score.numel()))
+                                round(sparsity * score.numel()),
+                                check_finite=True)
         self._written = self._version(sparsity)
 
     @contextlib.contextmanager
