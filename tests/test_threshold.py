@@ -163,3 +163,11 @@ def test_check_finite_scores_huge_but_finite():
     huge = torch.full((10, ), 3e38)
     check_finite_scores([huge])  # the float32 sum overflows, values do not
 
+
+def test_check_finite_scores_allowing_infinite():
+    # +inf and -inf in one tensor sum to NaN: the screen must confirm.
+    check_finite_scores([torch.tensor([math.inf, -math.inf, 1.0])],
+                        allow_infinite=True)
+    with pytest.raises(ValueError, match=r"indices \[1\]\) contain NaN "):
+        check_finite_scores([torch.ones(2), torch.tensor([math.nan])],
+                            allow_infinite=True)

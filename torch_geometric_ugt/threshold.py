@@ -21,8 +21,8 @@ Contract (kept small on purpose, so that native kernels can implement it):
   builds its histogram, at no extra cost.
 * Masks have the shapes of their scores and any floating dtype; they are
   written in place, scores are not modified.
-* No host synchronisation is needed beyond what the backend requires;
-  ``k`` may be a Python ``int``.
+* No host synchronisation is needed beyond what the backend requires (the
+  NaN screen costs one on CUDA); ``k`` may be a Python ``int``.
 """
 from __future__ import annotations
 
@@ -70,30 +70,15 @@ def prune_smallest_(
             # writes nothing if it finds NaN (or inf, when asked to).
             if not native.prune_smallest_(list(scores), list(masks), int(k),
                                           check_finite):
-                _raise_nonfinite(scores, check_finite)
+                check_finite_scores(scores, allow_infinite=not check_finite)
+                raise RuntimeError("internal error: the kernel refused "
+                                   "scores that passed the finite check")
             return
-        if native is not None:
-            _screen(scores, check_finite)
-            native.prune_smallest_(list(scores), list(masks), int(k))
-            return
-    _screen(scores, check_finite)
-    prune_smallest_reference_(scores, masks, k)
-
-
-def _screen(scores: Sequence[Tensor], check_finite: bool) -> None:
-    if check_finite:
-        check_finite_scores(scores)
-    elif scores and bool(torch.stack([s.detach().isnan().any()
-                                      for s in scores]).any()):
-        _raise_nonfinite(scores, check_finite)
-
-
-def _raise_nonfinite(scores: Sequence[Tensor], check_finite: bool) -> None:
-    if check_finite:
-        check_finite_scores(scores)
-    raise ValueError("Scores contain NaN, so no mask can be chosen from "
-                     "them; lower the learning rate or reload the last "
-                     "good checkpoint.")
+    check_finite_scores(scores, allow_infinite=not check_finite)
+    if native is not None:
+        native.prune_smallest_(list(scores), list(masks), int(k))
+    else:
+        prune_smallest_reference_(scores, masks, k)
 
 
 def _native_eligible(scores: Sequence[Tensor],
@@ -158,24 +143,31 @@ def prune_smallest_reference_(
         mask.copy_(keep.view(mask.shape))
 
 
-def check_finite_scores(scores: Sequence[Tensor]) -> None:
-    r"""Raises a :class:`ValueError` if any score is NaN or infinite.
+def check_finite_scores(scores: Sequence[Tensor], *,
+                        allow_infinite: bool = False) -> None:
+    r"""Raises a :class:`ValueError` if any score is NaN, or infinite
+    unless :obj:`allow_infinite`.
 
     A float32 sum per tensor screens all scores in one vectorised pass and
-    one host synchronisation; only a non-finite sum (a NaN/inf score, or
-    an overflow of huge finite ones) is confirmed element-wise.
+    one host synchronisation; only a suspicious sum (NaN, or non-finite
+    when infinite scores are refused; also an overflow of huge finite
+    scores) is confirmed element-wise.
     """
     if not scores:
         return
+    def fine(t: Tensor) -> Tensor:
+        return ~t.isnan().any() if allow_infinite else t.isfinite().all()
+
     sums = torch.stack([s.detach().sum() for s in scores])
-    if bool(torch.isfinite(sums).all()):
+    if bool(fine(sums)):
         return
-    finite = torch.stack([torch.isfinite(s).all() for s in scores])
-    if bool(finite.all()):
+    good = torch.stack([fine(s.detach()) for s in scores])
+    if bool(good.all()):
         return
-    bad = [i for i, ok in enumerate(finite.tolist()) if not ok]
+    bad = [i for i, ok in enumerate(good.tolist()) if not ok]
+    what = "NaN" if allow_infinite else "NaN or infinite"
     raise ValueError(
         f"Scores of {len(bad)} masked weight(s) (indices {bad[:5]}) contain "
-        f"NaN or infinite values, so no mask can be chosen from them. This "
-        f"usually means the learning rate is too high or the loss diverged; "
-        f"lower the learning rate or reload the last good checkpoint.")
+        f"{what} values, so no mask can be chosen from them. This usually "
+        f"means the learning rate is too high or the loss diverged; lower "
+        f"the learning rate or reload the last good checkpoint.")

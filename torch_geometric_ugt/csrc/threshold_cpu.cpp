@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -150,7 +151,8 @@ void split_pass(const std::vector<const float*>& data,
                 std::vector<std::vector<Candidate>>& candidates) {
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
                    [&](int64_t begin, int64_t end) {
-    std::vector<Candidate> scratch(kSegment);
+    // Uninitialised on purpose: only the first `count` entries are read.
+    std::unique_ptr<Candidate[]> scratch(new Candidate[kSegment]);
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
       const float* __restrict__ p = data[seg.tensor] + seg.start;
@@ -161,7 +163,7 @@ void split_pass(const std::vector<const float*>& data,
         m[j] = static_cast<mask_t>(
             static_cast<float>((float_key(p[j]) >> kTopShift) > bin));
       }
-      Candidate* __restrict__ buffer = scratch.data();
+      Candidate* __restrict__ buffer = scratch.get();
       int64_t count = 0;
       for (int64_t j = 0; j < n; ++j) {
         const uint32_t key = float_key(p[j]);
