@@ -138,7 +138,7 @@ def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
                      f"{METHODS}.")
 
 
-def run(cfg: Config, root: Optional[str]) -> Dict:
+def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
     data = dataset(cfg.dataset, root)
     torch.manual_seed(cfg.seed)
     dense = cfg.method == "dense"
@@ -155,7 +155,7 @@ def run(cfg: Config, root: Optional[str]) -> Dict:
         optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr)
         sparsifier = sparsifier_for(cfg, model, optimizer)
         result = search_ticket(model, data, optimizer, sparsifier,
-                               cfg.epochs)
+                               cfg.epochs, log_every=log_every)
         record.update(realised_sparsity=result.realised_sparsity,
                       layer_sparsities=result.layer_sparsities)
     record.update(
@@ -170,7 +170,7 @@ def run(cfg: Config, root: Optional[str]) -> Dict:
 
 
 def run_all(configs: List[Config], root: Optional[str], out: Path,
-            progress: bool = True) -> List[Dict]:
+            progress: bool = True, log_every: int = 0) -> List[Dict]:
     out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in configs if not (out / f"{c.key()}.json").exists()]
     print(f"{len(configs) - len(todo)} of {len(configs)} records exist; "
@@ -184,7 +184,7 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
             bar = None
     records = []
     for cfg in todo:
-        record = run(cfg, root)
+        record = run(cfg, root, log_every)
         path = out / f"{cfg.key()}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -221,6 +221,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     one.add_argument("--weight-init", default="",
                      help="default: per model, see WEIGHT_INIT")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
+    one.add_argument("--log-every", type=int, default=0,
+                     help="print the search curve every N epochs")
     for q in (r, one):
         q.add_argument("--root", default=None,
                        help="data root (default: $UGT_DATA, else download)")
@@ -253,7 +255,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
     if args.limit is not None:
         configs = [c for c in configs if c not in todo[args.limit:]]
-    run_all(configs, args.root, args.out)
+    run_all(configs, args.root, args.out,
+            log_every=getattr(args, "log_every", 0))
 
 
 if __name__ == "__main__":

@@ -57,28 +57,36 @@ def ticket_epoch(model: torch.nn.Module, data: Data, adj,
                  sparsifier: SupermaskSparsifier,
                  epoch: int) -> List[float]:
     """UGTs protocol epoch: advance the schedule, one step, evaluate at the
-    FINAL sparsity (also during the ramp)."""
+    FINAL sparsity (also during the ramp). Returns validation accuracy,
+    test accuracy and the training loss."""
     sparsifier.step(epoch)
-    train_step(model, data, adj, optimizer)
+    loss = train_step(model, data, adj, optimizer)
     with sparsifier.at_sparsity():
-        return evaluate(model, data, adj)
+        return evaluate(model, data, adj) + [loss]
 
 
 def search_ticket(model: torch.nn.Module, data: Data,
                   optimizer: torch.optim.Optimizer,
                   sparsifier: SupermaskSparsifier,
-                  epochs: int) -> RunResult:
+                  epochs: int, log_every: int = 0) -> RunResult:
     """Runs :func:`ticket_epoch` for ``epochs`` epochs; the result is the
     test accuracy at the best validation epoch, whose final-sparsity masks
-    are left in the model."""
+    are left in the model. ``log_every > 0`` prints the search curve
+    (training loss, accuracies at the final sparsity) every that many
+    epochs."""
     result = RunResult()
     adj = graph_input(data)
     best_scores: List[torch.Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        val, test = ticket_epoch(model, data, adj, optimizer, sparsifier,
-                                 epoch)
+        val, test, loss = ticket_epoch(model, data, adj, optimizer,
+                                       sparsifier, epoch)
         result.epoch_times.append(time.perf_counter() - start)
+        if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
+            best = max(val, result.val_acc)
+            print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
+                  f"test {100 * test:.1f} (best val {100 * best:.1f})",
+                  flush=True)
         if val > result.val_acc:
             result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
                                                                   test)
