@@ -9,7 +9,7 @@ import argparse
 import json
 import statistics
 import time
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import torch
 from torch_geometric.nn import GCN
@@ -101,7 +101,7 @@ def main(argv: List[str] | None = None) -> Dict:
     def med(xs: List[float]) -> float:
         return statistics.median(xs) * 1e3
 
-    report = {
+    report: Dict[str, Any] = {
         "config": vars(args),
         "adjacency": "SparseTensor" if sparse else "edge_index",
         "threshold_backend": backend.active_backend("cpu"),

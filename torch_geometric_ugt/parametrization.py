@@ -1,7 +1,7 @@
 r"""The score-masked weight parametrization used by :func:`supermask`."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Dict, Optional
 
 import torch
 from torch import Tensor
@@ -45,6 +45,11 @@ class ScoreMask(torch.nn.Module):
     * :obj:`mask`: a buffer :math:`m \in \{0, 1\}` in the weight's dtype,
       written by a sparsifier (all ones until one runs).
 
+    A sparsifier may leave the mask stale (after an optimizer step, or a new
+    sparsity) and register a pending refresh; reading :obj:`mask` (the
+    forward pass does), :meth:`state_dict`, pickling or copying runs it
+    first, so every reader sees the masks of the current scores.
+
     The gradient reaches :obj:`scores` straight through the binarisation:
     :math:`\nabla_S L = \nabla_{W \odot m} L \odot W`.
 
@@ -55,6 +60,7 @@ class ScoreMask(torch.nn.Module):
     """
 
     mask: Tensor
+    pending_refresh: Optional[Callable[[], None]]
 
     def __init__(self, scores: Tensor, weight_dtype: torch.dtype) -> None:
         super().__init__()
@@ -62,7 +68,25 @@ class ScoreMask(torch.nn.Module):
         mask = torch.ones(scores.shape, dtype=weight_dtype,
                           device=scores.device)
         self.register_buffer("mask", mask)
+        self.pending_refresh = None
         self.register_load_state_dict_pre_hook(_check_checkpoint_shapes)
+        self.register_state_dict_pre_hook(_run_pending_refresh)
+
+    def __getattr__(self, name: str) -> Any:
+        # Buffers are found by nn.Module.__getattr__, so every read of
+        # ``self.mask`` passes here: bring the mask up to date first.
+        if name == "mask":
+            pending = self.__dict__.get("pending_refresh")
+            if pending is not None:
+                pending()
+        return super().__getattr__(name)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # Pickled or copied masks are up to date; the copy has no sparsifier.
+        _run_pending_refresh(self)
+        state = self.__dict__.copy()
+        state["pending_refresh"] = None
+        return state
 
     def forward(self, weight: Tensor) -> Tensor:
         return _MaskedWeight.apply(weight, self.scores, self.mask)
@@ -86,6 +110,12 @@ class ScoreMask(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.scores.shape)}"
+
+
+def _run_pending_refresh(module: torch.nn.Module, *args: Any) -> None:
+    pending = module.__dict__.get("pending_refresh")
+    if pending is not None:
+        pending()
 
 
 def _check_checkpoint_shapes(module: torch.nn.Module, state_dict: dict,

@@ -174,8 +174,9 @@ def test_errors(graph):
     sp = EdgePopupSparsifier(model, opt, sparsity=0.5)
     with torch.no_grad():
         next(score_parameters(model))[0, 0] = float("nan")
+    sp.step(1)  # the selection runs on the next read of the masks
     with pytest.raises(ValueError, match="NaN"):
-        sp.step(1)
+        model(graph.x, graph.edge_index)
 
 
 def test_callable_schedule(graph):
@@ -186,6 +187,49 @@ def test_callable_schedule(graph):
     assert sp.step(3) == pytest.approx(0.3)
     assert zeros(model) == round(0.3 * sp.num_weights)
     assert "GlobalGradualSparsifier" in repr(sp)
+
+
+def test_refresh_is_lazy_and_every_reader_sees_fresh_masks(graph,
+                                                           monkeypatch):
+    import copy
+
+    from torch_geometric_ugt.sparsifier import base
+    calls = []
+    real = base.prune_smallest_
+    monkeypatch.setattr(base, "prune_smallest_",
+                        lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
+                                 ramp_epochs=4)
+    # a ramp epoch of the UGTs protocol selects twice: the new sparsity on
+    # the forward pass, the final one for the evaluation
+    calls.clear()
+    train(model, opt, sp, graph, 1, start=1)
+    with torch.no_grad(), sp.at_sparsity():
+        model(graph.x, graph.edge_index)
+    assert calls == [round(0.2 * sp.num_weights), round(0.8 * sp.num_weights)]
+    # each reader brings the stale masks up to date first
+    def masks_in(state):
+        return [v.clone() for k, v in state.items() if k.endswith(".mask")]
+
+    readers = {
+        "mask": lambda: [w.parametrization.mask.clone()
+                         for w in masked_weights(model)],
+        "state_dict": lambda: masks_in(model.state_dict()),
+        "deepcopy": lambda: masks_in(copy.deepcopy(model).state_dict()),
+    }
+    for name, read in readers.items():
+        train(model, opt, sp, graph, 1, start=2)
+        assert all(w.parametrization.pending_refresh is not None
+                   for w in masked_weights(model)), name
+        got = read()
+        sp.refresh()
+        want = [w.parametrization.mask for w in masked_weights(model)]
+        assert len(got) == len(want) > 0
+        assert all(torch.equal(g, w) for g, w in zip(got, want)), name
+    clone = copy.deepcopy(model)
+    assert all(w.parametrization.pending_refresh is None
+               for w in masked_weights(clone))
 
 
 def test_at_sparsity_restore_is_consistent_with_refresh(graph):

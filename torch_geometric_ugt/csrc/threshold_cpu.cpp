@@ -6,10 +6,13 @@
 //   pass 1: per-thread histograms of the top 11 key bits; the bin B that
 //           holds the k-th smallest is found;
 //   pass 2: every score outside B gets its mask (0 below B, 1 above), the
-//           keys in B are gathered per segment, in position order;
-//   then the gathered keys (a small fraction for any spread-out scores)
-//   are radix-selected on the low 21 bits and their masks written, ties at
-//   the threshold pruned in position order.
+//           keys in B are gathered per segment, in position order, and
+//           histogrammed on their next 11 bits;
+//   then the gathered keys (up to a sixth of all keys for typical score
+//   distributions: B spans a quarter of an octave) are radix-selected on
+//   their last 10 bits and their masks written, in parallel over the
+//   segments; only the ties at the threshold are pruned serially, in
+//   position order.
 // Non-finite scores are screened from the histogram of pass 1 (their keys
 // have bins of their own), so validation costs no extra pass.
 #include <torch/extension.h>
@@ -140,19 +143,47 @@ std::pair<uint32_t, int64_t> find_bin(const std::vector<int64_t>& hist,
   TORCH_CHECK(false, "internal error: rank beyond the histogram");
 }
 
-// Pass 2: masks outside the bin, candidates inside it. Both loops are
-// branch-free (the first vectorises, the second compacts the candidates
-// into a per-thread scratch buffer), so the cost does not depend on how
+// Digits of the gathered keys below the top 11 bits.
+constexpr int kMidShift = 10;
+constexpr int kMidBins = 1 << 11;
+constexpr int kLowBins = 1 << 10;
+
+// Per-thread histograms, summed.
+class ThreadHistograms {
+ public:
+  explicit ThreadHistograms(int bins)
+      : bins_(bins),
+        counts_(static_cast<size_t>(at::get_num_threads()) * bins, 0) {}
+  int64_t* local() {
+    return counts_.data() + static_cast<size_t>(at::get_thread_num()) * bins_;
+  }
+  std::vector<int64_t> total() const {
+    std::vector<int64_t> sum(bins_, 0);
+    for (size_t i = 0; i < counts_.size(); ++i) sum[i % bins_] += counts_[i];
+    return sum;
+  }
+
+ private:
+  int bins_;
+  std::vector<int64_t> counts_;
+};
+
+// Pass 2: masks outside the bin, candidates inside it, and the histogram
+// of the candidates' middle 11 bits. The first two loops are branch-free
+// (the first vectorises, the second compacts the candidates into a
+// per-thread scratch buffer), so the cost does not depend on how
 // unpredictable the threshold comparisons are.
 template <typename mask_t>
-void split_pass(const std::vector<const float*>& data,
-                const std::vector<mask_t*>& out,
-                const std::vector<Segment>& segments, uint32_t bin,
-                std::vector<std::vector<Candidate>>& candidates) {
+std::vector<int64_t> split_pass(
+    const std::vector<const float*>& data, const std::vector<mask_t*>& out,
+    const std::vector<Segment>& segments, uint32_t bin,
+    std::vector<std::vector<Candidate>>& candidates) {
+  ThreadHistograms mid(kMidBins);
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
                    [&](int64_t begin, int64_t end) {
     // Uninitialised on purpose: only the first `count` entries are read.
     std::unique_ptr<Candidate[]> scratch(new Candidate[kSegment]);
+    int64_t* hist = mid.local();
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
       const float* __restrict__ p = data[seg.tensor] + seg.start;
@@ -170,53 +201,61 @@ void split_pass(const std::vector<const float*>& data,
         buffer[count] = {key, static_cast<uint32_t>(j)};
         count += (key >> kTopShift) == bin;
       }
+      for (int64_t j = 0; j < count; ++j) {
+        ++hist[(buffer[j].key >> kMidShift) & (kMidBins - 1)];
+      }
       candidates[i].assign(buffer, buffer + count);
     }
   });
+  return mid.total();
 }
 
-// The rank-th smallest (1-based) key among the candidates (radix select on
-// the low 21 bits: digits of 11 and 10 bits).
-uint32_t select_key(const std::vector<std::vector<Candidate>>& candidates,
-                    uint32_t top, int64_t rank) {
-  uint32_t prefix = top;
-  const int shifts[2] = {10, 0};
-  const int bits[2] = {11, 10};
-  for (int d = 0; d < 2; ++d) {
-    std::vector<int64_t> hist(static_cast<size_t>(1) << bits[d], 0);
-    const int above = shifts[d] + bits[d];
-    const uint32_t digit_mask = (1u << bits[d]) - 1u;
-    for (const auto& list : candidates) {
-      for (const Candidate& c : list) {
-        if ((c.key >> above) == prefix) {
-          ++hist[(c.key >> shifts[d]) & digit_mask];
-        }
+// Histogram of the last 10 bits of the candidates whose upper 22 bits are
+// `prefix`.
+std::vector<int64_t> low_histogram(
+    const std::vector<std::vector<Candidate>>& candidates, uint32_t prefix) {
+  ThreadHistograms low(kLowBins);
+  at::parallel_for(0, static_cast<int64_t>(candidates.size()), 1,
+                   [&](int64_t begin, int64_t end) {
+    int64_t* hist = low.local();
+    for (int64_t i = begin; i < end; ++i) {
+      for (const Candidate& c : candidates[i]) {
+        if ((c.key >> kMidShift) == prefix) ++hist[c.key & (kLowBins - 1)];
       }
     }
-    const auto [bin, before] = find_bin(hist, rank);
-    prefix = (prefix << bits[d]) | bin;
-    rank -= before;
-  }
-  return prefix;
+  });
+  return low.total();
 }
 
+// Masks of the candidates: 0 below tau, 1 from tau up; then the first
+// `ties_pruned` keys equal to tau, in position order, get 0.
 template <typename mask_t>
 void write_candidates(const std::vector<mask_t*>& out,
                       const std::vector<Segment>& segments,
                       const std::vector<std::vector<Candidate>>& candidates,
-                      uint32_t tau, int64_t tie_budget) {
+                      uint32_t tau, int64_t ties_pruned) {
   const mask_t one = static_cast<mask_t>(1.0f);
   const mask_t zero = static_cast<mask_t>(0.0f);
-  int64_t seen = 0;  // ties met so far, in global position order
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (candidates[i].empty()) continue;
+  std::vector<int64_t> ties(segments.size(), 0);
+  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
+                   [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      mask_t* m = out[segments[i].tensor] + segments[i].start;
+      int64_t count = 0;
+      for (const Candidate& c : candidates[i]) {
+        m[c.offset] = c.key >= tau ? one : zero;
+        count += c.key == tau;
+      }
+      ties[i] = count;
+    }
+  });
+  for (size_t i = 0; i < segments.size() && ties_pruned > 0; ++i) {
+    if (ties[i] == 0) continue;
     mask_t* m = out[segments[i].tensor] + segments[i].start;
     for (const Candidate& c : candidates[i]) {
-      if (c.key == tau) {
-        m[c.offset] = seen < tie_budget ? zero : one;
-        ++seen;
-      } else {
-        m[c.offset] = c.key > tau ? one : zero;
+      if (c.key == tau && ties_pruned > 0) {
+        m[c.offset] = zero;
+        --ties_pruned;
       }
     }
   }
@@ -274,14 +313,18 @@ bool prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
                       "all masks must share one dtype");
           out.push_back(o.data_ptr<scalar_t>());
         }
-        split_pass<scalar_t>(data, out, segments, bin, candidates);
-        const uint32_t tau = select_key(candidates, bin, k - below_bin);
-        int64_t below = below_bin;
-        for (const auto& list : candidates) {
-          for (const Candidate& c : list) below += c.key < tau;
-        }
+        const auto mid =
+            split_pass<scalar_t>(data, out, segments, bin, candidates);
+        // Rank of the k-th smallest among the candidates, then within the
+        // middle bin, then within the low bin: the keys equal to tau.
+        const auto [mid_bin, below_mid] = find_bin(mid, k - below_bin);
+        const uint32_t prefix = (bin << 11) | mid_bin;
+        const auto low = low_histogram(candidates, prefix);
+        const auto [low_bin, below_low] =
+            find_bin(low, k - below_bin - below_mid);
+        const uint32_t tau = (prefix << 10) | low_bin;
         write_candidates<scalar_t>(out, segments, candidates, tau,
-                                   k - below);
+                                   k - below_bin - below_mid - below_low);
       });
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);

@@ -31,7 +31,12 @@ class SupermaskSparsifier:
     Ties are broken by position, so the masks are a pure function of the
     scores. With an :obj:`optimizer`, a post-step hook refreshes the masks
     after every :meth:`optimizer.step()`; :meth:`step` advances the
-    :obj:`schedule` by one epoch. Like :mod:`torch.ao.pruning`, the state
+    :obj:`schedule` by one epoch. Both refreshes are lazy: the selection
+    runs when the masks are next read (the forward pass, :obj:`mask`,
+    :meth:`state_dict`, :meth:`at_sparsity`, the sparsity queries), so an
+    epoch that evaluates at another sparsity between two steps selects
+    twice, not three times. :meth:`refresh` selects at once. Like
+    :mod:`torch.ao.pruning`, the state
     (:meth:`state_dict`) holds no module references: together with the
     model's and the optimizer's state dicts it resumes a run exactly.
 
@@ -83,12 +88,13 @@ class SupermaskSparsifier:
                              "scores; build it with "
                              "torch.optim.Adam(score_parameters(model)).")
         self._hook = optimizer.register_step_post_hook(
-            lambda opt, args, kwargs: self.refresh())
+            lambda opt, args, kwargs: self._mark_stale())
 
     def remove(self) -> None:
-        r"""Detaches the sparsifier from the optimizer; masks stay as
-        they are.
+        r"""Detaches the sparsifier from the optimizer; the masks are
+        brought up to date and then stay as they are.
         """
+        self.refresh()
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
@@ -101,12 +107,12 @@ class SupermaskSparsifier:
         return self.schedule.final_sparsity
 
     def step(self, epoch: Optional[int] = None) -> float:
-        r"""Sets the sparsity of :obj:`epoch` (default: the next one) and
-        refreshes the masks. Returns the new sparsity.
+        r"""Sets the sparsity of :obj:`epoch` (default: the next one); the
+        masks follow on their next read. Returns the new sparsity.
         """
         self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         self.current_sparsity = self.schedule(self.last_epoch)
-        self.refresh()
+        self._mark_stale()
         return self.current_sparsity
 
     def _version(self, sparsity: float) -> Tuple[Any, ...]:
@@ -118,10 +124,16 @@ class SupermaskSparsifier:
         return all(old[0] == w.parametrization.scores._version
                    for old, w in zip(written[1:], self.weights))
 
+    def _mark_stale(self) -> None:
+        for w in self.weights:
+            w.parametrization.pending_refresh = self.refresh
+
     def refresh(self) -> None:
         r"""Recomputes the masks from the current scores at
-        :attr:`current_sparsity` (skipped if nothing changed).
+        :attr:`current_sparsity` now (skipped if nothing changed).
         """
+        for w in self.weights:
+            w.parametrization.pending_refresh = None
         self._write(self.current_sparsity)
 
     @torch.no_grad()
@@ -145,7 +157,8 @@ class SupermaskSparsifier:
                     sparsity: Optional[float] = None) -> Iterator[None]:
         r"""Context manager: masks at :obj:`sparsity` (default:
         :attr:`final_sparsity`) inside, back to :attr:`current_sparsity`
-        after. UGTs evaluates at the final sparsity during the ramp too:
+        after (on their next read). UGTs evaluates at the final sparsity
+        during the ramp too:
 
         .. code-block:: python
 
@@ -154,30 +167,21 @@ class SupermaskSparsifier:
         """
         target = (self.final_sparsity if sparsity is None else
                   check_sparsity(sparsity))
-        if self._written == self._version(target):
-            yield
-            return
-        masks = [w.parametrization.mask for w in self.weights]
-        saved = [mask.clone() for mask in masks]
-        written = self._written
+        for w in self.weights:
+            w.parametrization.pending_refresh = None
         self._write(target)
         try:
             yield
         finally:
-            # Restoring the saved masks is a copy, not a new selection.
-            with torch.no_grad():
-                for mask, old in zip(masks, saved):
-                    mask.copy_(old)
-            # Valid again unless the scores changed inside the block.
-            self._written = None
-            if (written is not None and written[0] == self.current_sparsity
-                    and self._scores_version(written)):
-                self._written = self._version(self.current_sparsity)
-            else:
-                self.refresh()
+            # Back to the current sparsity on the next read of the masks
+            # (at once a no-op when the targets agree and scores are as
+            # they were).
+            if target != self.current_sparsity:
+                self._mark_stale()
 
     @torch.no_grad()
     def _zeros(self) -> List[int]:
+        self.refresh()
         return torch.stack([(w.parametrization.mask == 0).sum()
                             for w in self.weights]).tolist()
 
