@@ -26,16 +26,20 @@ class MaskTimer:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
+        self.selections = 0
         self._write = SupermaskSparsifier._write
 
     def __enter__(self) -> "MaskTimer":
         timer = self
 
         def timed(sparsifier, sparsity):
+            written = sparsifier._written
             start = time.perf_counter()
             timer._write(sparsifier, sparsity)
             timer.seconds += time.perf_counter() - start
             timer.calls += 1
+            # a refresh that found nothing changed selects nothing
+            timer.selections += sparsifier._written != written
 
         SupermaskSparsifier._write = timed  # type: ignore[method-assign]
         return self
@@ -83,16 +87,18 @@ def main(argv: List[str] | None = None) -> Dict:
     ugt: List[float] = []
     ref: List[float] = []
     masking: List[float] = []
+    selections: List[int] = []
     timer = MaskTimer()
     ramp = slice(0, args.ramp)
     rest = slice(args.ramp, args.epochs)
     for epoch in range(args.epochs):
-        before = timer.seconds
+        before, selected = timer.seconds, timer.selections
         start = time.perf_counter()
         with timer:
             ticket_epoch(ticket, data, adj, t_opt, sparsifier, epoch)
         middle = time.perf_counter()
         masking.append(timer.seconds - before)
+        selections.append(timer.selections - selected)
         train_step(dense, data, adj, d_opt)
         evaluate(dense, data, adj)
         ugt.append(middle - start)
@@ -106,9 +112,13 @@ def main(argv: List[str] | None = None) -> Dict:
         "adjacency": "SparseTensor" if sparse else "edge_index",
         "threshold_backend": backend.active_backend("cpu"),
         "threshold_share": timer.seconds / sum(ugt),
-        # During the ramp the protocol selects three times per epoch (new
-        # sparsity, after the step, final sparsity for evaluation); after
-        # it, once.
+        # During the ramp the protocol selects twice per epoch (new
+        # sparsity on the forward pass, final sparsity for the evaluation);
+        # after it, once.
+        "selections_per_epoch_ramp": statistics.median(selections[ramp]),
+        "selections_per_epoch_after_ramp": (
+            statistics.median(selections[rest])
+            if args.epochs > args.ramp else None),
         "threshold_share_ramp": sum(masking[ramp]) / sum(ugt[ramp]),
         "threshold_share_after_ramp": (sum(masking[rest]) / sum(ugt[rest])
                                        if args.epochs > args.ramp else None),
@@ -129,7 +139,7 @@ def main(argv: List[str] | None = None) -> Dict:
           f"{report['ratio']:.3f} (during ramp {report['ramp_ratio']:.3f}, "
           f"after {report['after_ramp_ratio']})")
     print(f"  thresholding ({report['threshold_backend']} backend, "
-          f"{timer.calls} mask refreshes): "
+          f"{timer.selections} selections in {timer.calls} refreshes): "
           f"{100 * report['threshold_share']:.2f} % of the UGTs epoch time "
           f"({100 * report['threshold_share_ramp']:.2f} % during the ramp, "
           f"{100 * (report['threshold_share_after_ramp'] or 0):.2f} % "

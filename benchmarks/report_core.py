@@ -49,9 +49,10 @@ def main() -> str:
             f"refreshes ({t['threshold_backend']} thresholding) take "
             f"{100 * t['threshold_share']:.1f} % of the UGTs epoch time"
             + (f" ({100 * t['threshold_share_ramp']:.1f} % during the ramp, "
-               f"with three selections per epoch; "
-               f"{100 * t['threshold_share_after_ramp']:.1f} % after, with "
-               f"one)." if t.get("threshold_share_after_ramp") else "."),
+               f"with {t['selections_per_epoch_ramp']:g} selections per "
+               f"epoch; {100 * t['threshold_share_after_ramp']:.1f} % after, "
+               f"with {t['selections_per_epoch_after_ramp']:g})."
+               if t.get("selections_per_epoch_ramp") else "."),
         ]
     text = "\n".join(lines)
     print(text)

@@ -11,6 +11,7 @@ from torch_geometric_ugt.sparsifier import (
     SupermaskSparsifier,
 )
 from torch_geometric_ugt.squash import squash
+from torch_geometric_ugt.ticket import load_ticket, save_ticket
 from torch_geometric_ugt.supermask import (
     MaskedWeight,
     masked_weights,
@@ -23,6 +24,8 @@ __version__ = "0.1.0"
 __all__ = [
     "supermask",
     "squash",
+    "save_ticket",
+    "load_ticket",
     "score_parameters",
     "masked_weights",
     "MaskedWeight",

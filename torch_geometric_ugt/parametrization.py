@@ -1,7 +1,7 @@
 r"""The score-masked weight parametrization used by :func:`supermask`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -61,6 +61,7 @@ class ScoreMask(torch.nn.Module):
 
     mask: Tensor
     pending_refresh: Optional[Callable[[], None]]
+    recipe: Optional[Tuple[str, int]]
 
     def __init__(self, scores: Tensor, weight_dtype: torch.dtype) -> None:
         super().__init__()
@@ -69,6 +70,8 @@ class ScoreMask(torch.nn.Module):
                           device=scores.device)
         self.register_buffer("mask", mask)
         self.pending_refresh = None
+        # (weight_init, seed) of the frozen weight, set by supermask().
+        self.recipe = None
         self.register_load_state_dict_pre_hook(_check_checkpoint_shapes)
         self.register_state_dict_pre_hook(_run_pending_refresh)
 

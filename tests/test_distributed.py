@@ -1,0 +1,93 @@
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch_geometric.nn import GCN
+
+from tests.conftest import HIDDEN, IN, OUT, tiny_graph
+from torch_geometric_ugt import (GlobalGradualSparsifier, masked_weights,
+                                 score_parameters, supermask)
+from torch_geometric_ugt.distributed import mask_digest, masks_in_sync
+
+WORLD = 2
+STEPS = 6
+
+
+def _search(rank: int, init_file: str, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}",
+                            rank=rank, world_size=WORLD)
+    graph = tiny_graph(num_nodes=40, num_edges=160)
+    torch.manual_seed(0)
+    model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
+    ddp = DistributedDataParallel(model)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                 ramp_epochs=3)
+    # every rank trains on its own half of the nodes
+    nodes = torch.arange(rank, graph.num_nodes, WORLD)
+    synced = []
+    for epoch in range(STEPS):
+        sp.step(epoch)
+        opt.zero_grad()
+        out_ = ddp(graph.x, graph.edge_index)
+        F.cross_entropy(out_[nodes], graph.y[nodes]).backward()
+        opt.step()
+        synced.append(masks_in_sync(model))
+    masks = torch.cat([w.parametrization.mask.reshape(-1)
+                       for w in masked_weights(model)])
+    scores = torch.cat([s.detach().reshape(-1)
+                        for s in score_parameters(model)])
+    gathered = [torch.empty_like(masks) for _ in range(WORLD)]
+    dist.all_gather(gathered, masks)
+    torch.save({"synced": synced, "masks": gathered, "scores": scores,
+                "zeros": int((masks == 0).sum()),
+                "expected": round(0.7 * sp.num_weights)},
+               f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available() or
+                    not dist.is_gloo_available(), reason="needs gloo")
+def test_two_ranks_select_identical_masks(tmp_path):
+    out = str(tmp_path / "result")
+    mp.spawn(_search, args=(str(tmp_path / "init"), out), nprocs=WORLD,
+             join=True)
+    results = [torch.load(f"{out}.{r}", weights_only=True)
+               for r in range(WORLD)]
+    for r in results:
+        assert all(r["synced"])
+        assert r["zeros"] == r["expected"]
+        # bit for bit, every rank's masks as gathered by every rank
+        for m in r["masks"]:
+            assert torch.equal(m, results[0]["masks"][0])
+    assert torch.equal(results[0]["scores"], results[1]["scores"])
+    # the masks moved during the search (the test is not vacuous)
+    model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
+    GlobalGradualSparsifier(model, final_sparsity=0.7, ramp_epochs=1,
+                            initial_sparsity=0.7)
+    assert not torch.equal(mask_digest(model),
+                           mask_digest_of(results[0]["masks"][0], model))
+
+
+def mask_digest_of(flat, model):
+    offset = 0
+    with torch.no_grad():
+        for w in masked_weights(model):
+            n = w.parametrization.mask.numel()
+            w.parametrization.mask.copy_(
+                flat[offset:offset + n].view_as(w.parametrization.mask))
+            offset += n
+    return mask_digest(model)
+
+
+def test_masks_in_sync_needs_a_process_group():
+    if dist.is_initialized():
+        pytest.skip("a process group is already running")
+    model = supermask(GCN(IN, HIDDEN, 2, OUT), seed=0)
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        masks_in_sync(model)
+    with pytest.raises(ValueError, match="supermask"):
+        mask_digest(GCN(IN, HIDDEN, 2, OUT))

@@ -1,0 +1,141 @@
+import io
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.conftest import MODELS
+from torch_geometric_ugt import (GlobalGradualSparsifier, load_ticket,
+                                 masked_weights, save_ticket,
+                                 score_parameters, supermask)
+from torch_geometric_ugt.ticket import pack_bits, unpack_bits
+
+
+def searched(name, graph, seed=3):
+    """A supermask model after a few search steps at sparsity 0.8."""
+    torch.manual_seed(seed)  # unmasked parameters (biases) are random too
+    model = supermask(MODELS[name](), seed=seed)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
+                                 ramp_epochs=2)
+    for epoch in range(4):
+        sp.step(epoch)
+        opt.zero_grad()
+        F.cross_entropy(model(graph.x, graph.edge_index), graph.y).backward()
+        opt.step()
+    return model.eval(), sp
+
+
+def saved(model, **kwargs):
+    buffer = io.BytesIO()
+    save_ticket(model, buffer, **kwargs)
+    return buffer
+
+
+@pytest.mark.parametrize("compress", [True, False])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_round_trip_gives_the_same_outputs(name, compress, graph):
+    model, sp = searched(name, graph)
+    want = model(graph.x, graph.edge_index)
+    buffer = saved(model, compress=compress)
+    torch.manual_seed(123)  # the fresh model's own init must not matter
+    loaded = load_ticket(MODELS[name](), buffer).eval()
+    assert torch.equal(loaded(graph.x, graph.edge_index), want)
+    for a, b in zip(masked_weights(model), masked_weights(loaded)):
+        assert torch.equal(a.parametrization.mask, b.parametrization.mask)
+        assert torch.equal(a.weight, b.weight)
+    # scores equal the masks: a sparsifier at the ticket's sparsity keeps it
+    s = sp.realised_sparsity()
+    GlobalGradualSparsifier(loaded, final_sparsity=s, ramp_epochs=1,
+                            initial_sparsity=s)
+    assert torch.equal(loaded(graph.x, graph.edge_index), want)
+
+
+def test_ticket_is_much_smaller_than_a_state_dict(graph):
+    from torch_geometric.nn import GCN
+    model = supermask(GCN(256, 256, 2, 8, bias=False), seed=0)
+    GlobalGradualSparsifier(model, final_sparsity=0.9, ramp_epochs=1,
+                            initial_sparsity=0.9)
+    plain, packed = io.BytesIO(), io.BytesIO()
+    torch.save(model.state_dict(), plain)
+    info = save_ticket(model, packed, compress=False)
+    weights = sum(w.weight.numel() for w in masked_weights(model))
+    assert info["masked_weights"] == weights
+    # 1 bit per weight plus a small header, vs float32 weights, scores and
+    # masks in the state dict
+    assert info["bytes"] < weights / 8 + 4096
+    assert plain.getbuffer().nbytes > 90 * weights / 8
+    compressed = save_ticket(model, io.BytesIO())["bytes"]
+    assert compressed < info["bytes"]
+
+
+def test_pack_bits_round_trip():
+    gen = torch.Generator().manual_seed(0)
+    for n in (0, 1, 7, 8, 9, 1000):
+        bits = torch.rand(n, generator=gen) > 0.5
+        packed = pack_bits(bits)
+        assert packed.dtype == torch.uint8 and packed.numel() == (n + 7) // 8
+        assert torch.equal(unpack_bits(packed, n), bits)
+
+
+def test_refuses_what_it_cannot_regenerate(graph):
+    model, _ = searched("GCN", graph)
+    with pytest.raises(ValueError, match="no masked weights"):
+        save_ticket(MODELS["GCN"](), io.BytesIO())
+    w = masked_weights(model)[0]
+    with torch.no_grad():
+        w.weight[0, 0] += 1.0
+    with pytest.raises(ValueError, match="differs from the one"):
+        save_ticket(model, io.BytesIO())
+
+
+def test_refuses_corrupted_and_mismatched_files(graph, monkeypatch):
+    from torch_geometric.nn import GCN
+
+    from tests.conftest import HIDDEN, IN, OUT
+    model, _ = searched("GCN", graph)
+    data = saved(model).getvalue()
+    # truncated file
+    with pytest.raises(ValueError, match="not a readable ticket"):
+        load_ticket(MODELS["GCN"](), io.BytesIO(data[:len(data) // 2]))
+    # flipped mask bits: the checksum catches them
+    ticket = torch.load(io.BytesIO(data), weights_only=True)
+    ticket["mask_bits"][len(ticket["mask_bits"]) // 2] ^= 0xFF
+    broken = io.BytesIO()
+    torch.save(ticket, broken)
+    with pytest.raises(ValueError, match="corrupted"):
+        load_ticket(MODELS["GCN"](), broken)
+    # not a ticket
+    other = io.BytesIO()
+    torch.save(model.state_dict(), other)
+    with pytest.raises(ValueError, match="not a ticket"):
+        load_ticket(MODELS["GCN"](), other)
+    # another architecture
+    with pytest.raises(ValueError, match="another architecture"):
+        load_ticket(GCN(IN, HIDDEN + 1, 2, OUT), io.BytesIO(data))
+    with pytest.raises(ValueError, match="another architecture"):
+        load_ticket(GCN(IN, HIDDEN, 3, OUT), io.BytesIO(data))
+    # already a supermask model
+    with pytest.raises(ValueError, match="freshly built"):
+        load_ticket(supermask(MODELS["GCN"](), seed=0), io.BytesIO(data))
+    # a torch whose random numbers differ: weights fail their checksum
+    from torch_geometric_ugt import init
+    real = init._kaiming_uniform_
+
+    def shifted(t, fan, gen):
+        real(t, fan, gen)
+        t.add_(1e-3)
+
+    monkeypatch.setitem(init.WEIGHT_INITS, "kaiming_uniform", shifted)
+    with pytest.raises(ValueError, match="torch"):
+        load_ticket(MODELS["GCN"](), io.BytesIO(data))
+
+
+def test_file_round_trip(tmp_path, graph):
+    model, _ = searched("GAT", graph)
+    path = tmp_path / "gat.ticket"
+    info = save_ticket(model, path)
+    assert info["bytes"] == path.stat().st_size
+    loaded = load_ticket(MODELS["GAT"](), str(path)).eval()
+    assert torch.equal(loaded(graph.x, graph.edge_index),
+                       model(graph.x, graph.edge_index))
