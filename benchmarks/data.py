@@ -91,3 +91,44 @@ def graph_input(data: Data) -> torch.Tensor:
     ``edge_index``."""
     adj = getattr(data, "adj_t", None)
     return adj if adj is not None else data.edge_index
+
+
+def allow_pyg_in_torch_load() -> None:
+    """ogb 1.3.6 calls ``torch.load`` without ``weights_only``, which torch
+    >= 2.6 refuses for PyG data objects (and the numpy scalars OGB leaves
+    in them): allow exactly those classes."""
+    import numpy as np
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+    core = getattr(np, "_core", None) or np.core
+    numpy_types = [core.multiarray.scalar, np.dtype]
+    numpy_types += [getattr(np.dtypes, n) for n in ("Int64DType",
+                                                    "Float32DType",
+                                                    "Float64DType")
+                    if hasattr(np, "dtypes")]
+    torch.serialization.add_safe_globals(
+        [DataEdgeAttr, DataTensorAttr, GlobalStorage] + numpy_types)
+
+
+def load_ogbn(name: str, root: Optional[str] = None,
+              meta_dict: Optional[dict] = None):
+    """An OGB node-property dataset with the real loader
+    (``PygNodePropPredDataset``): ``(data, split)`` with ``data.y`` flat
+    and ``split`` the index dict (``train`` / ``valid`` / ``test``).
+
+    With ``meta_dict`` (datasets written by ``ogb.io.DatasetSaver``, e.g.
+    :func:`benchmarks.synthetic_ogb.write_synthetic_ogbn`) the files are
+    read from its ``dir_path``; otherwise from ``<root>/ogb/<name>``
+    (copied to the cache), or downloaded when there is no root.
+    """
+    from ogb.nodeproppred import PygNodePropPredDataset
+    allow_pyg_in_torch_load()
+    if meta_dict is not None:
+        dataset = PygNodePropPredDataset(name, meta_dict=meta_dict)
+    else:
+        folder = writable_root("ogb", name.replace("-", "_"), root)
+        dataset = PygNodePropPredDataset(name, root=str(folder))
+    data = dataset[0]
+    data.y = data.y.view(-1)
+    data.num_classes = dataset.num_classes
+    return data, dataset.get_idx_split()
