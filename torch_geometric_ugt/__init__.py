@@ -19,6 +19,8 @@ from torch_geometric_ugt.supermask import (
     supermask,
 )
 
+from torch_geometric_ugt import analysis, transforms  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -36,5 +38,7 @@ __all__ = [
     "SparsitySchedule",
     "GradualSchedule",
     "ConstantSchedule",
+    "analysis",
+    "transforms",
     "__version__",
 ]
