@@ -14,8 +14,9 @@ target mask :math:`M` over node pairs,
 identical directions, count as 0). The target is all pairs
 (``"global"``), pairs within :obj:`hops` hops (``"neighbour"``), or pairs
 farther apart than :obj:`hops` hops, unreachable ones included
-(``"remote"``). Rows are processed in chunks, so at most :obj:`max_pairs` distances (and as many
-reachability flags) are held at once: 2^24 by default, 64 MiB of float32
+(``"remote"``). Rows are processed in chunks, so at most
+:obj:`max_pairs` distances (and as many reachability flags) are held at
+once: 2^24 by default, 64 MiB of float32
 plus 16 MiB of flags, whatever the graph size.
 """
 from __future__ import annotations
