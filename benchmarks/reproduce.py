@@ -19,6 +19,7 @@ and weight decay 5e-4.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import time
@@ -28,12 +29,14 @@ from typing import Dict, Iterable, List, Optional
 
 import torch
 
-from benchmarks.data import PLANETOID, has_torch_sparse, load_planetoid
+from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
+                             load_planetoid)
 from benchmarks.models import MODELS, build
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  __version__, score_parameters, supermask)
+from torch_geometric_ugt.analysis import LayerOutputs, mad
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
 # Weight init of the frozen weights, chosen per architecture on VALIDATION
@@ -44,6 +47,10 @@ WEIGHT_INIT = {"GCN": "signed_constant", "GAT": "kaiming_uniform",
                "GIN": "kaiming_uniform"}
 DEEP_SPARSITY = 0.04
 DEEP_WEIGHT_INIT = "kaiming_uniform"
+# Deep runs also record the MAD of every layer (paper Fig. 4) every
+# MAD_EVERY epochs and for the final model.
+MAD_MIN_LAYERS = 16
+MAD_EVERY = 50
 METHODS = ("ugt", "edge-popup", "global-only", "gradual-only", "dense")
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
 
@@ -146,6 +153,16 @@ def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
                      f"{METHODS}.")
 
 
+@torch.no_grad()
+def per_layer_mad(model: torch.nn.Module, data) -> List[float]:
+    """Global MAD (cosine) of every message-passing layer's output over all
+    nodes, in layer order (paper Fig. 4)."""
+    model.eval()
+    with LayerOutputs(model) as outputs:
+        model(data.x, graph_input(data))
+    return [round(mad(h), 5) for h in outputs.values()]
+
+
 def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
     data = dataset(cfg.dataset, root)
     torch.manual_seed(cfg.seed)
@@ -154,18 +171,40 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
                   data.num_classes, dense=dense)
     start = time.perf_counter()
     record: Dict = {}
+    curve: Dict[str, List[float]] = {}
+    track = cfg.layers >= MAD_MIN_LAYERS
+    sparsifier: Optional[SupermaskSparsifier] = None
+
+    def layer_mad(epoch: int) -> None:
+        # MAD of every layer's output (all nodes), at the final sparsity
+        if epoch % MAD_EVERY and epoch != cfg.epochs - 1:
+            return
+        with contextlib.ExitStack() as stack:
+            if sparsifier is not None:
+                stack.enter_context(sparsifier.at_sparsity())
+            curve[str(epoch)] = per_layer_mad(model, data)
+        model.train()
+
     if dense:
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
                                      weight_decay=5e-4)
-        result = train_dense(model, data, optimizer, cfg.epochs)
+        result = train_dense(model, data, optimizer, cfg.epochs,
+                             on_epoch=layer_mad if track else None)
     else:
         supermask(model, seed=cfg.seed, weight_init=cfg.weight_init)
         optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr)
         sparsifier = sparsifier_for(cfg, model, optimizer)
         result = search_ticket(model, data, optimizer, sparsifier,
-                               cfg.epochs, log_every=log_every)
+                               cfg.epochs, log_every=log_every,
+                               on_epoch=layer_mad if track else None)
         record.update(realised_sparsity=result.realised_sparsity,
                       layer_sparsities=result.layer_sparsities)
+    if track:
+        # the selected ticket (best validation epoch, final sparsity) / the
+        # dense model at the end of training
+        sparsifier = None
+        record["mad_per_layer"] = per_layer_mad(model, data)
+        record["mad_curve"] = curve
     record.update(
         config=asdict(cfg), key=cfg.key(), library=__version__,
         torch=torch.__version__, device="cpu",

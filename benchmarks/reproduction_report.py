@@ -10,7 +10,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from benchmarks.reproduce import WEIGHT_INIT
+from benchmarks.reproduce import (DEEP_SPARSITY, DEEP_WEIGHT_INIT, WEIGHT_INIT,
+                                  experiments)
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -46,6 +47,7 @@ Key = Tuple[str, str, int, int, str, float]
 def init_ablation(out: Path) -> List[str]:
     """Records of the non-default weight inits beside the default ones."""
     groups: Dict[tuple, List[float]] = defaultdict(list)
+    keys: Dict[tuple, str] = {}
     for path in sorted(out.glob("*.json")):
         r = json.loads(path.read_text())
         c = r["config"]
@@ -54,8 +56,11 @@ def init_ablation(out: Path) -> List[str]:
         key = (c["dataset"], c["model"], c["layers"], c["hidden"],
                c["method"], c["sparsity"], c["weight_init"], c["seed"])
         groups[key] = [100 * r["val_acc"], 100 * r["test_acc"]]
+        keys[key] = r["key"]
     inits = {k[6] for k in groups}
-    configs = {k[:6] for k in groups if k[6] != WEIGHT_INIT.get(k[1])}
+    # configurations that also have records outside the experiments
+    wanted = {c.key() for configs in experiments().values() for c in configs}
+    configs = {k[:6] for k, key in keys.items() if key not in wanted}
     if not configs:
         return []
     lines = ["## Weight init (selection on validation accuracy)", "",
@@ -79,15 +84,18 @@ def init_ablation(out: Path) -> List[str]:
 
 
 def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
+    """Records of the experiments' configurations (see
+    :func:`benchmarks.reproduce.experiments`), grouped by configuration
+    without the seed. Records of other configurations (e.g. other weight
+    inits, extra seeds) are not table cells."""
+    wanted = {c.key() for name, configs in experiments().items()
+              if include_quick or name != "quick" for c in configs}
     groups: Dict[Key, List[dict]] = defaultdict(list)
     for path in sorted(out.glob("*.json")):
         r = json.loads(path.read_text())
-        c = r["config"]
-        if c["epochs"] < 400 and not include_quick:  # not results
+        if r["key"] not in wanted:
             continue
-        if c["method"] != "dense" and c["weight_init"] != WEIGHT_INIT.get(
-                c["model"]):
-            continue  # other inits are ablations, not the table
+        c = r["config"]
         key = (c["dataset"], c["model"], c["layers"], c["hidden"],
                c["method"], c["sparsity"])
         groups[key].append(r)
@@ -126,15 +134,101 @@ def table5(groups) -> List[str]:
 
 def deep_table(groups, title: str, model: str, paper: dict) -> List[str]:
     lines = [f"## {title}", "",
-             "Width 448, UGTs at sparsity 0.1 (lr 0.005); ours mean ± std "
-             "(seeds), paper in brackets.", "",
+             f"Width 448, UGTs at sparsity {DEEP_SPARSITY:g} (lr 0.005, "
+             f"{DEEP_WEIGHT_INIT} weights; see the deep-setting selection "
+             f"below); ours mean ± std (seeds), paper in brackets.", "",
              "| dataset | layers | UGTs | trained dense |", "|---|---|---|---|"]
     for (dataset, layers), (p_ugt, p_dense) in paper.items():
-        ugt = groups.get((dataset, model, layers, 448, "ugt", 0.1))
+        ugt = groups.get((dataset, model, layers, 448, "ugt", DEEP_SPARSITY))
         dense = groups.get((dataset, model, layers, 448, "dense", 0.0))
         lines.append(f"| {dataset} | {layers} | {cell(ugt)} [{p_ugt}] | "
                      f"{cell(dense)} [{p_dense}] |")
     return lines + [""]
+
+
+def deep_selection(folder: Path) -> List[str]:
+    """The runs that chose the deep setting (validation accuracy)."""
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        r = json.loads(path.read_text())
+        c = r["config"]
+        rows.append((c["sparsity"], c["weight_init"], c["seed"],
+                     100 * r["val_acc"], 100 * r["test_acc"]))
+    if not rows:
+        return []
+    lines = ["## Deep setting selection", "",
+             "Cora, GCN 32×448, UGTs, lr 0.005, one seed per setting "
+             "(records in `benchmarks/results/deep-selection/`). The setting "
+             "with the best **validation** accuracy is used for the deep "
+             "tables; test accuracy is shown for completeness only.", "",
+             "| sparsity | weight init | seed | val acc | test acc |",
+             "|---|---|---|---|---|"]
+    for s, init, seed, val, test in sorted(rows, key=lambda r: -r[3]):
+        lines.append(f"| {s:g} | {init} | {seed} | {val:.1f} | {test:.1f} |")
+    return lines + [""]
+
+
+def fig4(out: Path, images: Path) -> List[str]:
+    """MAD per layer of the deep Cora GCNs (records with mad_per_layer)."""
+    runs: Dict[Tuple[int, str], List[dict]] = defaultdict(list)
+    for path in sorted(out.glob("Cora-GCN-L*-W448-*.json")):
+        r = json.loads(path.read_text())
+        c = r["config"]
+        if "mad_per_layer" not in r or c["epochs"] < 400:
+            continue
+        if c["method"] == "ugt" and c["sparsity"] != DEEP_SPARSITY:
+            continue
+        if c["method"] not in ("ugt", "dense"):
+            continue
+        runs[(c["layers"], c["method"])].append(r)
+    if not runs:
+        return []
+    lines = ["## Figure 4: over-smoothing (MAD per layer, Cora GCN, width "
+             "448)", "",
+             "Mean Average Distance (cosine, all node pairs) of every "
+             "layer's output, mean over seeds: the selected ticket (best "
+             "validation epoch, final sparsity) vs the trained dense model "
+             "at the end of training; and the last layer's MAD during the "
+             "search (at the final sparsity) / training. The paper's claim: "
+             "UGTs keeps the representations apart (high MAD) in deep layers, "
+             "the dense model collapses them (MAD near 0).", "",
+             "| layers | model | seeds | MAD layer 1 | layer L/2 | last "
+             "hidden | output |", "|---|---|---|---|---|---|---|"]
+    for (layers, method), recs in sorted(runs.items()):
+        curves = [r["mad_per_layer"] for r in recs]
+        avg = [statistics.fmean(v) for v in zip(*curves)]
+        seeds = sorted(r["config"]["seed"] for r in recs)
+        lines.append(f"| {layers} | {METHOD_NAMES[method]} | {seeds} | "
+                     f"{avg[0]:.3f} | {avg[layers // 2 - 1]:.3f} | "
+                     f"{avg[-2]:.3f} | {avg[-1]:.3f} |")
+    _plot_mad(runs, images / "fig4.png")
+    return lines + ["", "![Figure 4](images/fig4.png)", ""]
+
+
+def _plot_mad(runs, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for (layers, method), recs in sorted(runs.items()):
+        label = f"{METHOD_NAMES[method]}, {layers} layers"
+        avg = [statistics.fmean(v)
+               for v in zip(*(r["mad_per_layer"] for r in recs))]
+        axes[0].plot(range(1, len(avg) + 1), avg, "o-", ms=3, label=label)
+        epochs = sorted({int(e) for r in recs for e in r["mad_curve"]})
+        last = [statistics.fmean(r["mad_curve"][str(e)][-2] for r in recs
+                                 if str(e) in r["mad_curve"])
+                for e in epochs]
+        axes[1].plot(epochs, last, "o-", ms=3, label=label)
+    axes[0].set(xlabel="layer", ylabel="MAD", title="final model")
+    axes[1].set(xlabel="epoch", ylabel="MAD of the last hidden layer",
+                title="during the search / training")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def fig5(groups, images: Path) -> List[str]:
@@ -236,8 +330,10 @@ def write_report(out: Path, docs: Path = DOCS,
     lines += table5(groups)
     lines += deep_table(groups, "Table 1: deep GCN", "GCN", PAPER_TABLE1)
     lines += deep_table(groups, "Table 6: deep GAT", "GAT", PAPER_TABLE6)
+    lines += deep_selection(out.parent / "deep-selection")
     lines += fig5(groups, images)
     lines += fig2(groups, images)
+    lines += fig4(out, images)
     lines += init_ablation(out)
     text = "\n".join(lines) + "\n"
     (docs / "reproduction.md").write_text(text)

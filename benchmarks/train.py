@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -65,15 +65,20 @@ def ticket_epoch(model: torch.nn.Module, data: Data, adj,
         return evaluate(model, data, adj) + [loss]
 
 
+EpochHook = Callable[[int], None]
+
+
 def search_ticket(model: torch.nn.Module, data: Data,
                   optimizer: torch.optim.Optimizer,
                   sparsifier: SupermaskSparsifier,
-                  epochs: int, log_every: int = 0) -> RunResult:
+                  epochs: int, log_every: int = 0,
+                  on_epoch: Optional[EpochHook] = None) -> RunResult:
     """Runs :func:`ticket_epoch` for ``epochs`` epochs; the result is the
     test accuracy at the best validation epoch, whose final-sparsity masks
     are left in the model. ``log_every > 0`` prints the search curve
     (training loss, accuracies at the final sparsity) every that many
-    epochs."""
+    epochs. ``on_epoch(epoch)`` runs after every epoch (outside the
+    timing)."""
     result = RunResult()
     adj = graph_input(data)
     best_scores: List[torch.Tensor] = []
@@ -94,6 +99,8 @@ def search_ticket(model: torch.nn.Module, data: Data,
                 w.parametrization.scores.detach().clone()
                 for w in sparsifier.weights
             ]
+        if on_epoch is not None:
+            on_epoch(epoch)
     sparsifier.remove()
     with torch.no_grad():
         for w, scores in zip(sparsifier.weights, best_scores):
@@ -106,7 +113,8 @@ def search_ticket(model: torch.nn.Module, data: Data,
 
 
 def train_dense(model: torch.nn.Module, data: Data,
-                optimizer: torch.optim.Optimizer, epochs: int) -> RunResult:
+                optimizer: torch.optim.Optimizer, epochs: int,
+                on_epoch: Optional[EpochHook] = None) -> RunResult:
     """Standard training; test accuracy at the best validation epoch."""
     result = RunResult()
     adj = graph_input(data)
@@ -118,4 +126,6 @@ def train_dense(model: torch.nn.Module, data: Data,
         if val > result.val_acc:
             result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
                                                                   test)
+        if on_epoch is not None:
+            on_epoch(epoch)
     return result
