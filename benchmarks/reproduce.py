@@ -51,6 +51,8 @@ DEEP_WEIGHT_INIT = "kaiming_uniform"
 # MAD_EVERY epochs and for the final model.
 MAD_MIN_LAYERS = 16
 MAD_EVERY = 50
+# ... and, for this seed, a t-SNE of the last hidden layer (Fig. 3).
+TSNE_SEED = 3
 METHODS = ("ugt", "edge-popup", "global-only", "gradual-only", "dense")
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
 
@@ -163,6 +165,21 @@ def per_layer_mad(model: torch.nn.Module, data) -> List[float]:
     return [round(mad(h), 5) for h in outputs.values()]
 
 
+@torch.no_grad()
+def last_hidden_tsne(model: torch.nn.Module, data, seed: int) -> Dict:
+    """2-D t-SNE of the last hidden layer's output (the input of the last
+    message-passing layer) with the node labels (paper Fig. 3)."""
+    from benchmarks.tsne import tsne
+    model.eval()
+    with LayerOutputs(model) as outputs:
+        model(data.x, graph_input(data))
+    hidden = list(outputs.values())[-2].relu()  # as the next layer sees it
+    coords = tsne(hidden, seed=seed)
+    return {"coords": [[round(float(a), 2), round(float(b), 2)]
+                       for a, b in coords.tolist()],
+            "labels": data.y.tolist()}
+
+
 def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
     data = dataset(cfg.dataset, root)
     torch.manual_seed(cfg.seed)
@@ -205,6 +222,9 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
         sparsifier = None
         record["mad_per_layer"] = per_layer_mad(model, data)
         record["mad_curve"] = curve
+        if cfg.seed == TSNE_SEED:
+            record["tsne_last_hidden"] = last_hidden_tsne(model, data,
+                                                          cfg.seed)
     record.update(
         config=asdict(cfg), key=cfg.key(), library=__version__,
         torch=torch.__version__, device="cpu",

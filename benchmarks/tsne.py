@@ -19,9 +19,9 @@ def _affinities(x: Tensor, perplexity: float, tol: float = 1e-5,
     n = x.size(0)
     d.fill_diagonal_(float("inf"))
     target = math.log(perplexity)
-    lo = torch.full((n, 1), -math.inf, dtype=x.dtype)
-    hi = torch.full((n, 1), math.inf, dtype=x.dtype)
-    beta = torch.ones(n, 1, dtype=x.dtype)
+    lo = torch.full((n, 1), -math.inf)
+    hi = torch.full((n, 1), math.inf)
+    beta = torch.ones(n, 1)
     for _ in range(steps):
         logits = -d * beta
         p = torch.softmax(logits, dim=1)
@@ -40,11 +40,11 @@ def _affinities(x: Tensor, perplexity: float, tol: float = 1e-5,
 
 
 def tsne(x: Tensor, dim: int = 2, perplexity: float = 30.0,
-         iterations: int = 750, seed: int = 0, pca: int = 50) -> Tensor:
+         iterations: int = 500, seed: int = 0, pca: int = 50) -> Tensor:
     """2-D (or ``dim``-D) t-SNE embedding of the rows of ``x``: PCA to
     ``pca`` dimensions, exact affinities, early exaggeration 12 for the
     first 250 iterations, gradient descent with momentum and gains."""
-    x = x.detach().double()
+    x = x.detach().float()
     x = x - x.mean(0)
     if pca and x.size(1) > pca:
         _, _, v = torch.linalg.svd(x, full_matrices=False)
@@ -52,17 +52,19 @@ def tsne(x: Tensor, dim: int = 2, perplexity: float = 30.0,
     n = x.size(0)
     p = _affinities(x, perplexity)
     gen = torch.Generator().manual_seed(seed)
-    y = 1e-4 * torch.randn(n, dim, generator=gen, dtype=torch.float64)
+    y = 1e-4 * torch.randn(n, dim, generator=gen)
     velocity = torch.zeros_like(y)
     gains = torch.ones_like(y)
     lr = max(n / 12.0 / 4, 50.0)
     for it in range(iterations):
         exaggeration = 12.0 if it < 250 else 1.0
         momentum = 0.5 if it < 250 else 0.8
-        num = 1.0 / (1.0 + torch.cdist(y, y).pow_(2))
+        sq = (y * y).sum(1)
+        num = (sq[:, None] + sq[None, :]).sub_(y @ y.t(), alpha=2.0)
+        num = num.add_(1.0).reciprocal_()
         num.fill_diagonal_(0.0)
         q = (num / num.sum()).clamp_min_(1e-12)
-        w = (exaggeration * p - q) * num
+        w = (p * exaggeration).sub_(q).mul_(num)
         grad = 4.0 * (w.sum(1, keepdim=True) * y - w @ y)
         same = (grad > 0) == (velocity > 0)
         gains = torch.where(same, gains * 0.8, gains + 0.2).clamp_min_(0.01)
