@@ -61,15 +61,20 @@ def writable_root(family: str, name: str, root: Optional[str]) -> Path:
 
 
 def load_planetoid(name: str, root: Optional[str] = None,
-                   sparse: bool = False) -> Data:
+                   sparse: bool = False,
+                   perturb: Optional[T.BaseTransform] = None) -> Data:
     """The public split of Cora / CiteSeer / PubMed with row-normalised
     features; with ``sparse=True`` the adjacency is a normalised
-    ``SparseTensor`` in ``data.adj_t`` (needs torch-sparse)."""
+    ``SparseTensor`` in ``data.adj_t`` (needs torch-sparse). ``perturb``
+    (e.g. :class:`torch_geometric_ugt.transforms.FeatureNoise`) is applied
+    to the raw graph, before the normalisation."""
     if name not in PLANETOID:
         raise ValueError(f"Unknown Planetoid dataset {name!r}; choose one of "
                          f"{PLANETOID}.")
     folder = writable_root("planetoid", name, root)
     transform = [T.NormalizeFeatures()]
+    if perturb is not None:
+        transform.insert(0, perturb)
     dataset = Planetoid(str(folder), name, transform=T.Compose(transform))
     data = dataset[0]
     if sparse:

@@ -36,7 +36,9 @@ from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  __version__, score_parameters, supermask)
-from torch_geometric_ugt.analysis import LayerOutputs, mad
+from torch_geometric_ugt.analysis import (LayerOutputs, mad, ood_score,
+                                          roc_auc)
+from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
 # Weight init of the frozen weights, chosen per architecture on VALIDATION
@@ -55,6 +57,7 @@ MAD_EVERY = 50
 TSNE_SEED = 3
 METHODS = ("ugt", "edge-popup", "global-only", "gradual-only", "dense")
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
+PERTURBATIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class Config:
     ramp: int = 200
     lr: float = 0.01
     weight_init: str = ""
+    # "" (the plain task), "ood" (leave-out-classes OOD detection, Fig. 6),
+    # "feat<R>" / "edge<R>" (a fraction R of nodes / edges perturbed,
+    # Fig. 7 / 8)
+    variant: str = ""
 
     def __post_init__(self) -> None:
         if not self.weight_init:
@@ -78,9 +85,10 @@ class Config:
 
     def key(self) -> str:
         sparsity = "dense" if self.method == "dense" else f"s{self.sparsity:g}"
+        variant = f"-{self.variant}" if self.variant else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}-lr{self.lr:g}-"
-                f"{self.weight_init}-seed{self.seed}")
+                f"{self.weight_init}{variant}-seed{self.seed}")
 
 
 def grid(datasets: Iterable[str], models: Iterable[str],
@@ -108,7 +116,10 @@ def experiments() -> Dict[str, List[Config]]:
     return {
         # CI: a few epochs, tiny widths, every method.
         "quick": grid(["Cora"], MODELS, [2], 16, METHODS, [0.5], [0],
-                      epochs=6, ramp=3),
+                      epochs=6, ramp=3)
+        + [c for v in ("ood", "feat0.2", "edge0.2")
+           for c in grid(["Cora"], ["GCN"], [2], 16, ["ugt", "dense"],
+                         [0.5], [0], epochs=6, ramp=3, variant=v)],
         "table5": grid(["Cora"], ["GAT"], [2], 256, METHODS[:4],
                        SPARSITIES[:6], seeds3),
         "fig5": grid(["Cora", "CiteSeer"], MODELS, [2], 256,
@@ -119,6 +130,18 @@ def experiments() -> Dict[str, List[Config]]:
         "fig2": grid(["Cora"], ["GCN"], [2, 4, 8, 16, 32], 448,
                      ["ugt", "dense"], [0.1, 0.5], seeds3, lr=0.005,
                      weight_init=DEEP_WEIGHT_INIT),
+        # OOD detection (leave 40 % of the classes out), Fig. 6 / 10
+        "fig6": grid(["Cora", "CiteSeer"], ["GCN", "GAT"], [2], 256,
+                     ["ugt", "edge-popup", "dense"], SPARSITIES, seeds3,
+                     variant="ood"),
+        # Robustness to perturbed features / edges, Fig. 7 / 8 (R = 0 is
+        # the unperturbed Fig. 5 run)
+        "fig7": [c for v in [""] + [f"{kind}{r:g}"
+                                    for kind in ("feat", "edge")
+                                    for r in PERTURBATIONS if r]
+                 for c in grid(["Cora"], ["GCN", "GAT"], [2], 256,
+                               ["ugt", "edge-popup", "dense"], [0.9],
+                               seeds3, variant=v)],
         "table1": grid(["Cora", "CiteSeer"], ["GCN"], [16, 32], 448,
                        ["ugt", "dense"], [DEEP_SPARSITY], seeds5, lr=0.005,
                        weight_init=DEEP_WEIGHT_INIT),
@@ -128,13 +151,30 @@ def experiments() -> Dict[str, List[Config]]:
     }
 
 
-_DATA: Dict[str, object] = {}
+_DATA: Dict[tuple, object] = {}
 
 
-def dataset(name: str, root: Optional[str]):
-    if name not in _DATA:
-        _DATA[name] = load_planetoid(name, root, sparse=has_torch_sparse())
-    return _DATA[name]
+def perturbation(variant: str, seed: int):
+    """The transform of a ``feat<R>`` / ``edge<R>`` variant, else None."""
+    for prefix, transform in (("feat", FeatureNoise), ("edge", EdgeRewire)):
+        if variant.startswith(prefix):
+            return transform(float(variant[len(prefix):]), seed=seed)
+    if variant not in ("", "ood"):
+        raise ValueError(f"Unknown variant {variant!r}: use '', 'ood', "
+                         f"'feat<R>' or 'edge<R>'.")
+    return None
+
+
+def dataset(cfg: Config, root: Optional[str]):
+    perturb = perturbation(cfg.variant, cfg.seed)
+    key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None)
+    if key not in _DATA:
+        data = load_planetoid(cfg.dataset, root, sparse=has_torch_sparse(),
+                              perturb=perturb)
+        if cfg.variant == "ood":
+            data = OODSplit(0.4, seed=cfg.seed)(data)
+        _DATA[key] = data
+    return _DATA[key]
 
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
@@ -181,50 +221,95 @@ def last_hidden_tsne(model: torch.nn.Module, data, seed: int) -> Dict:
 
 
 def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
-    data = dataset(cfg.dataset, root)
+    data = dataset(cfg, root)
+    task, num_classes = data, data.num_classes
+    if cfg.variant == "ood":
+        # train, select and test on the in-distribution classes only
+        task = data.clone()
+        task.y = data.y_id
+        task.test_mask = data.test_mask & ~data.ood_mask
+        num_classes = data.num_id_classes
     torch.manual_seed(cfg.seed)
     dense = cfg.method == "dense"
     model = build(cfg.model, data.num_features, cfg.hidden, cfg.layers,
-                  data.num_classes, dense=dense)
+                  num_classes, dense=dense)
     start = time.perf_counter()
     record: Dict = {}
     curve: Dict[str, List[float]] = {}
-    track = cfg.layers >= MAD_MIN_LAYERS
+    ood: Dict[str, float] = {"val": -1.0}
     sparsifier: Optional[SupermaskSparsifier] = None
 
+    def evaluation() -> contextlib.AbstractContextManager:
+        # the model as it is evaluated: the final sparsity for tickets
+        return (sparsifier.at_sparsity() if sparsifier is not None else
+                contextlib.nullcontext())
+
+    @torch.no_grad()
     def layer_mad(epoch: int) -> None:
         # MAD of every layer's output (all nodes), at the final sparsity
         if epoch % MAD_EVERY and epoch != cfg.epochs - 1:
             return
-        with contextlib.ExitStack() as stack:
-            if sparsifier is not None:
-                stack.enter_context(sparsifier.at_sparsity())
-            curve[str(epoch)] = per_layer_mad(model, data)
+        with evaluation():
+            curve[str(epoch)] = per_layer_mad(model, task)
         model.train()
+
+    @torch.no_grad()
+    def ood_detection(epoch: int) -> None:
+        # OOD ROC-AUC on all test nodes at the best validation epoch (the
+        # same selection rule as the search / training loop)
+        with evaluation():
+            model.eval()
+            out = model(task.x, graph_input(task))
+        model.train()
+        pred = out[task.val_mask].argmax(dim=-1)
+        val = float((pred == task.y[task.val_mask]).float().mean())
+        if val > ood["val"]:
+            test = data.test_mask
+            ood.update(val=val, epoch=epoch)
+            for kind in ("max_softmax", "entropy"):
+                ood[f"ood_auroc_{kind}"] = roc_auc(
+                    ood_score(out[test], kind), data.ood_mask[test])
+
+    hooks = []
+    if cfg.layers >= MAD_MIN_LAYERS:
+        hooks.append(layer_mad)
+    if cfg.variant == "ood":
+        hooks.append(ood_detection)
+
+    def on_epoch(epoch: int) -> None:
+        for hook in hooks:
+            hook(epoch)
 
     if dense:
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
                                      weight_decay=5e-4)
-        result = train_dense(model, data, optimizer, cfg.epochs,
-                             on_epoch=layer_mad if track else None)
+        result = train_dense(model, task, optimizer, cfg.epochs,
+                             on_epoch=on_epoch if hooks else None)
     else:
         supermask(model, seed=cfg.seed, weight_init=cfg.weight_init)
         optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr)
         sparsifier = sparsifier_for(cfg, model, optimizer)
-        result = search_ticket(model, data, optimizer, sparsifier,
+        result = search_ticket(model, task, optimizer, sparsifier,
                                cfg.epochs, log_every=log_every,
-                               on_epoch=layer_mad if track else None)
+                               on_epoch=on_epoch if hooks else None)
         record.update(realised_sparsity=result.realised_sparsity,
                       layer_sparsities=result.layer_sparsities)
-    if track:
+    sparsifier = None  # the selected ticket / the trained model from here
+    if layer_mad in hooks:
         # the selected ticket (best validation epoch, final sparsity) / the
         # dense model at the end of training
-        sparsifier = None
-        record["mad_per_layer"] = per_layer_mad(model, data)
+        record["mad_per_layer"] = per_layer_mad(model, task)
         record["mad_curve"] = curve
         if cfg.seed == TSNE_SEED:
-            record["tsne_last_hidden"] = last_hidden_tsne(model, data,
+            record["tsne_last_hidden"] = last_hidden_tsne(model, task,
                                                           cfg.seed)
+    if cfg.variant == "ood":
+        if ood["epoch"] != result.best_epoch:
+            raise RuntimeError("internal error: OOD scores were taken at "
+                               "another epoch than the selected one")
+        record.update(ood_classes=data.ood_classes.tolist(),
+                      ood_auroc_max_softmax=ood["ood_auroc_max_softmax"],
+                      ood_auroc_entropy=ood["ood_auroc_entropy"])
     record.update(
         config=asdict(cfg), key=cfg.key(), library=__version__,
         torch=torch.__version__, device="cpu",
@@ -288,6 +373,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     one.add_argument("--weight-init", default="",
                      help="default: per model, see WEIGHT_INIT")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
+    one.add_argument("--variant", default="",
+                     help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
     one.add_argument("--log-every", type=int, default=0,
                      help="print the search curve every N epochs")
     for q in (r, one):
@@ -317,7 +404,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         base = Config(args.dataset, args.model, args.layers, args.hidden,
                       args.method, 0.0 if args.method == "dense" else
                       args.sparsity, 0, args.epochs, args.ramp, args.lr,
-                      args.weight_init)
+                      args.weight_init, args.variant)
         configs = [replace(base, seed=s) for s in args.seeds]
     todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
     if args.limit is not None:

@@ -42,6 +42,14 @@ def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
     for r in edge_popup:  # per-layer uniform (7-element tensors round)
         for value in r["layer_sparsities"].values():
             assert value == pytest.approx(0.5, abs=0.08)
+    ood = [r for r in records if r["config"]["variant"] == "ood"]
+    assert len(ood) == 2
+    for r in ood:
+        assert len(r["ood_classes"]) == 3  # round(0.4 * 7) of Cora's classes
+        for kind in ("max_softmax", "entropy"):
+            assert 0.0 <= r[f"ood_auroc_{kind}"] <= 1.0
+    perturbed = {r["config"]["variant"] for r in records}
+    assert perturbed == {"", "ood", "feat0.2", "edge0.2"}
     capsys.readouterr()
     main(["run", "quick", "--out", str(out)])  # resumable: nothing to do
     assert f"{len(records)} of {len(records)} records exist" in \
