@@ -102,18 +102,20 @@ def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
     return groups
 
 
-def cell(records: Optional[List[dict]]) -> str:
+def cell(records: Optional[List[dict]], field: str = "test_acc") -> str:
+    """Mean ± std (count) of a record field, in %."""
     if not records:
         return "—"
-    accs = [100 * r["test_acc"] for r in records]
+    accs = [100 * r[field] for r in records]
     std = statistics.stdev(accs) if len(accs) > 1 else 0.0
     return f"{statistics.fmean(accs):.1f} ± {std:.1f} ({len(accs)})"
 
 
-def mean(records: Optional[List[dict]]) -> Optional[float]:
+def mean(records: Optional[List[dict]],
+         field: str = "test_acc") -> Optional[float]:
     if not records:
         return None
-    return 100 * statistics.fmean(r["test_acc"] for r in records)
+    return 100 * statistics.fmean(r[field] for r in records)
 
 
 def table5(groups) -> List[str]:
@@ -260,12 +262,7 @@ def fig6(out: Path, images: Path) -> List[str]:
         return []
     sparsities = [0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99]
 
-    def auroc(recs: Optional[List[dict]]) -> str:
-        if not recs:
-            return "—"
-        vals = [100 * r["ood_auroc_max_softmax"] for r in recs]
-        std = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        return f"{statistics.fmean(vals):.1f} ± {std:.1f} ({len(vals)})"
+    auc = "ood_auroc_max_softmax"
 
     lines = ["## Figures 6 / 10: out-of-distribution detection (2 layers × "
              "256)", "",
@@ -281,7 +278,7 @@ def fig6(out: Path, images: Path) -> List[str]:
         for model in ("GCN", "GAT"):
             dense = groups.get((dataset, model, "dense", 0.0))
             lines += [f"**{dataset} / {model}** (trained dense: "
-                      f"{auroc(dense)})", "",
+                      f"{cell(dense, auc)})", "",
                       "| method | " + " | ".join(f"{s:g}" for s in sparsities)
                       + " |", "|---|" + "---|" * len(sparsities)]
             series = {}
@@ -289,15 +286,10 @@ def fig6(out: Path, images: Path) -> List[str]:
                 recs = [groups.get((dataset, model, method, s))
                         for s in sparsities]
                 lines.append(f"| {METHOD_NAMES[method]} | " +
-                             " | ".join(auroc(r) for r in recs) + " |")
-                series[method] = [
-                    100 * statistics.fmean(x["ood_auroc_max_softmax"]
-                                           for x in r) if r else None
-                    for r in recs]
+                             " | ".join(cell(r, auc) for r in recs) + " |")
+                series[method] = [mean(r, auc) for r in recs]
             lines.append("")
-            base = (100 * statistics.fmean(x["ood_auroc_max_softmax"]
-                                           for x in dense) if dense else None)
-            panels.append((f"{dataset} / {model}", series, base))
+            panels.append((f"{dataset} / {model}", series, mean(dense, auc)))
     _plot_panels(panels, sparsities, images / "fig6.png", "sparsity",
                  log=False, ylabel="OOD ROC-AUC (%)")
     return lines + ["![Figure 6](images/fig6.png)", ""]
