@@ -34,7 +34,10 @@ PLOT = Path(__file__).parent.parent / "docs" / "images" / "scaling.png"
 GRAPH_SWEEP = ([("minibatch", n, 128, 2)
                 for n in (10_000, 100_000, 1_000_000, 2_000_000)]
                + [("fullbatch", n, 128, 2)
-                  for n in (10_000, 100_000, 1_000_000)])
+                  for n in (10_000, 100_000, 1_000_000, 2_000_000,
+                            4_000_000)])
+# Steps are fewer for the largest full-batch graphs (seconds per step).
+FEW_STEPS_FROM = 2_000_000
 MODEL_SWEEP = ([("fullbatch", 10_000, w, 2) for w in (64, 256, 1024)]
                + [("fullbatch", 10_000, 256, d) for d in (8, 32)])
 FEATURES, CLASSES, DEGREE = 64, 8, 10
@@ -118,17 +121,25 @@ def measure(mode: str, nodes: int, hidden: int, layers: int, method: str,
             "threads": threads, "torch": torch.__version__}
 
 
-def run(steps: int, threads: int, out: Path) -> None:
-    records = []
+def run(steps: int, threads: int, out: Path,
+        only: Optional[List[int]] = None) -> None:
+    old = (json.loads(out.read_text())["records"] if out.exists() and only
+           else [])
+    records = [r for r in old if r["nodes"] not in (only or [])]
     for mode, nodes, hidden, layers in GRAPH_SWEEP + MODEL_SWEEP:
+        if only and nodes not in only:
+            continue
+        n_steps = 3 if mode == "fullbatch" and nodes >= FEW_STEPS_FROM \
+            else steps
         for method in ("ugt", "dense"):
             cmd = [sys.executable, "-m", "benchmarks.scaling", "one",
                    "--mode", mode, "--nodes", str(nodes), "--hidden",
                    str(hidden), "--layers", str(layers), "--method", method,
-                   "--steps", str(steps), "--threads", str(threads)]
+                   "--steps", str(n_steps), "--threads", str(threads)]
             line = subprocess.run(cmd, check=True, capture_output=True,
                                   text=True).stdout.strip().splitlines()[-1]
             record = json.loads(line)
+            record["steps"] = n_steps
             records.append(record)
             print(f"{mode} N={nodes} {layers}x{hidden} {method}: step "
                   f"{1e3 * record['step_s']:.1f} ms, peak "
@@ -157,7 +168,9 @@ def report(path: Path = RESULTS) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
         "| --- |",
     ]
-    for (mode, nodes, hidden, layers), pair in pairs.items():
+    for (mode, nodes, hidden, layers), pair in sorted(
+            pairs.items(), key=lambda kv: (kv[0][0] != "minibatch",
+                                           kv[0][2], kv[0][3], kv[0][1])):
         u, d = pair["ugt"], pair["dense"]
         extra = ((u["peak_rss_mib"] - d["peak_rss_mib"])
                  / (u["params"] / 1e6))
@@ -220,6 +233,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     r.add_argument("--steps", type=int, default=10)
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--out", type=Path, default=RESULTS)
+    r.add_argument("--only-nodes", type=int, nargs="+", default=None,
+                   help="(re)measure only these graph sizes, keep the rest "
+                        "of the record")
     one = sub.add_parser("one")
     one.add_argument("--mode", choices=["minibatch", "fullbatch"],
                      required=True)
@@ -233,7 +249,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     rep.add_argument("--json", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.command == "run":
-        run(args.steps, args.threads, args.out)
+        run(args.steps, args.threads, args.out, args.only_nodes)
     elif args.command == "one":
         print(json.dumps(measure(args.mode, args.nodes, args.hidden,
                                  args.layers, args.method, args.steps,
