@@ -123,6 +123,13 @@ def test_many_tiny_and_one_large_tensor():
     assert_same(run(large, tie_k), reference_masks(large, tie_k))
 
 
+def test_non_float32_scores_and_empty_lists():
+    scores = [torch.randn(4, 3, dtype=torch.float64), torch.randn(5).double()]
+    assert_same(run(scores, 6, dtype=torch.float64),
+                reference_masks(scores, 6))
+    prune_smallest_([], [], 0)
+
+
 def test_all_equal_scores():
     scores = [torch.full((40_000, ), 0.5), torch.full((3, 3), 0.5)]
     for k in (1, 17, 39_999, 40_005):

@@ -63,6 +63,7 @@ def prune_smallest_(
 
     """
     _check_pairs(scores, masks)
+    native = None
     if scores and _native_eligible(scores, masks):
         native = native_module(scores[0].device)
         if native is not None and scores[0].device.type == "cpu":
