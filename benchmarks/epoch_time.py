@@ -136,8 +136,9 @@ def main(argv: List[str] | None = None) -> Dict:
     print(f"  median epoch: UGTs {report['ugt_ms']:.2f} ms, dense "
           f"{report['dense_ms']:.2f} ms; ratio of medians "
           f"{report['ratio_of_medians']:.3f}, ratio of total time "
-          f"{report['ratio']:.3f} (during ramp {report['ramp_ratio']:.3f}, "
-          f"after {report['after_ramp_ratio']})")
+          f"{report['ratio']:.3f} (during ramp {report['ramp_ratio']:.3f}"
+          + (f", after {report['after_ramp_ratio']:.3f})"
+             if report["after_ramp_ratio"] is not None else ")"))
     print(f"  thresholding ({report['threshold_backend']} backend, "
           f"{timer.selections} selections in {timer.calls} refreshes): "
           f"{100 * report['threshold_share']:.2f} % of the UGTs epoch time "

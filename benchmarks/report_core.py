@@ -1,5 +1,5 @@
-"""Markdown summary of the committed find-ticket and epoch-time records
-(the tables in README.md).
+"""Markdown summary of the committed find-ticket and epoch-time records,
+written into README.md (the "Results on Cora" section).
 
     python -m benchmarks.report_core
 """
@@ -10,7 +10,10 @@ import statistics
 from pathlib import Path
 from typing import List
 
+from benchmarks.markdown import replace_section
+
 RESULTS = Path(__file__).parent / "results"
+README = Path(__file__).parent.parent / "README.md"
 
 
 def pm(values: List[float]) -> str:
@@ -55,6 +58,7 @@ def main() -> str:
                if t.get("selections_per_epoch_ramp") else "."),
         ]
     text = "\n".join(lines)
+    replace_section(README, "results-cora", text)
     print(text)
     return text
 

@@ -26,6 +26,8 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
+from benchmarks.markdown import replace_section
+
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
 DOC = Path(__file__).parent.parent / "docs" / "scaling.md"
 PLOT = Path(__file__).parent.parent / "docs" / "images" / "scaling.png"
@@ -192,11 +194,7 @@ def report(path: Path = RESULTS) -> str:
     text = "\n".join(lines) + "\n\nFitted growth with the number of nodes " \
         "N (least squares on log-log): " + "; ".join(growth) + "."
     _plot(pairs)
-    doc = DOC.read_text()
-    start, end = "<!-- scaling:start -->", "<!-- scaling:end -->"
-    head, rest = doc.split(start)
-    _, tail = rest.split(end)
-    DOC.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+    replace_section(DOC, "scaling", text)
     print(text)
     return text
 

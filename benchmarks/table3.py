@@ -31,6 +31,7 @@ from torch_geometric.datasets import WebKB
 from torch_geometric.nn import GCN, global_mean_pool
 
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
+from benchmarks.markdown import replace_section
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
@@ -234,11 +235,7 @@ def report(out: Path = RESULTS, doc: Path = DOC) -> str:
             for s, p in zip(SPARSITIES, paper)) + " |")
     runs = ", ".join(f"{n}: {sorted(e)} epochs" for n, e in epochs.items())
     text = "\n".join(lines) + f"\n\nEpochs per run: {runs or 'no records'}."
-    body = doc.read_text()
-    start, end = "<!-- table3:start -->", "<!-- table3:end -->"
-    head_, rest = body.split(start)
-    _, tail = rest.split(end)
-    doc.write_text(f"{head_}{start}\n{text}\n{end}{tail}")
+    replace_section(doc, "table3", text)
     print(text)
     return text
 

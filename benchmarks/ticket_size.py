@@ -19,6 +19,8 @@ from typing import Dict, List, Optional
 import torch
 from torch_geometric.nn import GCN
 
+from benchmarks.markdown import replace_section
+
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  save_ticket, squash, supermask)
 
@@ -89,11 +91,7 @@ def report(record: Dict) -> str:
 
 
 def write_doc(record: Dict, path: Path = DOC) -> None:
-    text = path.read_text()
-    start, end = "<!-- ticket-size:start -->", "<!-- ticket-size:end -->"
-    head, rest = text.split(start)
-    _, tail = rest.split(end)
-    path.write_text(f"{head}{start}\n{report(record)}\n{end}{tail}")
+    replace_section(path, "ticket-size", report(record))
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -1,0 +1,22 @@
+"""Generated sections of markdown files.
+
+A generated section sits between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->``; report commands replace what is between the two
+markers and leave the rest of the file as it is.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def replace_section(path: Path, name: str, text: str) -> None:
+    """Writes :obj:`text` between the ``NAME`` markers of :obj:`path`."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    body = path.read_text()
+    if body.count(start) != 1 or body.count(end) != 1:
+        raise ValueError(f"{path} needs exactly one {start} and one {end} "
+                         f"marker to hold the generated section; add them "
+                         f"where the section belongs.")
+    head, rest = body.split(start)
+    _, tail = rest.split(end)
+    path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
