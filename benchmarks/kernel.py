@@ -276,15 +276,21 @@ tensors at once, without concatenating them.
 - CPU: one parallel pass builds per-thread histograms of the top 11 key
   bits and finds the bin holding the k-th smallest; a second pass writes the
   mask of every score outside that bin (0 below, 1 above) and gathers the
-  keys inside it, per segment in position order (a few percent of the scores
-  for any spread-out distribution); the gathered keys are radix-selected on
-  their low 21 bits and their masks written, ties at the threshold pruned in
-  position order. Two passes over the scores in all.
+  keys inside it, per segment in position order (a bin spans a quarter of
+  an octave, so for uniformly spread scores it holds up to about a sixth of
+  them); the gathered keys are radix-selected on their low 21 bits and
+  their masks written, ties at the threshold pruned in position order. Two
+  passes over the scores in all.
 - CUDA: three passes of per-block shared-memory histograms (digits of 11, 11
   and 10 bits) with the chosen prefix kept on the device, a per-chunk tie
   count and a device-wide exclusive scan (only used when some but not all
   scores equal to the threshold must go), then one fused pass that writes
   every mask. No `.item()`, no host synchronisation.
+
+Inside a search a selection costs more than in the loop above (the scores
+were just written by the optimizer, the threads come from other work);
+`python -m benchmarks.epoch_time` measures its share of a real search epoch
+(README.md, "Results on Cora").
 
 Backends: `torch_geometric_ugt.backend.set_backend("auto" | "native" |
 "torch")` or `UGT_THRESHOLD_BACKEND`; `active_backend("cpu" | "cuda")` tells
