@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from benchmarks.markdown import replace_section
 from benchmarks.reproduce import (DEEP_SPARSITY, DEEP_WEIGHT_INIT, WEIGHT_INIT,
                                   experiments)
 
@@ -475,7 +476,12 @@ def write_report(out: Path, docs: Path = DOCS,
     lines += fig6(out, images)
     lines += fig7(out, images)
     lines += init_ablation(out)
-    text = "\n".join(lines) + "\n"
-    (docs / "reproduction.md").write_text(text)
+    text = "\n".join(lines)
+    doc = docs / "reproduction.md"
+    if not doc.exists():
+        doc.write_text("<!-- reproduction:start -->\n"
+                       "<!-- reproduction:end -->\n")
+    # Hand-written notes (what mattered) live outside the markers.
+    replace_section(doc, "reproduction", text)
     print(text)
     return text
