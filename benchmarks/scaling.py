@@ -38,6 +38,8 @@ GRAPH_SWEEP = ([("minibatch", n, 128, 2)
                + [("fullbatch", n, 128, 2)
                   for n in (10_000, 100_000, 1_000_000, 2_000_000,
                             4_000_000)])
+# The memory of the machine the records come from (for the extrapolation).
+MEMORY_MIB = 24 * 1024
 # Steps are fewer for the largest full-batch graphs (seconds per step).
 FEW_STEPS_FROM = 2_000_000
 MODEL_SWEEP = ([("fullbatch", 10_000, w, 2) for w in (64, 256, 1024)]
@@ -151,10 +153,15 @@ def run(steps: int, threads: int, out: Path,
 
 
 def _slope(xs: List[float], ys: List[float]) -> float:
-    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
-    mx, my = statistics.fmean(lx), statistics.fmean(ly)
-    return (sum((a - mx) * (b - my) for a, b in zip(lx, ly))
-            / sum((a - mx) ** 2 for a in lx))
+    """Least-squares slope of ys on xs (with an intercept)."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return (sum((a - mx) * (b - my) for a, b in zip(xs, ys))
+            / sum((a - mx) ** 2 for a in xs))
+
+
+def _exponent(xs: List[float], ys: List[float]) -> float:
+    """The exponent b of ys ∝ xs^b, by least squares on log-log."""
+    return _slope([math.log(x) for x in xs], [math.log(y) for y in ys])
 
 
 def report(path: Path = RESULTS) -> str:
@@ -166,7 +173,7 @@ def report(path: Path = RESULTS) -> str:
     lines = [
         "| mode | nodes | layers x width | parameters | UGTs step | dense "
         "step | UGTs / dense | UGTs µs per seed node | UGTs peak RSS "
-        "| dense peak RSS | UGTs extra MiB per million parameters |",
+        "| dense peak RSS | UGTs − dense peak RSS |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
         "| --- |",
     ]
@@ -174,25 +181,45 @@ def report(path: Path = RESULTS) -> str:
             pairs.items(), key=lambda kv: (kv[0][0] != "minibatch",
                                            kv[0][2], kv[0][3], kv[0][1])):
         u, d = pair["ugt"], pair["dense"]
-        extra = ((u["peak_rss_mib"] - d["peak_rss_mib"])
-                 / (u["params"] / 1e6))
         lines.append(
             f"| {mode} | {nodes:,} | {layers}x{hidden} | {u['params']:,} | "
             f"{1e3 * u['step_s']:.1f} ms | {1e3 * d['step_s']:.1f} ms | "
             f"{u['step_s'] / d['step_s']:.2f}x | "
             f"{u['us_per_seed_node']:.2f} | {u['peak_rss_mib']:.0f} MiB | "
-            f"{d['peak_rss_mib']:.0f} MiB | {extra:.1f} |")
+            f"{d['peak_rss_mib']:.0f} MiB | "
+            f"{u['peak_rss_mib'] - d['peak_rss_mib']:+.0f} MiB |")
     growth = []
     for mode in ("minibatch", "fullbatch"):
         rows = sorted((k[1], v) for k, v in pairs.items()
                       if k[0] == mode and k[2] == 128 and k[3] == 2)
         if len(rows) >= 2:
             for method in ("ugt", "dense"):
-                slope = _slope([n for n, _ in rows],
-                               [v[method]["step_s"] for _, v in rows])
-                growth.append(f"{mode} {method}: step time ∝ N^{slope:.2f}")
+                exponent = _exponent([n for n, _ in rows],
+                                     [v[method]["step_s"] for _, v in rows])
+                growth.append(f"{mode} {method}: step time ∝ N^{exponent:.2f}")
+            if mode == "fullbatch":
+                per_node = _slope([n for n, _ in rows],
+                                  [v["ugt"]["peak_rss_mib"] for _, v in rows])
+                last, top = rows[-1]
+                fits = last + (MEMORY_MIB - top["ugt"]["peak_rss_mib"]) \
+                    / per_node
+                growth.append(f"fullbatch ugt: peak memory grows by "
+                              f"{per_node * 1024:.1f} KiB per node (so "
+                              f"{MEMORY_MIB / 1024:.0f} GiB holds about "
+                              f"{fits / 1e6:.1f} million nodes)")
     text = "\n".join(lines) + "\n\nFitted growth with the number of nodes " \
-        "N (least squares on log-log): " + "; ".join(growth) + "."
+        "N (least squares; exponents on log-log): " + "; ".join(growth) + "."
+    models = [(v["ugt"]["params"],
+               v["ugt"]["peak_rss_mib"] - v["dense"]["peak_rss_mib"])
+              for k, v in pairs.items()
+              if k[0] == "fullbatch" and k[1] == min(n for _, n, *_ in pairs)]
+    if len(models) >= 2:
+        per_param = _slope([p for p, _ in models], [m for _, m in models])
+        text += (f" Over the model sizes ({len(models)} rows at the "
+                 f"smallest graph), the UGTs search needs "
+                 f"{per_param * 2 ** 20:.0f} bytes more than dense training "
+                 f"per masked weight (least-squares slope of the peak RSS "
+                 f"difference on the parameter count).")
     _plot(pairs)
     replace_section(DOC, "scaling", text)
     print(text)
