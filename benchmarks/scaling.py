@@ -164,7 +164,8 @@ def _exponent(xs: List[float], ys: List[float]) -> float:
     return _slope([math.log(x) for x in xs], [math.log(y) for y in ys])
 
 
-def report(path: Path = RESULTS) -> str:
+def report(path: Path = RESULTS, doc: Path = DOC, plot: Path = PLOT) -> str:
+    """Table, fitted growth laws and plot of the records, into docs."""
     records = json.loads(path.read_text())["records"]
     pairs: Dict[tuple, Dict[str, Dict]] = {}
     for r in records:
@@ -220,13 +221,13 @@ def report(path: Path = RESULTS) -> str:
                  f"{per_param * 2 ** 20:.0f} bytes more than dense training "
                  f"per masked weight (least-squares slope of the peak RSS "
                  f"difference on the parameter count).")
-    _plot(pairs)
-    replace_section(DOC, "scaling", text)
+    _plot(pairs, plot)
+    replace_section(doc, "scaling", text)
     print(text)
     return text
 
 
-def _plot(pairs: Dict[tuple, Dict[str, Dict]]) -> None:
+def _plot(pairs: Dict[tuple, Dict[str, Dict]], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -247,8 +248,8 @@ def _plot(pairs: Dict[tuple, Dict[str, Dict]]) -> None:
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(PLOT, dpi=110)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
