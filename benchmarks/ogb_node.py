@@ -159,9 +159,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                     schedule_per_step=args.schedule_per_step)
     expected = round(args.sparsity * result["num_weights"])
     zeros = round(result["realised_sparsity"] * result["num_weights"])
-    assert zeros == expected, (zeros, expected)
-    record = dict(result, dataset=name, num_nodes=data.num_nodes,
-                  num_edges=data.num_edges, config=vars(args) | {
+    if zeros != expected:
+        raise RuntimeError(f"internal error: {zeros} weights are masked, "
+                           f"{expected} were asked for")
+    record = dict(result, dataset=name, num_nodes=int(data.num_nodes),
+                  num_edges=int(data.num_edges), config=vars(args) | {
                       "out": None, "synthetic_dir": None},
                   library=__version__, torch=torch.__version__,
                   threads=torch.get_num_threads())
