@@ -210,10 +210,11 @@ def report(path: Path = RESULTS, doc: Path = DOC, plot: Path = PLOT) -> str:
                               f"{fits / 1e6:.1f} million nodes)")
     text = "\n".join(lines) + "\n\nFitted growth with the number of nodes " \
         "N (least squares; exponents on log-log): " + "; ".join(growth) + "."
+    smallest = min(nodes for _, nodes, _, _ in pairs)
     models = [(v["ugt"]["params"],
                v["ugt"]["peak_rss_mib"] - v["dense"]["peak_rss_mib"])
               for k, v in pairs.items()
-              if k[0] == "fullbatch" and k[1] == min(n for _, n, *_ in pairs)]
+              if k[0] == "fullbatch" and k[1] == smallest]
     if len(models) >= 2:
         per_param = _slope([p for p, _ in models], [m for _, m in models])
         text += (f" Over the model sizes ({len(models)} rows at the "

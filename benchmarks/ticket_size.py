@@ -20,7 +20,6 @@ import torch
 from torch_geometric.nn import GCN
 
 from benchmarks.markdown import replace_section
-
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  save_ticket, squash, supermask)
 
