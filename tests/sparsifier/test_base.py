@@ -7,6 +7,8 @@ from tests.conftest import HIDDEN, IN, OUT
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  masked_weights, score_parameters, supermask)
+from torch_geometric_ugt.threshold import (prune_smallest_reference_,
+                                           reads_once)
 
 
 def make(seed=0):
@@ -177,6 +179,10 @@ def test_errors(graph):
     sp.step(1)  # the selection runs on the next read of the masks
     with pytest.raises(ValueError, match="NaN"):
         model(graph.x, graph.edge_index)
+    # a refused selection is retried (and refused) on every later read,
+    # never answered with the masks it left behind
+    with pytest.raises(ValueError, match="NaN"):
+        model(graph.x, graph.edge_index)
 
 
 def test_callable_schedule(graph):
@@ -195,19 +201,25 @@ def test_refresh_is_lazy_and_every_reader_sees_fresh_masks(graph,
 
     from torch_geometric_ugt.sparsifier import base
     calls = []
-    real = base.prune_smallest_
-    monkeypatch.setattr(base, "prune_smallest_",
-                        lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    real = base.prune_smallest_together_
+    monkeypatch.setattr(
+        base, "prune_smallest_together_", lambda scores, requests, **kw:
+        calls.append([k for _, k, _ in requests]) or real(scores, requests,
+                                                          **kw))
     model, opt = make()
     sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
                                  ramp_epochs=4)
     # a ramp epoch of the UGTs protocol selects twice: the new sparsity on
-    # the forward pass, the final one for the evaluation
+    # the forward pass, the final one for the evaluation; on the native CPU
+    # kernel the evaluation also selects the next epoch's masks, in the
+    # same read of the scores, and the next forward pass selects nothing
+    ahead = reads_once(torch.device("cpu"))
     calls.clear()
     train(model, opt, sp, graph, 1, start=1)
     with torch.no_grad(), sp.at_sparsity():
         model(graph.x, graph.edge_index)
-    assert calls == [round(0.2 * sp.num_weights), round(0.8 * sp.num_weights)]
+    k = [round(s * sp.num_weights) for s in (0.2, 0.4, 0.8)]
+    assert calls == ([[k[0]], [k[2], k[1]]] if ahead else [[k[0]], [k[2]]])
     # each reader brings the stale masks up to date first
     def masks_in(state):
         return [v.clone() for k, v in state.items() if k.endswith(".mask")]
@@ -281,3 +293,64 @@ def test_exact_counts_on_every_model(name, kind, graph):
                 n = w.parametrization.mask.numel()
                 assert int((w.parametrization.mask == 0).sum()) == \
                     round(0.8 * n)
+
+
+def fresh_masks(model, sparsity):
+    weights = masked_weights(model)
+    scores = [w.parametrization.scores for w in weights]
+    masks = [torch.empty_like(w.parametrization.mask) for w in weights]
+    total = sum(s.numel() for s in scores)
+    prune_smallest_reference_(scores, masks, round(sparsity * total))
+    return masks
+
+
+@pytest.mark.parametrize("backend_name", ["native", "torch"])
+def test_masks_selected_ahead_are_the_masks_of_the_next_epoch(
+        graph, backend_name):
+    from torch_geometric_ugt import backend
+    backend.set_backend(backend_name)
+    try:
+        model, opt = make()
+        sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                     ramp_epochs=5)
+        for epoch in range(8):
+            sp.step(epoch)
+            opt.zero_grad()
+            out = model(graph.x, graph.edge_index)
+            used = [w.parametrization.mask.clone()
+                    for w in masked_weights(model)]
+            want = fresh_masks(model, sp.current_sparsity)
+            assert all(torch.equal(u, w) for u, w in zip(used, want)), epoch
+            F.cross_entropy(out, graph.y).backward()
+            opt.step()
+            with torch.no_grad(), sp.at_sparsity():
+                model(graph.x, graph.edge_index)
+                evaluated = [w.parametrization.mask.clone()
+                             for w in masked_weights(model)]
+            want = fresh_masks(model, 0.7)
+            assert all(torch.equal(e, w) for e, w in zip(evaluated, want))
+            # spares live during the ramp only, and only where they pay
+            ramp = epoch + 1 < 5
+            assert (sp._spares is not None) == (ramp and
+                                                backend_name == "native")
+        # a look-ahead that does not fit any more (the masks changed dtype)
+        # or whose step never comes is not used
+        sp2 = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                      ramp_epochs=5)
+        sp2.step(1)
+        with torch.no_grad(), sp2.at_sparsity():
+            pass
+        model.double()
+        sp2.step(2)
+        got = [w.parametrization.mask.clone() for w in masked_weights(model)]
+        want = fresh_masks(model, sp2.current_sparsity)
+        assert all(torch.equal(g, w) for g, w in zip(got, want))
+        assert all(g.dtype == torch.float64 for g in got)
+        with torch.no_grad(), sp2.at_sparsity():
+            pass
+        sp2.step(5)  # not the epoch that was looked ahead to
+        got = [w.parametrization.mask.clone() for w in masked_weights(model)]
+        want = fresh_masks(model, sp2.current_sparsity)
+        assert all(torch.equal(g, w) for g, w in zip(got, want))
+    finally:
+        backend.set_backend("auto")

@@ -11,7 +11,10 @@ from torch.utils.hooks import RemovableHandle
 
 from torch_geometric_ugt.schedule import SparsitySchedule, check_sparsity
 from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
-from torch_geometric_ugt.threshold import prune_smallest_
+from torch_geometric_ugt.threshold import (MaskRequest, ThresholdHint,
+                                           prune_smallest_,
+                                           prune_smallest_together_,
+                                           reads_once)
 
 SCOPES = ("global", "layer")
 
@@ -35,7 +38,14 @@ class SupermaskSparsifier:
     runs when the masks are next read (the forward pass, :obj:`mask`,
     :meth:`state_dict`, :meth:`at_sparsity`, the sparsity queries), so an
     epoch that evaluates at another sparsity between two steps selects
-    twice, not three times. :meth:`refresh` selects at once. Like
+    twice, not three times; on the native CPU kernel, :meth:`at_sparsity`
+    during a ramp also selects the masks of the next epoch's sparsity in
+    the same read of the scores (into spare buffers, one extra mask per
+    masked weight until the ramp ends), so such an epoch reads the scores
+    once. :meth:`refresh` selects at once. Each repeated selection keeps a
+    :class:`~torch_geometric_ugt.threshold.ThresholdHint` in :attr:`hints`
+    (a cache, not state), so that the native CPU kernel can look for the
+    new threshold next to the last one. Like
     :mod:`torch.ao.pruning`, the state
     (:meth:`state_dict`) holds no module references: together with the
     model's and the optimizer's state dicts it resumes a run exactly.
@@ -74,6 +84,10 @@ class SupermaskSparsifier:
         self.num_weights = sum(w.parametrization.scores.numel()
                                for w in self.weights)
         self._written: Optional[Tuple[Any, ...]] = None
+        self.hints: Dict[Tuple[str, int], ThresholdHint] = {}
+        # masks selected ahead for the next step (see at_sparsity)
+        self._spares: Optional[List[torch.Tensor]] = None
+        self._ahead: Optional[Tuple[Any, ...]] = None
         self._hook: Optional[RemovableHandle] = None
         if optimizer is not None:
             self._attach(optimizer)
@@ -120,9 +134,8 @@ class SupermaskSparsifier:
             (w.parametrization.scores._version, w.parametrization.mask._version)
             for w in self.weights)
 
-    def _scores_version(self, written: Tuple[Any, ...]) -> bool:
-        return all(old[0] == w.parametrization.scores._version
-                   for old, w in zip(written[1:], self.weights))
+    def _scores_versions(self) -> Tuple[int, ...]:
+        return tuple(w.parametrization.scores._version for w in self.weights)
 
     def _mark_stale(self) -> None:
         for w in self.weights:
@@ -136,21 +149,77 @@ class SupermaskSparsifier:
             w.parametrization.pending_refresh = None
         self._write(self.current_sparsity)
 
+    def _hint(self, sparsity: float, index: int = 0) -> ThresholdHint:
+        # one hint per repeated selection: the evaluation one (final
+        # sparsity) and the training one, per tensor for the layer scope
+        role = "final" if sparsity == self.final_sparsity else "current"
+        return self.hints.setdefault((role, index), ThresholdHint())
+
     @torch.no_grad()
-    def _write(self, sparsity: float) -> None:
+    def _write(self, sparsity: float, ahead: Optional[float] = None) -> None:
+        # Masks at `sparsity`. With `ahead` (global scope), the masks at
+        # sparsity `ahead` are also selected, in the same read of the
+        # scores, into spare buffers that the next _write(ahead) on the
+        # same scores swaps in instead of selecting again.
         if self._written == self._version(sparsity):
             return
-        scores = [w.parametrization.scores for w in self.weights]
         masks = [w.parametrization.mask for w in self.weights]
-        if self.scope == "global":
-            prune_smallest_(scores, masks, round(sparsity * self.num_weights),
-                            check_finite=True)
-        else:
-            for score, mask in zip(scores, masks):
-                prune_smallest_([score], [mask],
-                                round(sparsity * score.numel()),
-                                check_finite=True)
+        ready = self._ahead
+        self._ahead = None
+        if (ready == (sparsity, ) + self._scores_versions()
+                and self._spares_fit(masks)):
+            assert self._spares is not None
+            for mask, spare in zip(masks, self._spares):
+                _swap_storage(mask, spare)
+            self._written = self._version(sparsity)
+            return
+        scores = [w.parametrization.scores for w in self.weights]
+        try:
+            if self.scope == "global":
+                requests: List[MaskRequest] = [
+                    (masks, round(sparsity * self.num_weights),
+                     self._hint(sparsity))]
+                if ahead is not None:
+                    if not self._spares_fit(masks):
+                        self._spares = [torch.empty_like(m) for m in masks]
+                    assert self._spares is not None
+                    requests.append((self._spares,
+                                     round(ahead * self.num_weights),
+                                     self._hint(ahead)))
+                prune_smallest_together_(scores, requests, check_finite=True)
+            else:
+                for i, (score, mask) in enumerate(zip(scores, masks)):
+                    prune_smallest_([score], [mask],
+                                    round(sparsity * score.numel()),
+                                    check_finite=True,
+                                    hint=self._hint(sparsity, i))
+        except ValueError:
+            # refused (NaN / inf scores): the masks hold no valid selection
+            # now, so every later read must try again (and fail again)
+            self._written = None
+            self._mark_stale()
+            raise
         self._written = self._version(sparsity)
+        if ahead is not None and self.scope == "global":
+            self._ahead = (ahead, ) + self._scores_versions()
+
+    def _spares_fit(self, masks: List[torch.Tensor]) -> bool:
+        return self._spares is not None and all(
+            s.shape == m.shape and s.dtype == m.dtype and s.device == m.device
+            for s, m in zip(self._spares, masks))
+
+    def _next_sparsity(self, target: float) -> Optional[float]:
+        # The sparsity the next step() is expected to set, when selecting it
+        # together with `target` pays (a ramp, on the native CPU kernel);
+        # else None, and the spare masks are freed.
+        ahead: Optional[float] = None
+        if (target != self.current_sparsity and self.scope == "global"
+                and reads_once(self.weights[0].parametrization.scores.device)):
+            ahead = self.schedule(self.last_epoch + 1)
+        if ahead is None or ahead == target:
+            self._spares = None
+            return None
+        return ahead
 
     @contextlib.contextmanager
     def at_sparsity(self,
@@ -169,7 +238,7 @@ class SupermaskSparsifier:
                   check_sparsity(sparsity))
         for w in self.weights:
             w.parametrization.pending_refresh = None
-        self._write(target)
+        self._write(target, self._next_sparsity(target))
         try:
             yield
         finally:
@@ -234,9 +303,20 @@ class SupermaskSparsifier:
         self.current_sparsity = check_sparsity(
             state_dict["current_sparsity"], "current_sparsity")
         self._written = None
+        self._ahead = None
+        self.hints.clear()
         self.refresh()
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(tensors={len(self.weights)}, "
                 f"scope={self.scope!r}, schedule={self.schedule!r}, "
                 f"current_sparsity={self.current_sparsity:.4f})")
+
+
+def _swap_storage(a: torch.Tensor, b: torch.Tensor) -> None:
+    # Exchanges the data of two tensors of one shape and dtype in place
+    # (each keeps its identity, so module buffers stay registered).
+    storage, offset, stride = (a.untyped_storage(), a.storage_offset(),
+                               a.stride())
+    a.set_(b.untyped_storage(), b.storage_offset(), b.size(), b.stride())
+    b.set_(storage, offset, a.size(), stride)
