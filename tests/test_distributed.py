@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -17,8 +19,10 @@ STEPS = 6
 
 def _search(rank: int, init_file: str, out: str) -> None:
     torch.set_num_threads(1)
+    # a rank that never arrives fails the test instead of hanging it
     dist.init_process_group("gloo", init_method=f"file://{init_file}",
-                            rank=rank, world_size=WORLD)
+                            rank=rank, world_size=WORLD,
+                            timeout=datetime.timedelta(seconds=120))
     graph = tiny_graph(num_nodes=40, num_edges=160)
     torch.manual_seed(0)
     model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
