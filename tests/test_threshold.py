@@ -243,3 +243,25 @@ def test_hint_with_nan_raises():
         prune_smallest_(scores, masks, 100, check_finite=True, hint=hint)
     prune_smallest_(scores, masks, 100, hint=hint)  # inf is a value
     assert_same(masks, reference_masks(scores, 100))
+
+
+def test_hint_update_rules():
+    class Answer:
+        def __init__(self, tau, in_band, candidates=0, lo=math.nan,
+                     hi=math.nan):
+            self.tau, self.in_band, self.candidates = tau, in_band, candidates
+            self.band_lo, self.band_hi = lo, hi
+
+    hint = ThresholdHint()
+    assert all(math.isnan(v) for v in hint.band())
+    hint.update(Answer(1.0, False, lo=0.9, hi=1.2), total=1000)
+    assert (hint.value, hint.step, hint.misses) == (1.0, 0.0, 0)
+    assert hint.width == pytest.approx(0.2)
+    hint.update(Answer(1.5, True, candidates=10), total=1000)
+    assert hint.band() == pytest.approx((1.8, 2.2))  # moved by the drift
+    hint.update(Answer(2.0, True, candidates=500), total=1000)  # too wide
+    assert hint.width == pytest.approx(0.1) and hint.hits == 2
+    hint.update(Answer(2.1, False), total=1000)  # a miss widens
+    assert hint.width == pytest.approx(0.2) and hint.misses == 1
+    hint.update(Answer(math.nan, False), total=1000)  # k = 0: no change
+    assert hint.value == 2.1

@@ -95,7 +95,8 @@ class ThresholdHint:
                      if math.isfinite(lo) and math.isfinite(hi) else math.nan)
             if math.isfinite(self.width):
                 self.misses += 1
-                width = max(width, 2 * self.width)
+                width = (2 * self.width if math.isnan(width) else
+                         max(width, 2 * self.width))
             self.width = width
         self.step = (selection.tau - self.value
                      if math.isfinite(self.value) else 0.0)
