@@ -379,23 +379,20 @@ struct Request {
   double band_hi;
 };
 
-// The full select (pass 1, pass 2, the candidates) of one request; false
-// if the screen of pass 1 refuses the scores (nothing written then).
+// The full select of one request, given the pass-1 histogram of the
+// (screened) scores: pass 2, then the candidates.
 template <typename mask_t>
-bool full_select(const std::vector<const float*>& data,
+void full_select(const std::vector<const float*>& data,
                  const std::vector<Segment>& segments, int64_t total,
-                 bool reject_infinite, const std::vector<mask_t*>& out,
-                 int64_t k, Selection& result) {
-  const auto hist = top_histogram(data, segments, total);
-  if (has_nonfinite(hist) && (reject_infinite || has_nan(data, segments))) {
-    return false;
-  }
+                 const std::vector<int64_t>& hist,
+                 const std::vector<mask_t*>& out, int64_t k,
+                 Selection& result) {
   if (k == 0 || k == total) {
     const mask_t value = static_cast<mask_t>(k == 0 ? 1.0f : 0.0f);
     for (const Segment& seg : segments) {
       std::fill_n(out[seg.tensor] + seg.start, seg.length, value);
     }
-    return true;
+    return;
   }
   const auto [bin, below_bin] = find_bin(hist, k);
   const uint32_t bin_lo = bin << kTopShift;
@@ -425,7 +422,6 @@ bool full_select(const std::vector<const float*>& data,
   result.band_lo = key_float((bin << kTopShift) | (lo_mid << kMidShift));
   result.band_hi = key_float((bin << kTopShift) | (hi_mid << kMidShift) |
                              ((1u << kMidShift) - 1));
-  return true;
 }
 
 // Zeroes the k smallest scores for every (masks, k, band) request on the
@@ -530,11 +526,20 @@ std::vector<Selection> prune_smallest_cpu(
             }
           }
         }
-        for (size_t r = 0; r < num && !refused; ++r) {
+        // One pass 1 (histogram and screen) serves every full select.
+        std::vector<int64_t> hist;
+        for (size_t r = 0; r < num; ++r) {
           if (done[r]) continue;
-          refused = !full_select<scalar_t>(data, segments, total,
-                                           reject_infinite, out[r],
-                                           requests[r].k, results[r]);
+          if (hist.empty()) {
+            hist = top_histogram(data, segments, total);
+            if (has_nonfinite(hist) &&
+                (reject_infinite || has_nan(data, segments))) {
+              refused = true;
+              return;
+            }
+          }
+          full_select<scalar_t>(data, segments, total, hist, out[r],
+                                requests[r].k, results[r]);
         }
       });
   for (size_t r = 0; r < num; ++r) {
