@@ -50,6 +50,7 @@ WEIGHT_INIT = {"GCN": "signed_constant", "GAT": "kaiming_uniform",
 DEEP_SPARSITY = 0.04
 DEEP_WEIGHT_INIT = "kaiming_uniform"
 DEEP_LR = 0.005
+DEEP_ADAM_EPS = 1e-8
 # Deep runs also record the MAD of every layer (paper Fig. 4) every
 # MAD_EVERY epochs and for the final model.
 MAD_MIN_LAYERS = 16
@@ -78,6 +79,8 @@ class Config:
     # "feat<R>" / "edge<R>" (a fraction R of nodes / edges perturbed,
     # Fig. 7 / 8)
     variant: str = ""
+    # Adam's epsilon; non-default values are part of the record key
+    adam_eps: float = 1e-8
 
     def __post_init__(self) -> None:
         if not self.weight_init:
@@ -87,9 +90,10 @@ class Config:
     def key(self) -> str:
         sparsity = "dense" if self.method == "dense" else f"s{self.sparsity:g}"
         variant = f"-{self.variant}" if self.variant else ""
+        eps = f"-eps{self.adam_eps:g}" if self.adam_eps != 1e-8 else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
-                f"{self.method}-{sparsity}-e{self.epochs}-lr{self.lr:g}-"
-                f"{self.weight_init}{variant}-seed{self.seed}")
+                f"{self.method}-{sparsity}-e{self.epochs}-lr{self.lr:g}"
+                f"{eps}-{self.weight_init}{variant}-seed{self.seed}")
 
 
 def grid(datasets: Iterable[str], models: Iterable[str],
@@ -104,11 +108,12 @@ def grid(datasets: Iterable[str], models: Iterable[str],
                     levels = [0.0] if method == "dense" else sparsities
                     for s in levels:
                         for seed in seeds:
-                            lr = kwargs.get("lr", 0.01)
+                            # the dense baseline keeps standard training
+                            extra = dict(kwargs)
                             if method == "dense":
-                                lr = 0.01
+                                extra.update(lr=0.01, adam_eps=1e-8)
                             out.append(Config(d, m, n, hidden, method, s,
-                                              seed, **dict(kwargs, lr=lr)))
+                                              seed, **extra))
     return out
 
 
@@ -145,10 +150,12 @@ def experiments() -> Dict[str, List[Config]]:
                                seeds3, variant=v)],
         "table1": grid(["Cora", "CiteSeer"], ["GCN"], [16, 32], 448,
                        ["ugt", "dense"], [DEEP_SPARSITY], seeds5, lr=DEEP_LR,
-                       weight_init=DEEP_WEIGHT_INIT),
+                       weight_init=DEEP_WEIGHT_INIT,
+                       adam_eps=DEEP_ADAM_EPS),
         "table6": grid(["Cora"], ["GAT"], [16, 32], 448, ["ugt", "dense"],
                        [DEEP_SPARSITY], seeds5, lr=DEEP_LR,
-                       weight_init=DEEP_WEIGHT_INIT),
+                       weight_init=DEEP_WEIGHT_INIT,
+                       adam_eps=DEEP_ADAM_EPS),
     }
 
 
@@ -283,12 +290,13 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
 
     if dense:
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
-                                     weight_decay=5e-4)
+                                     weight_decay=5e-4, eps=cfg.adam_eps)
         result = train_dense(model, task, optimizer, cfg.epochs,
                              on_epoch=on_epoch if hooks else None)
     else:
         supermask(model, seed=cfg.seed, weight_init=cfg.weight_init)
-        optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr)
+        optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr,
+                                     eps=cfg.adam_eps)
         sparsifier = sparsifier_for(cfg, model, optimizer)
         result = search_ticket(model, task, optimizer, sparsifier,
                                cfg.epochs, log_every=log_every,
@@ -371,6 +379,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     one.add_argument("--epochs", type=int, default=400)
     one.add_argument("--ramp", type=int, default=200)
     one.add_argument("--lr", type=float, default=0.01)
+    one.add_argument("--adam-eps", type=float, default=1e-8,
+                     help="Adam's epsilon (default 1e-8)")
     one.add_argument("--weight-init", default="",
                      help="default: per model, see WEIGHT_INIT")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -405,7 +415,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         base = Config(args.dataset, args.model, args.layers, args.hidden,
                       args.method, 0.0 if args.method == "dense" else
                       args.sparsity, 0, args.epochs, args.ramp, args.lr,
-                      args.weight_init, args.variant)
+                      args.weight_init, args.variant, args.adam_eps)
         configs = [replace(base, seed=s) for s in args.seeds]
     todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
     if args.limit is not None:

@@ -23,6 +23,19 @@ def test_experiments_cover_the_paper():
         "seed1")
 
 
+
+def test_adam_eps_is_part_of_the_record_key():
+    default = Config("Cora", "GCN", 32, 448, "ugt", 0.04, 0, lr=0.005)
+    small = Config("Cora", "GCN", 32, 448, "ugt", 0.04, 0, lr=0.005,
+                   adam_eps=1e-14)
+    assert "eps" not in default.key()  # the records of before keep keys
+    assert "-lr0.005-eps1e-14-" in small.key()
+    # the dense baseline of a deep table keeps standard training
+    for c in experiments()["table1"]:
+        if c.method == "dense":
+            assert (c.lr, c.adam_eps) == (0.01, 1e-8)
+
+
 @pytest.mark.skipif(
     not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
     reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
