@@ -200,16 +200,13 @@ def deep_selection(folder: Path, out: Path) -> List[str]:
 
 
 def fig4(out: Path, images: Path) -> List[str]:
-    """MAD per layer of the deep Cora GCNs (records with mad_per_layer)."""
+    """MAD per layer of the deep Cora GCNs (Table 1's records)."""
+    table1 = {c.key() for c in experiments()["table1"]}
     runs: Dict[Tuple[int, str], List[dict]] = defaultdict(list)
     for path in sorted(out.glob("Cora-GCN-L*-W448-*.json")):
         r = json.loads(path.read_text())
         c = r["config"]
-        if "mad_per_layer" not in r or c["epochs"] < 400:
-            continue
-        if c["method"] == "ugt" and c["sparsity"] != DEEP_SPARSITY:
-            continue
-        if c["method"] not in ("ugt", "dense"):
+        if "mad_per_layer" not in r or r["key"] not in table1:
             continue
         runs[(c["layers"], c["method"])].append(r)
     if not runs:
@@ -237,14 +234,13 @@ def fig4(out: Path, images: Path) -> List[str]:
 
 
 def fig3(out: Path, images: Path) -> List[str]:
-    """t-SNE of the last hidden layer (records with tsne_last_hidden)."""
+    """t-SNE of the last hidden layer (Table 1's records with one)."""
+    table1 = {c.key() for c in experiments()["table1"]}
     panels = []
     for path in sorted(out.glob("Cora-GCN-L*-W448-*.json")):
         r = json.loads(path.read_text())
         c = r["config"]
-        if "tsne_last_hidden" not in r:
-            continue
-        if c["method"] == "ugt" and c["sparsity"] != DEEP_SPARSITY:
+        if "tsne_last_hidden" not in r or r["key"] not in table1:
             continue
         panels.append((c["layers"], c["method"], c["seed"],
                        100 * r["test_acc"], r["tsne_last_hidden"]))
