@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
+from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks.markdown import replace_section
 from benchmarks.reproduce import (DEEP_ADAM_EPS, DEEP_LR, DEEP_SPARSITY,
-                                  DEEP_WEIGHT_INIT,
-                                  WEIGHT_INIT, experiments)
+                                  DEEP_WEIGHT_INIT, WEIGHT_INIT, Config,
+                                  experiments)
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -46,41 +47,46 @@ METHOD_NAMES = {
 Key = Tuple[str, str, int, int, str, float]
 
 
+def _setting(config: Dict[str, Any]) -> Tuple:
+    """A record's configuration without its weight init and seed (fields
+    that older records lack take their defaults)."""
+    full = {f.name: f.default for f in fields(Config)}
+    full.update(config)
+    return tuple((k, full[k]) for k in sorted(full)
+                 if k not in ("weight_init", "seed"))
+
+
 def init_ablation(out: Path) -> List[str]:
-    """Records of the non-default weight inits beside the default ones."""
-    groups: Dict[tuple, List[float]] = defaultdict(list)
-    keys: Dict[tuple, str] = {}
+    """Records that differ from an experiment's configuration only in the
+    weight init, beside that configuration's own records."""
+    experiment_init = {_setting(asdict(c)): c.weight_init
+                       for configs in experiments().values()
+                       for c in configs}
+    # (setting, init) -> seed -> (val, test)
+    groups: Dict[tuple, Dict[int, Tuple[float, float]]] = defaultdict(dict)
     for path in sorted(out.glob("*.json")):
         r = json.loads(path.read_text())
-        c = r["config"]
-        if c["method"] == "dense" or c["epochs"] < 400:
-            continue
-        key = (c["dataset"], c["model"], c["layers"], c["hidden"],
-               c["method"], c["sparsity"], c["weight_init"], c["seed"])
-        groups[key] = [100 * r["val_acc"], 100 * r["test_acc"]]
-        keys[key] = r["key"]
-    inits = {k[6] for k in groups}
-    # configurations that also have records outside the experiments
-    wanted = {c.key() for configs in experiments().values() for c in configs}
-    configs = {k[:6] for k, key in keys.items() if key not in wanted}
-    if not configs:
+        setting = _setting(r["config"])
+        if setting in experiment_init:
+            groups[(setting, r["config"]["weight_init"])][
+                r["config"]["seed"]] = (100 * r["val_acc"],
+                                        100 * r["test_acc"])
+    settings = {s for s, init in groups if init != experiment_init[s]}
+    if not settings:
         return []
     lines = ["## Weight init (selection on validation accuracy)", "",
              "| configuration | init | seeds | val acc | test acc |",
              "|---|---|---|---|---|"]
-    for cfg in sorted(configs):
-        for init in sorted(inits):
-            rows = [v for k, v in groups.items()
-                    if k[:6] == cfg and k[6] == init]
-            seeds = sorted(k[7] for k in groups
-                           if k[:6] == cfg and k[6] == init)
-            if not rows:
+    for setting in sorted(settings):
+        c = dict(setting)
+        name = (f"{c['dataset']} {c['model']} {c['layers']}×{c['hidden']} "
+                f"{c['method']} s={c['sparsity']:g}")
+        for (other, init), runs in sorted(groups.items()):
+            if other != setting:
                 continue
-            val = statistics.fmean(v[0] for v in rows)
-            test = statistics.fmean(v[1] for v in rows)
-            name = (f"{cfg[0]} {cfg[1]} {cfg[2]}×{cfg[3]} {cfg[4]} "
-                    f"s={cfg[5]:g}")
-            lines.append(f"| {name} | {init} | {seeds} | {val:.1f} | "
+            val = statistics.fmean(v for v, _ in runs.values())
+            test = statistics.fmean(t for _, t in runs.values())
+            lines.append(f"| {name} | {init} | {sorted(runs)} | {val:.1f} | "
                          f"{test:.1f} |")
     return lines + [""]
 
@@ -136,11 +142,17 @@ def table5(groups) -> List[str]:
     return lines + [""]
 
 
+def deep_eps() -> str:
+    """The deep searches' Adam epsilon per depth, in words."""
+    return ", ".join(f"{eps:g} at {layers} layers"
+                     for layers, eps in DEEP_ADAM_EPS.items())
+
+
 def deep_table(groups, title: str, model: str, paper: dict) -> List[str]:
     lines = [f"## {title}", "",
              f"Width 448, UGTs at sparsity {DEEP_SPARSITY:g} (lr {DEEP_LR:g}, "
-             f"Adam eps {DEEP_ADAM_EPS:g}, {DEEP_WEIGHT_INIT} weights; see "
-             f"the deep-setting selection below); ours mean ± std (seeds), "
+             f"{DEEP_WEIGHT_INIT} weights, Adam eps {deep_eps()}; see the "
+             f"deep-setting selection below); ours mean ± std (seeds), "
              f"paper in brackets.", "",
              "| dataset | layers | UGTs | trained dense |", "|---|---|---|---|"]
     for (dataset, layers), (p_ugt, p_dense) in paper.items():
@@ -151,51 +163,62 @@ def deep_table(groups, title: str, model: str, paper: dict) -> List[str]:
     return lines + [""]
 
 
+# (layers, sparsity, weight init, lr, Adam eps)
+Setting = Tuple[int, float, str, float, float]
+
+
 def deep_selection(folder: Path, out: Path) -> List[str]:
-    """The runs that chose the deep setting (validation accuracy): the
-    selection records in :obj:`folder` and the 32-layer Cora UGTs records
-    in :obj:`out`, one row per setting with the mean over its seeds."""
-    groups: Dict[tuple, List[Tuple[int, float, float]]] = defaultdict(list)
-    records = {}
-    paths = [*folder.glob("*.json"), *out.glob("Cora-GCN-L32-W448-ugt-*.json")]
-    for path in sorted(paths):
+    """The runs that chose the deep setting on validation accuracy: every
+    Cora GCN ×448 UGTs record with 16 or 32 layers (400 epochs, ramp 200)
+    in :obj:`folder` (the selection runs) and :obj:`out` (the tables' and
+    Figure 2's), one row per setting with the mean over its seeds."""
+    records: Dict[str, dict] = {}
+    for path in sorted([*folder.glob("*.json"), *out.glob("*.json")]):
         r = json.loads(path.read_text())
-        if r["config"]["epochs"] >= 400:
+        c = r["config"]
+        if ((c["dataset"], c["model"], c["hidden"], c["method"],
+             c["epochs"], c["ramp"], c.get("variant", "")) ==
+                ("Cora", "GCN", 448, "ugt", 400, 200, "")
+                and c["layers"] in DEEP_ADAM_EPS):
             records[r["key"]] = r  # the same configuration counts once
+    groups: Dict[Setting, Dict[int, Tuple[float, float]]] = defaultdict(dict)
     for r in records.values():
         c = r["config"]
-        setting = (c["sparsity"], c["weight_init"], c["lr"],
+        setting = (c["layers"], c["sparsity"], c["weight_init"], c["lr"],
                    c.get("adam_eps", 1e-8))
-        groups[setting].append((c["seed"], 100 * r["val_acc"],
-                                100 * r["test_acc"]))
+        # one record per seed: the key holds every field of the setting
+        groups[setting][c["seed"]] = (100 * r["val_acc"],
+                                      100 * r["test_acc"])
     if not groups:
         return []
     lines = ["## Deep setting selection", "",
-             "Cora, GCN 32×448, UGTs (records in "
-             "`benchmarks/results/deep-selection/`, plus the table's own "
-             "records for the setting in use). The setting with the best "
-             "mean **validation** accuracy is used for the deep tables (the "
-             "row marked *tables*); test accuracy is shown for completeness "
-             "only. Settings with one seed were a first screen on seed 0; "
-             "compare them in the *seed 0* column.", "",
-             "| sparsity | weight init | lr | Adam eps | seeds | val acc | "
-             "test acc | val acc, seed 0 | |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "Cora, GCN ×448, UGTs: the selection runs "
+             "(`benchmarks/results/deep-selection/`) and every 16- and "
+             "32-layer record of Table 1 and Figure 2, one row per setting. "
+             "Per depth, the setting with the best mean **validation** "
+             "accuracy is used for the deep tables (marked *tables*); test "
+             "accuracy is shown for completeness only. Settings with one "
+             "seed were a first screen on seed 0: compare them in the "
+             "*seed 0* column.", "",
+             "| layers | sparsity | weight init | lr | Adam eps | seeds | "
+             "val acc | test acc | val acc, seed 0 | |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     rows = []
     for setting, runs in groups.items():
-        seeds = sorted(seed for seed, _, _ in runs)
-        val = statistics.fmean(v for _, v, _ in runs)
-        test = statistics.fmean(t for _, _, t in runs)
-        first = [v for seed, v, _ in runs if seed == 0]
-        rows.append((setting, seeds, val, test, first))
-    deep = (DEEP_SPARSITY, DEEP_WEIGHT_INIT, DEEP_LR, DEEP_ADAM_EPS)
-    for (s, init, lr, eps), seeds, val, test, first in sorted(
-            rows, key=lambda r: -r[2]):
-        used = "tables" if (s, init, lr, eps) == deep else ""
-        seed_list = ", ".join(map(str, seeds))
+        val = statistics.fmean(v for v, _ in runs.values())
+        test = statistics.fmean(t for _, t in runs.values())
+        rows.append((setting, sorted(runs), val, test, runs.get(0)))
+    # by depth, then by mean validation accuracy (as shown), more seeds
+    # first among equals
+    rows.sort(key=lambda r: (r[0][0], -round(r[2], 1), -len(r[1])))
+    for (layers, s, init, lr, eps), seeds, val, test, first in rows:
+        used = ("tables" if (s, init, lr, eps) == (
+            DEEP_SPARSITY, DEEP_WEIGHT_INIT, DEEP_LR, DEEP_ADAM_EPS[layers])
+            else "")
         seed0 = f"{first[0]:.1f}" if first else "—"
-        lines.append(f"| {s:g} | {init} | {lr:g} | {eps:g} | {seed_list} | "
-                     f"{val:.1f} | {test:.1f} | {seed0} | {used} |")
+        lines.append(f"| {layers} | {s:g} | {init} | {lr:g} | {eps:g} | "
+                     f"{', '.join(map(str, seeds))} | {val:.1f} | "
+                     f"{test:.1f} | {seed0} | {used} |")
     return lines + [""]
 
 

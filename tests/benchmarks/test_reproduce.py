@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.reproduce import Config, experiments, main
+from benchmarks.reproduce import DEEP_ADAM_EPS, Config, experiments, main
 from benchmarks.reproduction_report import write_report
 
 ROOT = os.environ.get("UGT_DATA")
@@ -23,17 +23,23 @@ def test_experiments_cover_the_paper():
         "seed1")
 
 
-
 def test_adam_eps_is_part_of_the_record_key():
     default = Config("Cora", "GCN", 32, 448, "ugt", 0.04, 0, lr=0.005)
     small = Config("Cora", "GCN", 32, 448, "ugt", 0.04, 0, lr=0.005,
                    adam_eps=1e-14)
     assert "eps" not in default.key()  # the records of before keep keys
     assert "-lr0.005-eps1e-14-" in small.key()
-    # the dense baseline of a deep table keeps standard training
-    for c in experiments()["table1"]:
+    short_ramp = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, ramp=100)
+    assert "-e400-r100-lr0.01-" in short_ramp.key()
+    # the deep tables' searches use their depth's eps, the dense baseline
+    # keeps standard training, Figure 2 the default
+    for c in experiments()["table1"] + experiments()["table6"]:
         if c.method == "dense":
             assert (c.lr, c.adam_eps) == (0.01, 1e-8)
+        else:
+            assert c.adam_eps == DEEP_ADAM_EPS[c.layers]
+    assert {c.adam_eps for c in experiments()["fig2"]} == {1e-8}
+    assert len(experiments()["table1"]) == 2 * 2 * 2 * 5
 
 
 @pytest.mark.skipif(

@@ -1,7 +1,11 @@
+import math
+
+import pytest
 import torch
 from torch_geometric.data import Data
 
-from benchmarks.score_gradients import first_step_gradients
+from benchmarks.score_gradients import (ADAM_EPS, depth_summary,
+                                        first_step_gradients, summary)
 
 
 def tiny_graph() -> Data:
@@ -17,12 +21,23 @@ def tiny_graph() -> Data:
     return data
 
 
+def test_summary_shares():
+    grad = torch.tensor([0.0, 0.0, ADAM_EPS / 100, ADAM_EPS / 2, 1.0, 2.0])
+    s = summary(grad)
+    assert s["zero"] == pytest.approx(2 / 6)
+    assert s["below_eps"] == 2 / 4 and s["below_eps_10"] == 1 / 4
+    assert s["median"] == float(grad[3])  # lower median of the non-zero
+    assert math.isnan(summary(torch.zeros(3))["median"])
+
+
 def test_first_step_gradients_per_layer():
-    rows = first_step_gradients(tiny_graph(), layers=3, hidden=8, seed=0,
-                                sparsity=0.5, weight_init="kaiming_uniform")
-    assert len(rows) == 3  # one row per masked weight
-    # the first layer's scores of the unused feature: 8 of 6 * 8 entries
-    assert rows[0]["zero"] >= 8 / 48
-    for row in rows:
-        assert 0.0 <= row["below_eps"] <= 1.0
-        assert row["median"] > 0.0 and row["mean"] > 0.0
+    runs = [first_step_gradients(tiny_graph(), layers=3, hidden=8, seed=s,
+                                 sparsity=0.5, weight_init="kaiming_uniform")
+            for s in (0, 1)]
+    assert [g.numel() for g in runs[0]] == [6 * 8, 8 * 8, 8 * 3]
+    result = depth_summary(runs)
+    # the first layer's scores of the unused feature: 8 of its 48 entries
+    assert result["first"]["zero"] >= 8 / 48
+    assert result["all"]["zero"] >= 8 / (48 + 64 + 24)
+    for part in result.values():
+        assert 0.0 <= part["below_eps_10"] <= part["below_eps"] <= 1.0
