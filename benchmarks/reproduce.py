@@ -28,7 +28,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Union
 
 import torch
 
@@ -242,8 +242,12 @@ def last_hidden_tsne(model: torch.nn.Module, data, seed: int) -> Dict:
             "labels": data.y.tolist()}
 
 
-def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
+def run(cfg: Config, root: Optional[str], log_every: int = 0,
+        device: Union[str, torch.device] = "cpu") -> Dict:
+    device = torch.device(device)
     data = dataset(cfg, root)
+    if device.type != "cpu":
+        data = data.clone().to(device)  # the cached CPU copy stays
     task, num_classes = data, data.num_classes
     if cfg.variant == "ood":
         # train, select and test on the in-distribution classes only
@@ -303,12 +307,15 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
             hook(epoch)
 
     if dense:
+        model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
                                      weight_decay=5e-4, eps=cfg.adam_eps)
         result = train_dense(model, task, optimizer, cfg.epochs,
                              on_epoch=on_epoch if hooks else None)
     else:
+        # weights and scores drawn on the CPU (seeded), then moved
         supermask(model, seed=cfg.seed, weight_init=cfg.weight_init)
+        model.to(device)
         optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr,
                                      eps=cfg.adam_eps)
         sparsifier = sparsifier_for(cfg, model, optimizer)
@@ -335,7 +342,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
                       ood_auroc_entropy=ood["ood_auroc_entropy"])
     record.update(
         config=asdict(cfg), key=cfg.key(), library=__version__,
-        torch=torch.__version__, device="cpu",
+        torch=torch.__version__, device=device_name(device),
         threads=torch.get_num_threads(), machine=platform.machine(),
         adjacency="SparseTensor" if has_torch_sparse() else "edge_index",
         test_acc=result.test_acc, val_acc=result.val_acc,
@@ -344,8 +351,16 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0) -> Dict:
     return record
 
 
+def device_name(device: torch.device) -> str:
+    """``"cpu"``, or the device and the GPU's name (records state it)."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
 def run_all(configs: List[Config], root: Optional[str], out: Path,
-            progress: bool = True, log_every: int = 0) -> List[Dict]:
+            progress: bool = True, log_every: int = 0,
+            device: Union[str, torch.device] = "cpu") -> List[Dict]:
     out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in configs if not (out / f"{c.key()}.json").exists()]
     print(f"{len(configs) - len(todo)} of {len(configs)} records exist; "
@@ -359,7 +374,7 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
             bar = None
     records = []
     for cfg in todo:
-        record = run(cfg, root, log_every)
+        record = run(cfg, root, log_every, device)
         path = out / f"{cfg.key()}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -407,6 +422,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                        help="data root (default: $UGT_DATA, else download)")
         q.add_argument("--out", type=Path, default=RESULTS)
         q.add_argument("--threads", type=int, default=None)
+        q.add_argument("--device", default="cpu",
+                       help="'cpu' (default) or e.g. 'cuda'")
         q.add_argument("--limit", type=int, default=None,
                        help="run at most this many missing records")
     rep = sub.add_parser("report", help="write docs/reproduction.md")
@@ -435,7 +452,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.limit is not None:
         configs = [c for c in configs if c not in todo[args.limit:]]
     run_all(configs, args.root, args.out,
-            log_every=getattr(args, "log_every", 0))
+            log_every=getattr(args, "log_every", 0), device=args.device)
 
 
 if __name__ == "__main__":

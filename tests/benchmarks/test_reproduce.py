@@ -3,8 +3,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
-from benchmarks.reproduce import DEEP_ADAM_EPS, Config, experiments, main
+from benchmarks.reproduce import (DEEP_ADAM_EPS, Config, experiments, main,
+                                 run)
 from benchmarks.reproduction_report import write_report
 
 ROOT = os.environ.get("UGT_DATA")
@@ -77,3 +79,17 @@ def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
     docs.mkdir()
     text = write_report(out, docs, include_quick=True)
     assert "Table 5" in text and (docs / "reproduction.md").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.skipif(
+    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
+    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+@pytest.mark.parametrize("method,variant", [("ugt", ""), ("dense", ""),
+                                            ("ugt", "ood")])
+def test_run_on_cuda(method, variant):
+    cfg = Config("Cora", "GCN", 2, 16, method, 0.5, 0, epochs=4, ramp=2,
+                 variant=variant)
+    record = run(cfg, ROOT, device="cuda")
+    assert record["device"].startswith("cuda")
+    assert 0.0 <= record["test_acc"] <= 1.0

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# On a machine with a CUDA GPU: runs the reproduction tiers that are slow on
+# a CPU (Table 6, Figures 6 and 7, the rest of Table 1), as many as fit in
+# BUDGET seconds (default 480), and copies the new records to $OUT/reproduction
+# when OUT is set. Resumable like `benchmarks.reproduce run`: existing
+# records are skipped and a stopped run leaves no record.
+#
+#   UGT_DATA=data OUT=/tmp/out BUDGET=480 bash scripts/gpu_tiers.sh
+#
+# The machine needs torch with CUDA and torch_geometric; the data root
+# (UGT_DATA) holds planetoid/{Cora,CiteSeer}/raw.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+: "${UGT_DATA:?set UGT_DATA to the data root (planetoid/Cora/raw ...)}"
+BUDGET="${BUDGET:-480}"
+TIERS="${TIERS:-table6 fig6 fig7 table1}"
+DEVICE="${DEVICE:-cuda}"
+
+python - <<'PY' || exit 3
+import importlib, sys
+missing = [m for m in ("torch", "torch_geometric", "tqdm")
+           if importlib.util.find_spec(m) is None]
+if missing:
+    sys.exit(f"missing Python packages: {missing}")
+import torch
+print("torch", torch.__version__, "cuda", torch.version.cuda,
+      torch.cuda.get_device_name() if torch.cuda.is_available() else "-")
+PY
+
+start=$SECONDS
+before=$(mktemp)
+ls benchmarks/results/reproduction > "$before"
+for tier in $TIERS; do
+    left=$((BUDGET - (SECONDS - start)))
+    if [ "$left" -le 10 ]; then
+        echo "budget spent; not started: $tier"
+        continue
+    fi
+    echo "== $tier ($left s left)"
+    timeout --signal=INT "$left" python -m benchmarks.reproduce run "$tier" \
+        --root "$UGT_DATA" --device "$DEVICE" 2>&1 |
+        grep -v -e Warning -e "return torch" || true
+done
+if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT/reproduction"
+    ls benchmarks/results/reproduction | grep '\.json$' |
+        grep -v -x -F -f "$before" |
+        while read -r name; do
+            cp "benchmarks/results/reproduction/$name" "$OUT/reproduction/"
+        done
+    echo "new records: $(ls "$OUT/reproduction" | wc -l)"
+fi
