@@ -346,7 +346,8 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         threads=torch.get_num_threads(), machine=platform.machine(),
         adjacency="SparseTensor" if has_torch_sparse() else "edge_index",
         test_acc=result.test_acc, val_acc=result.val_acc,
-        best_epoch=result.best_epoch, epoch_time_s=result.epoch_time,
+        best_epoch=result.best_epoch, curve=result.curve,
+        epoch_time_s=result.epoch_time,
         total_time_s=time.perf_counter() - start)
     return record
 

@@ -14,6 +14,9 @@ from benchmarks.data import graph_input
 from torch_geometric_ugt import SupermaskSparsifier
 
 
+CURVE_EVERY = 10
+
+
 @dataclass
 class RunResult:
     best_epoch: int = -1
@@ -22,6 +25,19 @@ class RunResult:
     epoch_times: List[float] = field(default_factory=list)
     realised_sparsity: Optional[float] = None
     layer_sparsities: Dict[str, float] = field(default_factory=dict)
+    # every CURVE_EVERY epochs (and the last): epoch, training loss,
+    # validation and test accuracy (for tickets at the final sparsity)
+    curve: Dict[str, List[float]] = field(default_factory=lambda: {
+        "epoch": [], "loss": [], "val": [], "test": []})
+
+    def log(self, epoch: int, epochs: int, loss: float, val: float,
+            test: float) -> None:
+        """Adds ``epoch`` to :attr:`curve` when it is one it keeps."""
+        if epoch % CURVE_EVERY == 0 or epoch == epochs - 1:
+            for name, value in (("epoch", epoch), ("loss", round(loss, 4)),
+                                ("val", round(val, 4)),
+                                ("test", round(test, 4))):
+                self.curve[name].append(value)
 
     @property
     def epoch_time(self) -> float:
@@ -87,6 +103,7 @@ def search_ticket(model: torch.nn.Module, data: Data,
         val, test, loss = ticket_epoch(model, data, adj, optimizer,
                                        sparsifier, epoch)
         result.epoch_times.append(time.perf_counter() - start)
+        result.log(epoch, epochs, loss, val, test)
         if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
             best = max(val, result.val_acc)
             print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
@@ -120,9 +137,10 @@ def train_dense(model: torch.nn.Module, data: Data,
     adj = graph_input(data)
     for epoch in range(epochs):
         start = time.perf_counter()
-        train_step(model, data, adj, optimizer)
+        loss = train_step(model, data, adj, optimizer)
         val, test = evaluate(model, data, adj)
         result.epoch_times.append(time.perf_counter() - start)
+        result.log(epoch, epochs, loss, val, test)
         if val > result.val_acc:
             result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
                                                                   test)

@@ -55,6 +55,9 @@ def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
     assert len(records) == len(experiments()["quick"])
     for r in records:
         assert 0.0 <= r["test_acc"] <= 1.0 and r["library"]
+        # the search / training curve: every 10th epoch and the last
+        assert r["curve"]["epoch"] == [0, 5]
+        assert max(r["curve"]["val"]) <= r["val_acc"] + 1e-4  # rounded
         if r["config"]["method"] != "dense":
             assert r["realised_sparsity"] == pytest.approx(0.5, abs=1e-3)
             assert r["layer_sparsities"]
