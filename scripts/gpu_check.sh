@@ -5,7 +5,7 @@
 # $OUT when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+. scripts/gpu_env.sh  # PYTHONPATH; missing packages from .gpu-wheels
 python - <<'PY'
 import torch
 print("torch", torch.__version__, "cuda", torch.version.cuda,

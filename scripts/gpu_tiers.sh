@@ -7,11 +7,13 @@
 #
 #   UGT_DATA=data OUT=/tmp/out BUDGET=480 bash scripts/gpu_tiers.sh
 #
-# The machine needs torch with CUDA and torch_geometric; the data root
-# (UGT_DATA) holds planetoid/{Cora,CiteSeer}/raw.
+# The machine needs torch with CUDA; PyG and the rest come from its own
+# installation or from .gpu-wheels (scripts/gpu_wheels.sh, run beforehand
+# where a package index is reachable). The data root (UGT_DATA) holds
+# planetoid/{Cora,CiteSeer}/raw, e.g. a copy in data/ (git-ignored).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+. scripts/gpu_env.sh  # PYTHONPATH; missing packages from .gpu-wheels
 : "${UGT_DATA:?set UGT_DATA to the data root (planetoid/Cora/raw ...)}"
 BUDGET="${BUDGET:-480}"
 TIERS="${TIERS:-table6 fig6 fig7 table1}"
