@@ -47,11 +47,17 @@ METHOD_NAMES = {
 Key = Tuple[str, str, int, int, str, float]
 
 
-def _setting(config: Dict[str, Any]) -> Tuple:
-    """A record's configuration without its weight init and seed (fields
-    that older records lack take their defaults)."""
+def full_config(config: Dict[str, Any]) -> Dict[str, Any]:
+    """A record's configuration with the fields that older records lack
+    (added to :class:`Config` later) at their defaults."""
     full = {f.name: f.default for f in fields(Config)}
     full.update(config)
+    return full
+
+
+def _setting(config: Dict[str, Any]) -> Tuple:
+    """A record's configuration without its weight init and seed."""
+    full = full_config(config)
     return tuple((k, full[k]) for k in sorted(full)
                  if k not in ("weight_init", "seed"))
 
@@ -173,19 +179,18 @@ def deep_selection(folder: Path, out: Path) -> List[str]:
     in :obj:`folder` (the selection runs) and :obj:`out` (the tables' and
     Figure 2's), one row per setting with the mean over its seeds."""
     records: Dict[str, dict] = {}
-    for path in sorted([*folder.glob("*.json"), *out.glob("*.json")]):
+    pattern = "Cora-GCN-L*-W448-ugt-*.json"
+    for path in sorted([*folder.glob(pattern), *out.glob(pattern)]):
         r = json.loads(path.read_text())
-        c = r["config"]
-        if ((c["dataset"], c["model"], c["hidden"], c["method"],
-             c["epochs"], c["ramp"], c.get("variant", "")) ==
-                ("Cora", "GCN", 448, "ugt", 400, 200, "")
+        c = full_config(r["config"])
+        if ((c["epochs"], c["ramp"], c["variant"]) == (400, 200, "")
                 and c["layers"] in DEEP_ADAM_EPS):
             records[r["key"]] = r  # the same configuration counts once
     groups: Dict[Setting, Dict[int, Tuple[float, float]]] = defaultdict(dict)
     for r in records.values():
-        c = r["config"]
+        c = full_config(r["config"])
         setting = (c["layers"], c["sparsity"], c["weight_init"], c["lr"],
-                   c.get("adam_eps", 1e-8))
+                   c["adam_eps"])
         # one record per seed: the key holds every field of the setting
         groups[setting][c["seed"]] = (100 * r["val_acc"],
                                       100 * r["test_acc"])
