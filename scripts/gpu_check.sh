@@ -5,7 +5,7 @@
 # $OUT when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/gpu_env.sh  # PYTHONPATH; missing packages from .gpu-wheels
+. scripts/gpu_env.sh || exit 3  # PYTHONPATH; packages from .gpu-wheels
 python - <<'PY'
 import torch
 print("torch", torch.__version__, "cuda", torch.version.cuda,

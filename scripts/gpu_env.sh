@@ -1,29 +1,25 @@
-# Sourced by the GPU scripts: puts the repository on PYTHONPATH and, when
-# packages are missing and .gpu-wheels/ exists (scripts/gpu_wheels.sh),
-# installs them from there into .gpu-deps/ (no network needed).
+# Sourced by the GPU scripts: puts the repository on PYTHONPATH and installs
+# the packages of scripts/gpu_packages.txt that are missing from
+# .gpu-wheels/ (scripts/gpu_wheels.sh) into .gpu-deps/, with no network.
+# Returns 3 when some are still missing.
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-missing=$(python - <<'PY'
-import importlib.util
-dists = {"torch_geometric": "torch-geometric", "hypothesis": "hypothesis",
-         "attr": "attrs", "sortedcontainers": "sortedcontainers",
-         "tqdm": "tqdm", "requests": "requests", "urllib3": "urllib3",
-         "idna": "idna", "certifi": "certifi",
-         "charset_normalizer": "charset-normalizer", "fsspec": "fsspec",
-         "jinja2": "jinja2", "markupsafe": "MarkupSafe", "xxhash": "xxhash",
-         "psutil": "psutil"}
-print(" ".join(d for m, d in dists.items()
-               if importlib.util.find_spec(m) is None))
-PY
-)
+ugt_missing() {
+    grep -v '^#' scripts/gpu_packages.txt | while read -r module dist; do
+        python -c "import importlib.util, sys
+sys.exit(importlib.util.find_spec('$module') is None)" || echo "$dist"
+    done | tr '\n' ' '
+}
+missing=$(ugt_missing)
+if [ -n "$missing" ] && [ -d .gpu-wheels ]; then
+    echo "installing from .gpu-wheels: $missing"
+    # shellcheck disable=SC2086
+    python -m pip install -q --no-index --find-links .gpu-wheels \
+        --no-deps --target .gpu-deps $missing
+    export PYTHONPATH="$PWD/.gpu-deps:$PYTHONPATH"
+    missing=$(ugt_missing)
+fi
 if [ -n "$missing" ]; then
-    if [ -d .gpu-wheels ]; then
-        echo "installing from .gpu-wheels: $missing"
-        # shellcheck disable=SC2086
-        python -m pip install -q --no-index --find-links .gpu-wheels \
-            --no-deps --target .gpu-deps $missing
-        export PYTHONPATH="$PWD/.gpu-deps:$PYTHONPATH"
-    else
-        echo "missing Python packages: $missing (run scripts/gpu_wheels.sh" \
-             "here and carry .gpu-wheels)" >&2
-    fi
+    echo "missing Python packages: $missing (run scripts/gpu_wheels.sh" \
+         "where a package index is reachable and carry .gpu-wheels)" >&2
+    return 3
 fi

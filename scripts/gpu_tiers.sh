@@ -13,22 +13,15 @@
 # planetoid/{Cora,CiteSeer}/raw, e.g. a copy in data/ (git-ignored).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-. scripts/gpu_env.sh  # PYTHONPATH; missing packages from .gpu-wheels
+. scripts/gpu_env.sh || exit 3  # PYTHONPATH; packages from .gpu-wheels
 : "${UGT_DATA:?set UGT_DATA to the data root (planetoid/Cora/raw ...)}"
 BUDGET="${BUDGET:-480}"
 TIERS="${TIERS:-table6 fig6 fig7 table1}"
 DEVICE="${DEVICE:-cuda}"
 
-python - <<'PY' || exit 3
-import importlib, sys
-missing = [m for m in ("torch", "torch_geometric", "tqdm")
-           if importlib.util.find_spec(m) is None]
-if missing:
-    sys.exit(f"missing Python packages: {missing}")
-import torch
-print("torch", torch.__version__, "cuda", torch.version.cuda,
-      torch.cuda.get_device_name() if torch.cuda.is_available() else "-")
-PY
+python -c 'import torch; print("torch", torch.__version__, "cuda",
+    torch.version.cuda, torch.cuda.get_device_name()
+    if torch.cuda.is_available() else "-")' || exit 3
 
 start=$SECONDS
 before=$(mktemp)
