@@ -35,12 +35,13 @@ import torch
 from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
                              load_planetoid)
 from benchmarks.models import MODELS, build
-from benchmarks.train import search_ticket, train_dense
+from benchmarks.train import RunResult, search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  __version__, score_parameters, supermask)
 from torch_geometric_ugt.analysis import (LayerOutputs, mad, ood_score,
                                           roc_auc)
+from torch_geometric_ugt.init import SCORE_INITS
 from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
@@ -86,6 +87,8 @@ class Config:
     variant: str = ""
     # Adam's epsilon of the search (the dense baseline keeps 1e-8)
     adam_eps: float = 1e-8
+    # initialisation of the scores (torch_geometric_ugt.init.SCORE_INITS)
+    score_init: str = "kaiming_uniform"
 
     def __post_init__(self) -> None:
         if not self.weight_init:
@@ -99,9 +102,11 @@ class Config:
         # so the records of before keep their keys
         ramp = f"-r{self.ramp}" if self.ramp != 200 else ""
         eps = f"-eps{self.adam_eps:g}" if self.adam_eps != 1e-8 else ""
+        scores = (f"-scores_{self.score_init}"
+                  if self.score_init != "kaiming_uniform" else "")
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
-                f"{eps}-{self.weight_init}{variant}-seed{self.seed}")
+                f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")
 
 
 def grid(datasets: Iterable[str], models: Iterable[str],
@@ -271,7 +276,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
                 contextlib.nullcontext())
 
     @torch.no_grad()
-    def layer_mad(epoch: int) -> None:
+    def layer_mad(epoch: int, result: RunResult) -> None:
         # MAD of every layer's output (all nodes), at the final sparsity
         if epoch % MAD_EVERY and epoch != cfg.epochs - 1:
             return
@@ -280,21 +285,23 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         model.train()
 
     @torch.no_grad()
-    def ood_detection(epoch: int) -> None:
+    def ood_detection(epoch: int, result: RunResult) -> None:
         # OOD ROC-AUC on all test nodes at the best validation epoch (the
-        # same selection rule as the search / training loop)
+        # search's / training loop's selection), computed when an epoch
+        # becomes the best one
+        if result.best_epoch != epoch:
+            return
         with evaluation():
             model.eval()
             out = model(task.x, graph_input(task))
         model.train()
         pred = out[task.val_mask].argmax(dim=-1)
-        val = float((pred == task.y[task.val_mask]).float().mean())
-        if val > ood["val"]:
-            test = data.test_mask
-            ood.update(val=val, epoch=epoch)
-            for kind in ("max_softmax", "entropy"):
-                ood[f"ood_auroc_{kind}"] = roc_auc(
-                    ood_score(out[test], kind), data.ood_mask[test])
+        test = data.test_mask
+        ood.update(val=float((pred == task.y[task.val_mask]).float().mean()),
+                   epoch=epoch)
+        for kind in ("max_softmax", "entropy"):
+            ood[f"ood_auroc_{kind}"] = roc_auc(
+                ood_score(out[test], kind), data.ood_mask[test])
 
     hooks = []
     if cfg.layers >= MAD_MIN_LAYERS:
@@ -302,9 +309,9 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
     if cfg.variant == "ood":
         hooks.append(ood_detection)
 
-    def on_epoch(epoch: int) -> None:
+    def on_epoch(epoch: int, result: RunResult) -> None:
         for hook in hooks:
-            hook(epoch)
+            hook(epoch, result)
 
     if dense:
         model.to(device)
@@ -314,7 +321,8 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
                              on_epoch=on_epoch if hooks else None)
     else:
         # weights and scores drawn on the CPU (seeded), then moved
-        supermask(model, seed=cfg.seed, weight_init=cfg.weight_init)
+        supermask(model, seed=cfg.seed, weight_init=cfg.weight_init,
+                  score_init=cfg.score_init)
         model.to(device)
         optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr,
                                      eps=cfg.adam_eps)
@@ -334,9 +342,13 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
             record["tsne_last_hidden"] = last_hidden_tsne(model, task,
                                                           cfg.seed)
     if cfg.variant == "ood":
-        if ood["epoch"] != result.best_epoch:
+        # the same model state as the selection's evaluation (up to a
+        # node or two of non-deterministic GPU sums)
+        if (ood["epoch"] != result.best_epoch
+                or abs(ood["val"] - result.val_acc) > 0.005):
             raise RuntimeError("internal error: OOD scores were taken at "
-                               "another epoch than the selected one")
+                               "another epoch or state than the selected "
+                               "one")
         record.update(ood_classes=data.ood_classes.tolist(),
                       ood_auroc_max_softmax=ood["ood_auroc_max_softmax"],
                       ood_auroc_entropy=ood["ood_auroc_entropy"])
@@ -413,6 +425,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                      help="Adam's epsilon (default 1e-8)")
     one.add_argument("--weight-init", default="",
                      help="default: per model, see WEIGHT_INIT")
+    one.add_argument("--score-init", default="kaiming_uniform",
+                     choices=sorted(SCORE_INITS),
+                     help="initialisation of the scores "
+                     "(default: kaiming_uniform)")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
     one.add_argument("--variant", default="",
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
@@ -447,7 +463,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         base = Config(args.dataset, args.model, args.layers, args.hidden,
                       args.method, 0.0 if args.method == "dense" else
                       args.sparsity, 0, args.epochs, args.ramp, args.lr,
-                      args.weight_init, args.variant, args.adam_eps)
+                      args.weight_init, args.variant, args.adam_eps,
+                      args.score_init)
         configs = [replace(base, seed=s) for s in args.seeds]
     todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
     if args.limit is not None:

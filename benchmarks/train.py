@@ -81,7 +81,9 @@ def ticket_epoch(model: torch.nn.Module, data: Data, adj,
         return evaluate(model, data, adj) + [loss]
 
 
-EpochHook = Callable[[int], None]
+# on_epoch(epoch, result): after every epoch, with the result so far (so
+# result.best_epoch == epoch says the epoch is the best one yet)
+EpochHook = Callable[[int, "RunResult"], None]
 
 
 def search_ticket(model: torch.nn.Module, data: Data,
@@ -93,8 +95,8 @@ def search_ticket(model: torch.nn.Module, data: Data,
     test accuracy at the best validation epoch, whose final-sparsity masks
     are left in the model. ``log_every > 0`` prints the search curve
     (training loss, accuracies at the final sparsity) every that many
-    epochs. ``on_epoch(epoch)`` runs after every epoch (outside the
-    timing)."""
+    epochs. ``on_epoch(epoch, result)`` runs after every epoch (outside
+    the timing)."""
     result = RunResult()
     adj = graph_input(data)
     best_scores: List[torch.Tensor] = []
@@ -117,7 +119,7 @@ def search_ticket(model: torch.nn.Module, data: Data,
                 for w in sparsifier.weights
             ]
         if on_epoch is not None:
-            on_epoch(epoch)
+            on_epoch(epoch, result)
     sparsifier.remove()
     with torch.no_grad():
         for w, scores in zip(sparsifier.weights, best_scores):
@@ -145,5 +147,5 @@ def train_dense(model: torch.nn.Module, data: Data,
             result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
                                                                   test)
         if on_epoch is not None:
-            on_epoch(epoch)
+            on_epoch(epoch, result)
     return result

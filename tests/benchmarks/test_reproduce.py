@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 import os
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import torch
 
 from benchmarks.reproduce import (DEEP_ADAM_EPS, Config, experiments, main,
                                  run)
-from benchmarks.reproduction_report import write_report
+from benchmarks.reproduction_report import table5_search, write_report
 
 ROOT = os.environ.get("UGT_DATA")
 
@@ -42,6 +43,44 @@ def test_adam_eps_is_part_of_the_record_key():
             assert c.adam_eps == DEEP_ADAM_EPS[c.layers]
     assert {c.adam_eps for c in experiments()["fig2"]} == {1e-8}
     assert len(experiments()["table1"]) == 2 * 2 * 2 * 5
+
+
+def test_score_init_is_part_of_the_record_key():
+    default = Config("Cora", "GAT", 2, 256, "ugt", 0.1, 0)
+    uniform = Config("Cora", "GAT", 2, 256, "ugt", 0.1, 0,
+                     score_init="uniform")
+    assert "scores" not in default.key()
+    assert default.key().replace("kaiming_uniform-", "kaiming_uniform-"
+                                 "scores_uniform-") == uniform.key()
+
+
+def _write_record(folder: Path, cfg: Config, val: float, test: float):
+    folder.mkdir(exist_ok=True)
+    record = {"config": asdict(cfg), "key": cfg.key(), "val_acc": val,
+              "test_acc": test}
+    (folder / f"{cfg.key()}.json").write_text(json.dumps(record))
+
+
+def test_table5_search_groups_settings_over_seeds(tmp_path):
+    probes, out = tmp_path / "probes", tmp_path / "records"
+    assert table5_search(probes, out) == []  # no probes, no section
+    for seed, (val, test) in enumerate([(0.70, 0.71), (0.74, 0.73)]):
+        _write_record(probes, Config("Cora", "GAT", 2, 256, "ugt", 0.1, seed,
+                                     score_init="uniform"), val, test)
+    for seed in range(3):  # Table 5's own records
+        _write_record(out, Config("Cora", "GAT", 2, 256, "ugt", 0.1, seed),
+                      0.75, 0.76)
+    # not probed: another sparsity and another model stay out
+    _write_record(out, Config("Cora", "GAT", 2, 256, "ugt", 0.3, 0), 0.8, 0.8)
+    _write_record(out, Config("Cora", "GAT", 2, 256, "edge-popup", 0.1, 0),
+                  0.8, 0.8)
+    rows = [line for line in table5_search(probes, out)
+            if line.startswith("| 0.")]
+    assert rows == [
+        "| 0.1 | kaiming_uniform | kaiming_uniform | 0.01 | 1e-08 | "
+        "0, 1, 2 | 75.0 | 76.0 | table |",
+        "| 0.1 | kaiming_uniform | uniform | 0.01 | 1e-08 | 0, 1 | 72.0 | "
+        "72.0 |  |"]
 
 
 @pytest.mark.skipif(
