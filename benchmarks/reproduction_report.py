@@ -197,42 +197,46 @@ def setting_means(paths: List[Path], keep, setting_of
 
 def deep_selection(folder: Path, out: Path) -> List[str]:
     """The runs that chose the deep setting on validation accuracy: every
-    Cora GCN ×448 UGTs record with 16 or 32 layers (400 epochs, ramp 200)
-    in :obj:`folder` (the selection runs) and :obj:`out` (the tables' and
-    Figure 2's), one row per setting with the mean over its seeds."""
-    pattern = "Cora-GCN-L*-W448-ugt-*.json"
+    GCN ×448 UGTs record with 16 or 32 layers (400 epochs, ramp 200) in
+    :obj:`folder` (the selection runs) and :obj:`out` (the tables' and
+    Figure 2's), one row per dataset and setting with the mean over its
+    seeds."""
+    pattern = "*-GCN-L*-W448-ugt-*.json"
     rows = setting_means(
         sorted([*folder.glob(pattern), *out.glob(pattern)]),
         lambda c: ((c["epochs"], c["ramp"], c["variant"], c["score_init"])
                    == (400, 200, "", "kaiming_uniform")
                    and c["layers"] in DEEP_ADAM_EPS),
-        lambda c: (c["layers"], c["sparsity"], c["weight_init"], c["lr"],
-                   c["adam_eps"]))
+        lambda c: (c["dataset"], c["layers"], c["sparsity"],
+                   c["weight_init"], c["lr"], c["adam_eps"]))
     if not rows:
         return []
+    tables = {(c.dataset, c.layers, c.sparsity, c.weight_init, c.lr,
+               c.adam_eps) for c in experiments()["table1"]
+              if c.method == "ugt"}
     lines = ["## Deep setting selection", "",
-             "Cora, GCN ×448, UGTs: the selection runs "
+             "GCN ×448, UGTs: the selection runs "
              "(`benchmarks/results/deep-selection/`) and every 16- and "
-             "32-layer record of Table 1 and Figure 2, one row per setting. "
-             "Per depth, the setting with the best mean **validation** "
-             "accuracy is used for the deep tables (marked *tables*); test "
-             "accuracy is shown for completeness only. Settings with one "
-             "seed were a first screen on seed 0: compare them in the "
-             "*seed 0* column.", "",
-             "| layers | sparsity | weight init | lr | Adam eps | seeds | "
-             "val acc | test acc | val acc, seed 0 | |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    # by depth, then by mean validation accuracy (as shown), more seeds
-    # first among equals
-    rows.sort(key=lambda r: (r[0][0], -round(r[2], 1), -len(r[1])))
-    for (layers, s, init, lr, eps), runs, val, test in rows:
-        used = ("tables" if (s, init, lr, eps) == (
-            DEEP_SPARSITY, DEEP_WEIGHT_INIT, DEEP_LR, DEEP_ADAM_EPS[layers])
-            else "")
+             "32-layer record of Table 1 and Figure 2, one row per dataset "
+             "and setting. Per dataset and depth, the setting with the best "
+             "mean **validation** accuracy is used for the deep tables "
+             "(marked *tables*); test accuracy is shown for completeness "
+             "only. Settings with one seed were a first screen on seed 0: "
+             "compare them in the *seed 0* column.", "",
+             "| dataset | layers | sparsity | weight init | lr | Adam eps | "
+             "seeds | val acc | test acc | val acc, seed 0 | |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    # by dataset (Cora first) and depth, then by mean validation accuracy
+    # (as shown), more seeds first among equals
+    rows.sort(key=lambda r: (r[0][0] != "Cora", r[0][0], r[0][1],
+                             -round(r[2], 1), -len(r[1])))
+    for setting, runs, val, test in rows:
+        dataset, layers, s, init, lr, eps = setting
+        used = "tables" if setting in tables else ""
         shown = f"{runs[0][0]:.1f}" if 0 in runs else "—"
-        lines.append(f"| {layers} | {s:g} | {init} | {lr:g} | {eps:g} | "
-                     f"{', '.join(map(str, sorted(runs)))} | {val:.1f} | "
-                     f"{test:.1f} | {shown} | {used} |")
+        lines.append(f"| {dataset} | {layers} | {s:g} | {init} | {lr:g} | "
+                     f"{eps:g} | {', '.join(map(str, sorted(runs)))} | "
+                     f"{val:.1f} | {test:.1f} | {shown} | {used} |")
     return lines + [""]
 
 

@@ -1,5 +1,5 @@
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 import os
 from pathlib import Path
 
@@ -8,14 +8,15 @@ import torch
 
 from benchmarks.reproduce import (DEEP_ADAM_EPS, Config, experiments, main,
                                  run)
-from benchmarks.reproduction_report import table5_search, write_report
+from benchmarks.reproduction_report import (deep_selection, table5_search,
+                                           write_report)
 
 ROOT = os.environ.get("UGT_DATA")
 
 
 def test_experiments_cover_the_paper():
     exps = experiments()
-    assert len(exps["table5"]) == 4 * 6 * 3
+    assert len(exps["table5"]) == 4 * 6 * 5
     assert {c.method for c in exps["quick"]} == {
         "ugt", "edge-popup", "global-only", "gradual-only", "dense"}
     assert {c.layers for c in exps["fig2"]} == {2, 4, 8, 16, 32}
@@ -81,6 +82,30 @@ def test_table5_search_groups_settings_over_seeds(tmp_path):
         "0, 1, 2 | 75.0 | 76.0 | table |",
         "| 0.1 | kaiming_uniform | uniform | 0.01 | 1e-08 | 0, 1 | 72.0 | "
         "72.0 |  |"]
+
+
+def test_deep_selection_marks_each_datasets_table_setting(tmp_path):
+    selection, out = tmp_path / "selection", tmp_path / "records"
+    tables = {(c.dataset, c.seed): c for c in experiments()["table1"]
+              if c.method == "ugt" and c.layers == 16}
+    for dataset in ("Cora", "CiteSeer"):
+        for seed in range(2):
+            table = tables[(dataset, seed)]
+            _write_record(out, table, 0.7 + 0.1 * seed, 0.7)
+            _write_record(selection, replace(table, lr=0.02), 0.65, 0.8)
+    # a 2-layer record is not a deep setting
+    _write_record(out, Config("Cora", "GCN", 2, 448, "ugt", 0.04, 0), 0.9,
+                  0.9)
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in deep_selection(selection, out)
+            if line.startswith(("| Cora", "| CiteSeer"))]
+    lr = f"{tables[('Cora', 0)].lr:g}"
+    # dataset, lr, seeds, mean val, marker
+    assert [[r[0], r[4], r[6], r[7], r[10]] for r in rows] == [
+        ["Cora", lr, "0, 1", "75.0", "tables"],
+        ["Cora", "0.02", "0, 1", "65.0", ""],
+        ["CiteSeer", lr, "0, 1", "75.0", "tables"],
+        ["CiteSeer", "0.02", "0, 1", "65.0", ""]]
 
 
 @pytest.mark.skipif(
