@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks.markdown import replace_section
-from benchmarks.reproduce import (DEEP_ADAM_EPS, DEEP_LR, DEEP_SPARSITY,
+from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
                                   DEEP_WEIGHT_INIT, WEIGHT_INIT, Config,
                                   experiments)
 
@@ -148,24 +148,21 @@ def table5(groups) -> List[str]:
     return lines + [""]
 
 
-def deep_eps() -> str:
-    """The deep searches' Adam epsilon per depth, in words."""
-    return ", ".join(f"{eps:g} at {layers} layers"
-                     for layers, eps in DEEP_ADAM_EPS.items())
-
-
 def deep_table(groups, title: str, model: str, paper: dict) -> List[str]:
     lines = [f"## {title}", "",
-             f"Width 448, UGTs at sparsity {DEEP_SPARSITY:g} (lr {DEEP_LR:g}, "
-             f"{DEEP_WEIGHT_INIT} weights, Adam eps {deep_eps()}; see the "
+             f"Width 448, UGTs at sparsity {DEEP_SPARSITY:g} with "
+             f"{DEEP_WEIGHT_INIT} weights, and the lr and Adam eps of its "
+             f"dataset and depth (chosen on validation accuracy: see the "
              f"deep-setting selection below); ours mean ± std (seeds), "
              f"paper in brackets.", "",
-             "| dataset | layers | UGTs | trained dense |", "|---|---|---|---|"]
+             "| dataset | layers | UGTs: lr, Adam eps | UGTs | trained dense |",
+             "|---|---|---|---|---|"]
     for (dataset, layers), (p_ugt, p_dense) in paper.items():
+        lr, eps = DEEP_SETTING[dataset, layers]
         ugt = groups.get((dataset, model, layers, 448, "ugt", DEEP_SPARSITY))
         dense = groups.get((dataset, model, layers, 448, "dense", 0.0))
-        lines.append(f"| {dataset} | {layers} | {cell(ugt)} [{p_ugt}] | "
-                     f"{cell(dense)} [{p_dense}] |")
+        lines.append(f"| {dataset} | {layers} | {lr:g}, {eps:g} | "
+                     f"{cell(ugt)} [{p_ugt}] | {cell(dense)} [{p_dense}] |")
     return lines + [""]
 
 
@@ -206,7 +203,7 @@ def deep_selection(folder: Path, out: Path) -> List[str]:
         sorted([*folder.glob(pattern), *out.glob(pattern)]),
         lambda c: ((c["epochs"], c["ramp"], c["variant"], c["score_init"])
                    == (400, 200, "", "kaiming_uniform")
-                   and c["layers"] in DEEP_ADAM_EPS),
+                   and c["layers"] in DEEP_LAYERS),
         lambda c: (c["dataset"], c["layers"], c["sparsity"],
                    c["weight_init"], c["lr"], c["adam_eps"]))
     if not rows:

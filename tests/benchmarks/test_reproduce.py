@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.reproduce import (DEEP_ADAM_EPS, Config, experiments, main,
+from benchmarks.reproduce import (DEEP_SETTING, Config, experiments, main,
                                  run)
 from benchmarks.reproduction_report import (deep_selection, table5_search,
                                            write_report)
@@ -41,7 +41,7 @@ def test_adam_eps_is_part_of_the_record_key():
         if c.method == "dense":
             assert (c.lr, c.adam_eps) == (0.01, 1e-8)
         else:
-            assert c.adam_eps == DEEP_ADAM_EPS[c.layers]
+            assert (c.lr, c.adam_eps) == DEEP_SETTING[c.dataset, c.layers]
     assert {c.adam_eps for c in experiments()["fig2"]} == {1e-8}
     assert len(experiments()["table1"]) == 2 * 2 * 2 * 5
 
@@ -100,12 +100,12 @@ def test_deep_selection_marks_each_datasets_table_setting(tmp_path):
     rows = [[cell.strip() for cell in line.strip("|").split("|")]
             for line in deep_selection(selection, out)
             if line.startswith(("| Cora", "| CiteSeer"))]
-    lr = f"{tables[('Cora', 0)].lr:g}"
+    lr = {d: f"{tables[(d, 0)].lr:g}" for d in ("Cora", "CiteSeer")}
     # dataset, lr, seeds, mean val, marker
     assert [[r[0], r[4], r[6], r[7], r[10]] for r in rows] == [
-        ["Cora", lr, "0, 1", "75.0", "tables"],
+        ["Cora", lr["Cora"], "0, 1", "75.0", "tables"],
         ["Cora", "0.02", "0, 1", "65.0", ""],
-        ["CiteSeer", lr, "0, 1", "75.0", "tables"],
+        ["CiteSeer", lr["CiteSeer"], "0, 1", "75.0", "tables"],
         ["CiteSeer", "0.02", "0, 1", "65.0", ""]]
 
 
