@@ -99,6 +99,8 @@ class Config:
     score_init: str = "kaiming_uniform"
 
     def __post_init__(self) -> None:
+        if self.method == "dense":  # no scores: one record whatever asked
+            object.__setattr__(self, "score_init", "kaiming_uniform")
         if not self.weight_init:
             object.__setattr__(self, "weight_init",
                                WEIGHT_INIT.get(self.model, "kaiming_uniform"))
@@ -163,11 +165,11 @@ def experiments() -> Dict[str, List[Config]]:
                        SPARSITIES[:6], seeds5),
         "fig5": grid(["Cora", "CiteSeer"], MODELS, [2], 256,
                      ["ugt", "edge-popup", "dense"], SPARSITIES, seeds3),
-        # Deep models: lr 0.005, Kaiming-uniform weights and, for the
-        # tables (deep_grid), sparsity 0.04 (the authors' deep setting) and
-        # Adam's eps per depth, chosen on validation accuracy (Cora;
-        # benchmarks/results/deep-selection). Figure 2 keeps the default
-        # eps at every depth, as one protocol across its depths.
+        # Deep models: Kaiming-uniform weights; Figure 2 with lr 0.005 and
+        # the default eps at every depth, as one protocol across its
+        # depths; the tables (deep_grid) at sparsity 0.04 (the authors'
+        # deep setting) with the lr and eps of DEEP_SETTING, chosen on
+        # validation accuracy (benchmarks/results/deep-selection).
         "fig2": grid(["Cora"], ["GCN"], [2, 4, 8, 16, 32], 448,
                      ["ugt", "dense"], [0.1, 0.5], seeds3, lr=DEEP_LR,
                      weight_init=DEEP_WEIGHT_INIT),
@@ -352,10 +354,12 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
             record["tsne_last_hidden"] = last_hidden_tsne(model, task,
                                                           cfg.seed)
     if cfg.variant == "ood":
-        # the same model state as the selection's evaluation (up to a
-        # node or two of non-deterministic GPU sums)
-        if (ood["epoch"] != result.best_epoch
-                or abs(ood["val"] - result.val_acc) > 0.005):
+        # the same model state as the selection's evaluation: the scores
+        # must see the validation accuracy the selection saw (up to two
+        # validation nodes, for non-deterministic GPU sums); the epoch
+        # check guards the hook's trigger
+        flipped = abs(ood["val"] - result.val_acc) * int(task.val_mask.sum())
+        if ood["epoch"] != result.best_epoch or flipped > 2.5:
             raise RuntimeError("internal error: OOD scores were taken at "
                                "another epoch or state than the selected "
                                "one")
