@@ -548,7 +548,8 @@ def _plot_panels(panels, xs, path: Path, xlabel: str, log: bool,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = min(3, len(panels))
+    # 4 panels as 2 × 2, 6 as 2 × 3: no empty axes for these counts
+    cols = min(2 if len(panels) == 4 else 3, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows),
                              squeeze=False)
@@ -564,6 +565,8 @@ def _plot_panels(panels, xs, path: Path, xlabel: str, log: bool,
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
