@@ -64,7 +64,7 @@ DEEP_SETTING: Dict[Tuple[str, int], Tuple[float, float]] = {
     ("CiteSeer", 16): (0.01, 1e-8),
     ("CiteSeer", 32): (DEEP_LR, 1e-14),
 }
-DEEP_LAYERS = (16, 32)
+DEEP_LAYERS = tuple(sorted({layers for _, layers in DEEP_SETTING}))
 # Deep runs also record the MAD of every layer (paper Fig. 4) every
 # MAD_EVERY epochs and for the final model.
 MAD_MIN_LAYERS = 16
@@ -144,12 +144,14 @@ def deep_grid(datasets: Iterable[str], model: str,
               seeds: Iterable[int]) -> List[Config]:
     """The deep tables' cells: 16 and 32 layers ×448, UGTs in the deep
     setting of its dataset and depth and the trained dense model."""
-    return [c for dataset in datasets for layers in DEEP_LAYERS
-            for c in grid([dataset], [model], [layers], 448,
-                          ["ugt", "dense"], [DEEP_SPARSITY], seeds,
-                          lr=DEEP_SETTING[dataset, layers][0],
-                          weight_init=DEEP_WEIGHT_INIT,
-                          adam_eps=DEEP_SETTING[dataset, layers][1])]
+    out = []
+    for dataset in datasets:
+        for layers in DEEP_LAYERS:
+            lr, eps = DEEP_SETTING[dataset, layers]
+            out += grid([dataset], [model], [layers], 448, ["ugt", "dense"],
+                        [DEEP_SPARSITY], seeds, lr=lr,
+                        weight_init=DEEP_WEIGHT_INIT, adam_eps=eps)
+    return out
 
 
 def experiments() -> Dict[str, List[Config]]:

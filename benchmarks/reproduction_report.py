@@ -9,7 +9,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.markdown import replace_section
 from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
@@ -173,12 +173,12 @@ Runs = Dict[int, Tuple[float, float]]  # seed -> (val %, test %)
 
 def setting_means(paths: List[Path],
                   keep: Callable[[Dict[str, Any]], bool],
-                  setting_of: Callable[[Dict[str, Any]], Tuple]
+                  setting: Sequence[str]
                   ) -> List[Tuple[Tuple, Runs, float, float]]:
-    """Records grouped by setting (``setting_of(config)``; seeds apart):
-    ``(setting, runs, mean val %, mean test %)`` per setting, for the
-    records whose full configuration passes :obj:`keep`. A configuration
-    found in several folders counts once."""
+    """Records grouped by the configuration fields :obj:`setting` (seeds
+    apart): ``(setting values, runs, mean val %, mean test %)`` per
+    setting, for the records whose full configuration passes :obj:`keep`.
+    A configuration found in several folders counts once."""
     records: Dict[str, dict] = {}
     for path in paths:
         r = json.loads(path.read_text())
@@ -188,12 +188,22 @@ def setting_means(paths: List[Path],
     for r in records.values():
         c = full_config(r["config"])
         # one record per seed: the key holds every field of the setting
-        groups[setting_of(c)][c["seed"]] = (100 * r["val_acc"],
-                                            100 * r["test_acc"])
-    return [(setting, runs,
+        groups[tuple(c[k] for k in setting)][c["seed"]] = (
+            100 * r["val_acc"], 100 * r["test_acc"])
+    return [(values, runs,
              statistics.fmean(v for v, _ in runs.values()),
              statistics.fmean(t for _, t in runs.values()))
-            for setting, runs in groups.items()]
+            for values, runs in groups.items()]
+
+
+def experiment_settings(name: str, setting: Sequence[str]) -> set:
+    """The :obj:`setting` values of an experiment's UGTs configurations."""
+    return {tuple(asdict(c)[k] for k in setting)
+            for c in experiments()[name] if c.method == "ugt"}
+
+
+DEEP_FIELDS = ("dataset", "layers", "sparsity", "weight_init", "lr",
+               "adam_eps")
 
 
 def deep_selection(folder: Path, out: Path) -> List[str]:
@@ -207,14 +217,10 @@ def deep_selection(folder: Path, out: Path) -> List[str]:
         sorted([*folder.glob(pattern), *out.glob(pattern)]),
         lambda c: ((c["epochs"], c["ramp"], c["variant"], c["score_init"])
                    == (400, 200, "", "kaiming_uniform")
-                   and c["layers"] in DEEP_LAYERS),
-        lambda c: (c["dataset"], c["layers"], c["sparsity"],
-                   c["weight_init"], c["lr"], c["adam_eps"]))
+                   and c["layers"] in DEEP_LAYERS), DEEP_FIELDS)
     if not rows:
         return []
-    tables = {(c.dataset, c.layers, c.sparsity, c.weight_init, c.lr,
-               c.adam_eps) for c in experiments()["table1"]
-              if c.method == "ugt"}
+    tables = experiment_settings("table1", DEEP_FIELDS)
     lines = ["## Deep setting selection", "",
              "GCN ×448, UGTs: the selection runs "
              "(`benchmarks/results/deep-selection/`) and every 16- and "
@@ -241,6 +247,9 @@ def deep_selection(folder: Path, out: Path) -> List[str]:
     return lines + [""]
 
 
+TABLE5_FIELDS = ("sparsity", "weight_init", "score_init", "lr", "adam_eps")
+
+
 def table5_search(folder: Path, out: Path) -> List[str]:
     """Search settings of UGTs on Table 5's model (Cora GAT 2×256): the
     probes in :obj:`folder` beside Table 5's own records, one row per
@@ -249,16 +258,13 @@ def table5_search(folder: Path, out: Path) -> List[str]:
     probes = sorted(folder.glob(pattern))
     if not probes:
         return []
+    table5 = experiment_settings("table5", TABLE5_FIELDS)
     probed = {json.loads(p.read_text())["config"]["sparsity"]
               for p in probes}
     rows = setting_means(
         probes + sorted(out.glob(pattern)),
         lambda c: ((c["epochs"], c["ramp"], c["variant"]) == (400, 200, "")
-                   and c["sparsity"] in probed),
-        lambda c: (c["sparsity"], c["weight_init"], c["score_init"],
-                   c["lr"], c["adam_eps"]))
-    table5 = {(c.sparsity, c.weight_init, c.score_init, c.lr, c.adam_eps)
-              for c in experiments()["table5"] if c.method == "ugt"}
+                   and c["sparsity"] in probed), TABLE5_FIELDS)
     # each probe against the table's setting on the seeds both have
     table_runs = {setting[0]: runs for setting, runs, _, _ in rows
                   if setting in table5}
@@ -284,17 +290,17 @@ def table5_search(folder: Path, out: Path) -> List[str]:
              "| sparsity | weight init | score init | lr | Adam eps | seeds "
              "| val acc vs table | val acc | test acc | |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    shown = [(setting, runs, val, test, versus_table(setting, runs))
+             for setting, runs, val, test in rows]
     # by sparsity, the table's setting first, then the probes by their
     # difference to it
-    rows.sort(key=lambda r: (r[0][0], r[0] not in table5,
-                             -versus_table(r[0], r[1])[1]))
-    for setting, runs, val, test in rows:
+    shown.sort(key=lambda r: (r[0][0], r[0] not in table5, -r[4][1]))
+    for setting, runs, val, test, (versus, _) in shown:
         s, init, scores, lr, eps = setting
         used = "table" if setting in table5 else ""
         lines.append(f"| {s:g} | {init} | {scores} | {lr:g} | {eps:g} | "
-                     f"{', '.join(map(str, sorted(runs)))} | "
-                     f"{versus_table(setting, runs)[0]} | {val:.1f} | "
-                     f"{test:.1f} | {used} |")
+                     f"{', '.join(map(str, sorted(runs)))} | {versus} | "
+                     f"{val:.1f} | {test:.1f} | {used} |")
     return lines + [""]
 
 
