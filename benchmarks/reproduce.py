@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -36,6 +35,7 @@ import torch
 from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
                              load_planetoid)
 from benchmarks.models import MODELS, build
+from benchmarks.records import write_record
 from benchmarks.train import RunResult, search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
@@ -405,9 +405,7 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
     for cfg in todo:
         record = run(cfg, root, log_every, device)
         path = out / f"{cfg.key()}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(path)  # a record is complete or absent
+        write_record(path, record)
         records.append(record)
         msg = (f"{cfg.key()}: test {100 * record['test_acc']:.1f} "
                f"(val {100 * record['val_acc']:.1f})")

@@ -4,7 +4,7 @@ UGTs over the sparsity row beside the trained dense model.
 
     python -m benchmarks.table3 run texas --root ../shared/datasets
     python -m benchmarks.table3 run molbace --root ../shared/datasets
-    python -m benchmarks.table3 report          # section of docs/table3.md
+    python -m benchmarks.reproduce report      # Table 3 in docs/reproduction.md
 
 Texas: the 10 WebKB splits (48 / 32 / 20 %); seed ``i`` uses split ``i``.
 Molecules: OGB scaffold split, ``AtomEncoder`` embeddings (masked too: the
@@ -31,13 +31,12 @@ from torch_geometric.datasets import WebKB
 from torch_geometric.nn import GCN, global_mean_pool
 
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
-from benchmarks.markdown import replace_section
+from benchmarks.records import write_record
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
 
 RESULTS = Path(__file__).parent / "results" / "table3"
-DOC = Path(__file__).parent.parent / "docs" / "table3.md"
 SPARSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 # Facts copied from the paper's Table 3 (dense, then UGTs per sparsity).
 PAPER = {
@@ -200,14 +199,15 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
                       library=__version__, torch=torch.__version__,
                       threads=torch.get_num_threads(),
                       total_time_s=time.perf_counter() - start)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1))
-        tmp.replace(path)
+        write_record(path, record)
         print(f"{k}: test {100 * record['test']:.1f} (val "
               f"{100 * record['val']:.1f})", flush=True)
 
 
-def report(out: Path = RESULTS, doc: Path = DOC) -> str:
+def section(out: Path = RESULTS) -> List[str]:
+    """The Table 3 section of docs/reproduction.md: test accuracy (Texas)
+    or ROC-AUC (molecules), %, mean ± std (seeds) of the records in
+    :obj:`out`, the paper's number in brackets."""
     groups: Dict[tuple, List[float]] = {}
     epochs: Dict[str, set] = {}
     for path in sorted(out.glob("*.json")):
@@ -223,8 +223,16 @@ def report(out: Path = RESULTS, doc: Path = DOC) -> str:
         return f"{statistics.fmean(vals):.1f} ± {std:.1f} ({len(vals)})"
 
     head = " | ".join(f"{s:g}" for s in SPARSITIES)
-    lines = ["| dataset | model | " + head + " |",
-             "|---|---|" + "---|" * len(SPARSITIES)]
+    lines = [
+        "## Table 3: heterophily and graph-level tasks (GCN, width 448, "
+        "depth 3)", "",
+        "Records in `benchmarks/results/table3/`, run with `python -m "
+        "benchmarks.table3 run {texas,molbace,molhiv}` (resumable; protocol "
+        "in `benchmarks/table3.py`). Test accuracy (Texas; seed `i` uses "
+        "WebKB split `i`) or test ROC-AUC (molecules), %, mean ± std "
+        "(seeds), the paper's number in brackets.", "",
+        "| dataset | model | " + head + " |",
+        "|---|---|" + "---|" * len(SPARSITIES)]
     for name in DATASETS:
         dense, paper = PAPER[name]
         d = groups.get((name, "dense", 0.0))
@@ -233,11 +241,9 @@ def report(out: Path = RESULTS, doc: Path = DOC) -> str:
         lines.append(f"| {name} | UGTs | " + " | ".join(
             f"{cell(groups.get((name, 'ugt', s)))} [{p}]"
             for s, p in zip(SPARSITIES, paper)) + " |")
-    runs = ", ".join(f"{n}: {sorted(e)} epochs" for n, e in epochs.items())
-    text = "\n".join(lines) + f"\n\nEpochs per run: {runs or 'no records'}."
-    replace_section(doc, "table3", text)
-    print(text)
-    return text
+    runs = ", ".join(f"{n} {'/'.join(map(str, sorted(e)))}"
+                     for n, e in epochs.items())
+    return lines + ["", f"Epochs per run: {runs or 'no records'}.", ""]
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -253,12 +259,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     r.add_argument("--sparsities", type=float, nargs="+", default=None)
     r.add_argument("--threads", type=int, default=None)
     r.add_argument("--out", type=Path, default=RESULTS)
-    rep = sub.add_parser("report")
-    rep.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    if args.command == "report":
-        report(args.out)
-        return
     if args.threads:
         torch.set_num_threads(args.threads)
     epochs = args.epochs or (400 if args.dataset == "texas" else 100)

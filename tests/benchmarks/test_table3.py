@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.table3 import PAPER, SPARSITIES, main, report
+from benchmarks.table3 import PAPER, SPARSITIES, main, section
 
 ROOT = os.environ.get("UGT_DATA")
 
@@ -25,8 +25,15 @@ def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
         assert 0.0 <= r["test"] <= 1.0
         if r["method"] == "ugt":
             assert r["realised_sparsity"] == pytest.approx(0.5, abs=1e-4)
-    doc = tmp_path / "table3.md"
-    doc.write_text("x\n<!-- table3:start -->\n<!-- table3:end -->\ny\n")
-    text = report(out, doc)
-    assert f"[{PAPER['texas'][0]}]" in text and "(2)" in text
-    assert doc.read_text().startswith("x\n") and len(SPARSITIES) == 11
+    text = "\n".join(section(out))
+    assert len(SPARSITIES) == 11
+    texas_dense = next(line for line in text.splitlines()
+                       if line.startswith("| texas | trained dense"))
+    assert f"(2) [{PAPER['texas'][0]}]" in texas_dense
+    texas_ugt = next(line for line in text.splitlines()
+                     if line.startswith("| texas | UGTs"))
+    cells = texas_ugt.split(" | ")[2:]
+    half = SPARSITIES.index(0.5)
+    assert cells[half].endswith(f"(2) [{PAPER['texas'][1][half]}]")
+    assert cells[0].startswith("— [")  # sparsity 0.1 has no record
+    assert "texas 4" in text  # epochs per run

@@ -1,0 +1,16 @@
+"""Result records: one JSON file per run, written atomically."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict
+
+
+def write_record(path: Path, record: Dict[str, Any]) -> None:
+    """Writes :obj:`record` to :obj:`path` so that the file is either
+    complete or absent, even when two runners race for the same record
+    (each writes its own temporary file, then renames it)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
