@@ -37,3 +37,40 @@ def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
     assert cells[half].endswith(f"(2) [{PAPER['texas'][1][half]}]")
     assert cells[0].startswith("— [")  # sparsity 0.1 has no record
     assert "texas 4" in text  # epochs per run
+
+
+def test_bond_gcn_conv_matches_its_formula():
+    pytest.importorskip("ogb")
+    import torch
+
+    from benchmarks.table3 import BondGCNConv
+
+    torch.manual_seed(0)
+    conv = BondGCNConv(4, bias=False)
+    with torch.no_grad():
+        conv.lin.weight.copy_(torch.eye(4))
+        conv.root.weight.fill_(0.5)
+        for emb in conv.bonds.bond_embedding_list:
+            emb.weight.zero_()
+        conv.bonds.bond_embedding_list[0].weight[1] = -1.0
+    x = torch.randn(3, 4)
+    # path 0 - 1 - 2, both directions; the bond 1 -> 2 has type 1
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    edge_attr = torch.zeros(4, 3, dtype=torch.long)
+    edge_attr[2, 0] = 1
+    out = conv(x, edge_index, edge_attr)
+    deg = torch.tensor([2.0, 3.0, 2.0])  # neighbours + 1
+    relu = torch.relu
+    expected = relu(x + 0.5) / deg.unsqueeze(-1)
+    expected[1] += relu(x[0]) / (2 * 3) ** 0.5 + relu(x[2]) / (2 * 3) ** 0.5
+    expected[0] += relu(x[1]) / (3 * 2) ** 0.5
+    expected[2] += relu(x[1] - 1.0) / (3 * 2) ** 0.5
+    assert torch.allclose(out, expected, atol=1e-6)
+
+
+def test_mol_gcn_rejects_an_unknown_arch():
+    pytest.importorskip("ogb")
+    from benchmarks.table3 import MolGCN
+
+    with pytest.raises(ValueError, match="arch must be one of"):
+        MolGCN(1, dense=True, arch="gin")
