@@ -12,8 +12,11 @@ whole network stays untrained), 3 GCN layers, mean pooling, a linear head,
 mini-batches of 32 graphs, ROC-AUC from OGB's ``Evaluator``. Protocol of
 the tickets as in the node tasks (Adam lr 0.01, weight decay 0, ramp over
 the first half of the epochs, selection by validation at the final
-sparsity); the dense model trains with dropout 0.5 and weight decay 5e-4.
-Resumable: a configuration whose record exists is skipped.
+sparsity). The dense model trains with dropout 0.5: on Texas with Adam lr
+0.01 and weight decay 5e-4, on the molecules with Adam lr 0.001.
+``--arch ogb`` swaps the molecules' plain PyG ``GCN`` for the GCN of OGB's
+molecule examples (:class:`BondGCNConv`, batch norm); the table reads plain
+records only. Resumable: a configuration whose record exists is skipped.
 """
 from __future__ import annotations
 
