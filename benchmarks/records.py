@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Dict
 
+import torch
+
 
 def write_record(path: Path, record: Dict[str, Any]) -> None:
     """Writes :obj:`record` to :obj:`path` so that the file is either
@@ -14,3 +16,10 @@ def write_record(path: Path, record: Dict[str, Any]) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
+
+
+def device_name(device: torch.device) -> str:
+    """``"cpu"``, or the device and the GPU's name (records state it)."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)

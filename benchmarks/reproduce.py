@@ -35,7 +35,7 @@ import torch
 from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
                              load_planetoid)
 from benchmarks.models import MODELS, build
-from benchmarks.records import write_record
+from benchmarks.records import device_name, write_record
 from benchmarks.train import RunResult, search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
@@ -378,13 +378,6 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         epoch_time_s=result.epoch_time,
         total_time_s=time.perf_counter() - start)
     return record
-
-
-def device_name(device: torch.device) -> str:
-    """``"cpu"``, or the device and the GPU's name (records state it)."""
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return str(device)
 
 
 def run_all(configs: List[Config], root: Optional[str], out: Path,

@@ -37,7 +37,7 @@ from torch_geometric.nn import GCN, MessagePassing, global_mean_pool
 from torch_geometric.utils import degree
 
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
-from benchmarks.records import write_record
+from benchmarks.records import device_name, write_record
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
@@ -68,22 +68,24 @@ def texas(root: Optional[str], split: int):
 
 
 def run_texas(method: str, sparsity: float, seed: int, epochs: int,
-              root: Optional[str]) -> Dict:
-    data = texas(root, seed % 10)
+              root: Optional[str], device: torch.device) -> Dict:
+    data = texas(root, seed % 10).to(device)
     torch.manual_seed(seed)
     dense = method == "dense"
     model = GCN(data.num_features, HIDDEN, LAYERS, data.num_classes,
                 dropout=0.5 if dense else 0.0, bias=dense, cached=True)
     if dense:
+        model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=0.01,
                                weight_decay=5e-4)
         result = train_dense(model, data, opt, epochs)
         extra: Dict = {}
     else:
-        supermask(model, seed=seed)
+        supermask(model, seed=seed)  # drawn on the CPU (seeded), then moved
+        model.to(device)
         opt = torch.optim.Adam(score_parameters(model), lr=0.01)
         sp = GlobalGradualSparsifier(model, opt, final_sparsity=sparsity,
-                                     ramp_epochs=epochs // 2)
+                                     ramp_epochs=max(1, epochs // 2))
         result = search_ticket(model, data, opt, sp, epochs)
         extra = {"realised_sparsity": result.realised_sparsity}
     return dict(extra, test=result.test_acc, val=result.val_acc,
@@ -165,7 +167,8 @@ class MolGCN(torch.nn.Module):
 
 
 def run_mol(name: str, method: str, sparsity: float, seed: int,
-            epochs: int, root: Optional[str], arch: str = "plain") -> Dict:
+            epochs: int, root: Optional[str], arch: str = "plain",
+            device: torch.device = torch.device("cpu")) -> Dict:
     from ogb.graphproppred import Evaluator, PygGraphPropPredDataset
     from torch_geometric.loader import DataLoader
     allow_pyg_in_torch_load()
@@ -183,6 +186,7 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
     model = MolGCN(dataset.num_tasks, dense, arch)
     sp = None
     if dense:
+        model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=0.001)
     else:
         # Every weight stays untrained: embeddings, convolutions, head
@@ -190,17 +194,18 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
         targets = [torch.nn.Embedding, torch.nn.Linear]
         supermask(model, seed=seed, include=targets + (
             ["gnn.convs.*"] if arch == "plain" else []))
+        model.to(device)
         opt = torch.optim.Adam(score_parameters(model), lr=0.01)
         sp = GlobalGradualSparsifier(model, opt, final_sparsity=sparsity,
-                                     ramp_epochs=epochs // 2)
+                                     ramp_epochs=max(1, epochs // 2))
 
     @torch.no_grad()
     def rocauc(loader) -> float:
         model.eval()
         ys, preds = [], []
         for b in loader:
-            preds.append(model(b))
-            ys.append(b.y)
+            preds.append(model(b.to(device)).cpu())
+            ys.append(b.y.cpu())
         return float(evaluator.eval({"y_true": torch.cat(ys),
                                      "y_pred": torch.cat(preds)})["rocauc"])
 
@@ -212,6 +217,7 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
             sp.step(epoch)
         model.train()
         for b in loaders["train"]:
+            b = b.to(device)
             opt.zero_grad()
             out = model(b)
             labelled = ~torch.isnan(b.y)
@@ -249,7 +255,7 @@ def key(name: str, method: str, sparsity: float, seed: int,
 
 def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
         out: Path, sparsities: Optional[List[float]] = None,
-        arch: str = "plain") -> None:
+        arch: str = "plain", device: str = "cpu") -> None:
     if arch != "plain" and name == "texas":
         raise ValueError("--arch applies to the molecule datasets only; "
                          "Texas runs PyG's GCN")
@@ -263,13 +269,15 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
             continue
         start = time.perf_counter()
         if name_ == "texas":
-            result = run_texas(method, sparsity, seed, epochs, root)
+            result = run_texas(method, sparsity, seed, epochs, root,
+                               torch.device(device))
         else:
             result = run_mol(name_, method, sparsity, seed, epochs, root,
-                             arch)
+                             arch, torch.device(device))
         record = dict(result, key=k, dataset=name_, arch=arch, method=method,
                       sparsity=sparsity, seed=seed, epochs=epochs,
                       library=__version__, torch=torch.__version__,
+                      device=device_name(torch.device(device)),
                       threads=torch.get_num_threads(),
                       total_time_s=time.perf_counter() - start)
         write_record(path, record)
@@ -338,12 +346,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                         "the table's model) or 'ogb' (OGB examples' GCN: "
                         "bond features, batch norm)")
     r.add_argument("--out", type=Path, default=RESULTS)
+    r.add_argument("--device", default="cpu",
+                   help="e.g. cuda; records name the device")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     epochs = args.epochs or (400 if args.dataset == "texas" else 100)
     run(args.dataset, args.seeds, epochs, args.root, args.out,
-        args.sparsities, args.arch)
+        args.sparsities, args.arch, args.device)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU: runs the reproduction tiers that are slow on
-# a CPU (Table 6, Figures 6 and 7, the rest of Table 1), as many as fit in
-# BUDGET seconds (default 480), and copies the new records to $OUT/reproduction
-# when OUT is set. Resumable like `benchmarks.reproduce run`: existing
-# records are skipped and a stopped run leaves no record.
+# a CPU (Table 6, Figures 6 and 7, the rest of Table 1, Table 3's molecule
+# rows: tiers table3-molhiv and table3-molbace), as many as fit in BUDGET
+# seconds (default 480), and copies the new records to $OUT/reproduction and
+# $OUT/table3 when OUT is set. Resumable like `benchmarks.reproduce run`:
+# existing records are skipped and a stopped run leaves no record.
 #
 #   UGT_DATA=data OUT=/tmp/out BUDGET=480 bash scripts/gpu_tiers.sh
 #
 # The machine needs torch with CUDA; PyG and the rest come from its own
 # installation or from .gpu-wheels (scripts/gpu_wheels.sh, run beforehand
 # where a package index is reachable). The data root (UGT_DATA) holds
-# planetoid/{Cora,CiteSeer}/raw, e.g. a copy in data/ (git-ignored).
+# planetoid/{Cora,CiteSeer}/raw (and ogb/ogbg_mol*/ for Table 3), e.g. a
+# copy in data/ (git-ignored).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/gpu_env.sh || exit 3  # PYTHONPATH; packages from .gpu-wheels
 : "${UGT_DATA:?set UGT_DATA to the data root (planetoid/Cora/raw ...)}"
 BUDGET="${BUDGET:-480}"
-TIERS="${TIERS:-table6 fig6 fig7 table1}"
+TIERS="${TIERS:-table6 fig6 fig7 table1 table3-molhiv}"
 DEVICE="${DEVICE:-cuda}"
 
 python -c 'import torch; print("torch", torch.__version__, "cuda",
@@ -24,8 +26,12 @@ python -c 'import torch; print("torch", torch.__version__, "cuda",
     if torch.cuda.is_available() else "-")' || exit 3
 
 start=$SECONDS
-before=$(mktemp)
-ls benchmarks/results/reproduction > "$before"
+folders="reproduction table3"
+before=$(mktemp -d)
+for folder in $folders; do
+    mkdir -p "benchmarks/results/$folder"
+    ls "benchmarks/results/$folder" > "$before/$folder"
+done
 for tier in $TIERS; do
     left=$((BUDGET - (SECONDS - start)))
     if [ "$left" -le 10 ]; then
@@ -33,16 +39,28 @@ for tier in $TIERS; do
         continue
     fi
     echo "== $tier ($left s left)"
-    timeout --signal=INT "$left" python -m benchmarks.reproduce run "$tier" \
+    case "$tier" in
+        table3-*)
+            # OGB's loaders need pandas and scikit-learn from the machine
+            if ! python -c "import ogb, pandas, sklearn" 2>/dev/null; then
+                echo "skipped $tier: ogb, pandas or scikit-learn missing"
+                continue
+            fi
+            command=(benchmarks.table3 run "${tier#table3-}") ;;
+        *) command=(benchmarks.reproduce run "$tier") ;;
+    esac
+    timeout --signal=INT "$left" python -m "${command[@]}" \
         --root "$UGT_DATA" --device "$DEVICE" 2>&1 |
         grep -v -e Warning -e "return torch" || true
 done
 if [ -n "${OUT:-}" ]; then
-    mkdir -p "$OUT/reproduction"
-    ls benchmarks/results/reproduction | grep '\.json$' |
-        grep -v -x -F -f "$before" |
-        while read -r name; do
-            cp "benchmarks/results/reproduction/$name" "$OUT/reproduction/"
-        done
-    echo "new records: $(ls "$OUT/reproduction" | wc -l)"
+    for folder in $folders; do
+        mkdir -p "$OUT/$folder"
+        ls "benchmarks/results/$folder" | grep '\.json$' |
+            grep -v -x -F -f "$before/$folder" |
+            while read -r name; do
+                cp "benchmarks/results/$folder/$name" "$OUT/$folder/"
+            done
+        echo "new $folder records: $(ls "$OUT/$folder" | wc -l)"
+    done
 fi
