@@ -25,14 +25,14 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
 import torch_geometric.transforms as T
-from torch_geometric.datasets import WebKB
 from torch import Tensor
 from torch_geometric.data import Batch
+from torch_geometric.datasets import WebKB
 from torch_geometric.nn import GCN, MessagePassing, global_mean_pool
 from torch_geometric.utils import degree
 
@@ -98,12 +98,14 @@ class BondGCNConv(MessagePassing):
 
     .. math::
         \mathbf{x}'_i = \sum_{j \in \mathcal{N}(i)}
-        \frac{\mathrm{ReLU}(\mathbf{W}\mathbf{x}_j + \mathbf{e}_{ji})}
-        {\sqrt{d_i d_j}} + \frac{\mathrm{ReLU}(\mathbf{W}\mathbf{x}_i +
-        \mathbf{r})}{d_i},
+        \frac{\mathrm{ReLU}(\mathbf{h}_j + \mathbf{e}_{ji})}
+        {\sqrt{d_i d_j}} + \frac{\mathrm{ReLU}(\mathbf{h}_i +
+        \mathbf{r})}{d_i}, \qquad \mathbf{h} = \mathbf{W}\mathbf{x}
+        (+ \mathbf{b}),
 
     with :math:`\mathbf{e}_{ji}` the bond embedding, :math:`\mathbf{r}` a
-    learned root embedding and :math:`d_i` the degree plus one."""
+    root embedding and :math:`d_i` the number of edges leaving :math:`i`
+    plus one (molecule graphs are undirected, so it is the degree)."""
 
     def __init__(self, channels: int, bias: bool) -> None:
         super().__init__(aggr="add")
@@ -132,7 +134,10 @@ class MolGCN(torch.nn.Module):
     ``arch="plain"``: PyG's ``GCN`` on the atom embeddings, ReLU after every
     layer, no normalisation. ``arch="ogb"``: the GCN of OGB's molecule
     examples: :class:`BondGCNConv` layers (bond features in the messages),
-    batch norm after every layer, ReLU between layers."""
+    batch norm after every layer, ReLU between layers. A ticket's batch
+    norms keep their untrained affine parameters (1, 0) and track running
+    statistics in training mode; during the ramp those come from the
+    current, not the final, sparsity that evaluation uses."""
 
     def __init__(self, num_tasks: int, dense: bool,
                  arch: str = "plain") -> None:
@@ -152,6 +157,19 @@ class MolGCN(torch.nn.Module):
         else:
             raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
         self.head = torch.nn.Linear(HIDDEN, num_tasks, bias=dense)
+
+    def to_ticket(self, seed: int) -> List[torch.nn.Parameter]:
+        """Masks every weight (embeddings, convolutions, head), freezes
+        everything else (batch norms included) and returns the scores."""
+        targets: List = [torch.nn.Embedding, torch.nn.Linear]
+        if self.arch == "plain":  # PyG's GCN keeps its weights in its Linear
+            targets.append("gnn.convs.*")
+        supermask(self, seed=seed, include=targets)
+        self.requires_grad_(False)
+        scores = list(score_parameters(self))
+        for score in scores:
+            score.requires_grad_(True)
+        return scores
 
     def forward(self, batch: Batch) -> Tensor:
         h = self.atoms(batch.x)
@@ -189,13 +207,9 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=0.001)
     else:
-        # Every weight stays untrained: embeddings, convolutions, head
-        # (PyG's GCN keeps its weights in its own Linear, hence the pattern).
-        targets = [torch.nn.Embedding, torch.nn.Linear]
-        supermask(model, seed=seed, include=targets + (
-            ["gnn.convs.*"] if arch == "plain" else []))
+        scores = model.to_ticket(seed)
         model.to(device)
-        opt = torch.optim.Adam(score_parameters(model), lr=0.01)
+        opt = torch.optim.Adam(scores, lr=0.01)
         sp = GlobalGradualSparsifier(model, opt, final_sparsity=sparsity,
                                      ramp_epochs=max(1, epochs // 2))
 
@@ -255,10 +269,14 @@ def key(name: str, method: str, sparsity: float, seed: int,
 
 def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
         out: Path, sparsities: Optional[List[float]] = None,
-        arch: str = "plain", device: str = "cpu") -> None:
+        arch: str = "plain",
+        device: Union[str, torch.device] = "cpu") -> None:
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     if arch != "plain" and name == "texas":
         raise ValueError("--arch applies to the molecule datasets only; "
                          "Texas runs PyG's GCN")
+    device = torch.device(device)
     out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in configs(name, seeds)
             if sparsities is None or c[1] == "dense" or c[2] in sparsities]
@@ -270,14 +288,14 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
         start = time.perf_counter()
         if name_ == "texas":
             result = run_texas(method, sparsity, seed, epochs, root,
-                               torch.device(device))
+                               device)
         else:
             result = run_mol(name_, method, sparsity, seed, epochs, root,
-                             arch, torch.device(device))
+                             arch, device)
         record = dict(result, key=k, dataset=name_, arch=arch, method=method,
                       sparsity=sparsity, seed=seed, epochs=epochs,
                       library=__version__, torch=torch.__version__,
-                      device=device_name(torch.device(device)),
+                      device=device_name(device),
                       threads=torch.get_num_threads(),
                       total_time_s=time.perf_counter() - start)
         write_record(path, record)

@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gpu-wheels
-mapfile -t dists < <(grep -v '^#' scripts/gpu_packages.txt | awk '{print $2}')
+mapfile -t dists < <(grep -h -v '^#' scripts/gpu_packages.txt \
+    scripts/gpu_packages_ogb.txt | awk '{print $2}')
 for version in 3.10 3.11 3.12 3.13; do
     pip download -q --no-deps -d .gpu-wheels --only-binary=:all: \
         --platform any --platform manylinux2014_x86_64 \

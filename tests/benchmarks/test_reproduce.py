@@ -174,6 +174,7 @@ def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
     docs.mkdir()
     text = write_report(out, docs, include_quick=True)
     assert "Table 5" in text and (docs / "reproduction.md").exists()
+    assert "## Table 3" in text  # from benchmarks/results/table3's sibling
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

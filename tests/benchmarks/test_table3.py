@@ -40,7 +40,7 @@ def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
 
 
 def test_bond_gcn_conv_matches_its_formula():
-    pytest.importorskip("ogb")
+    pytest.importorskip("ogb.graphproppred")
     import torch
 
     from benchmarks.table3 import BondGCNConv
@@ -69,8 +69,29 @@ def test_bond_gcn_conv_matches_its_formula():
 
 
 def test_mol_gcn_rejects_an_unknown_arch():
-    pytest.importorskip("ogb")
+    pytest.importorskip("ogb.graphproppred")
     from benchmarks.table3 import MolGCN
 
     with pytest.raises(ValueError, match="arch must be one of"):
         MolGCN(1, dense=True, arch="gin")
+
+
+def test_ogb_arch_ticket_runs_with_scores_as_its_only_trainables():
+    pytest.importorskip("ogb.graphproppred")
+    import torch
+    from torch_geometric.data import Batch, Data
+
+    from benchmarks.table3 import MolGCN
+
+    graphs = [Data(x=torch.zeros(n, 9, dtype=torch.long),
+                   edge_index=torch.tensor([[0, 1], [1, 0]]),
+                   edge_attr=torch.zeros(2, 3, dtype=torch.long))
+              for n in (2, 3)]
+    batch = Batch.from_data_list(graphs)
+    model = MolGCN(1, dense=False, arch="ogb")
+    scores = model.to_ticket(seed=0)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert {id(p) for p in trainable} == {id(p) for p in scores}
+    model(batch).sum().backward()
+    assert all(p.grad is not None for p in scores)
+    assert model.norms[0].weight.grad is None
