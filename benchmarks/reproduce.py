@@ -396,8 +396,12 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
             bar = None
     records = []
     for cfg in todo:
-        record = run(cfg, root, log_every, device)
         path = out / f"{cfg.key()}.json"
+        if path.exists():  # another runner made it meanwhile
+            if bar is not None:
+                bar.update(1)
+            continue
+        record = run(cfg, root, log_every, device)
         write_record(path, record)
         records.append(record)
         msg = (f"{cfg.key()}: test {100 * record['test_acc']:.1f} "
@@ -410,6 +414,19 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
     if bar is not None:
         bar.close()
     return records
+
+
+def shard_spec(text: str) -> Tuple[int, int]:
+    """Parses ``"I/N"`` (shard ``I`` of ``N``, 0-based) for ``--shard``."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(
+            f"expected I/N with 0 <= I < N, e.g. 0/2 and 1/2 for two "
+            f"runners; got {text!r}")
+    return index, count
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -450,6 +467,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                        help="'cpu' (default) or e.g. 'cuda'")
         q.add_argument("--limit", type=int, default=None,
                        help="run at most this many missing records")
+        q.add_argument("--shard", type=shard_spec, default=(0, 1),
+                       metavar="I/N",
+                       help="run every N-th configuration from the I-th "
+                       "(0-based), so N runners share an experiment")
     rep = sub.add_parser("report", help="write docs/reproduction.md")
     rep.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -473,6 +494,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                       args.weight_init, args.variant, args.adam_eps,
                       args.score_init)
         configs = [replace(base, seed=s) for s in args.seeds]
+    index, count = args.shard
+    configs = configs[index::count]
     todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
     if args.limit is not None:
         configs = [c for c in configs if c not in todo[args.limit:]]

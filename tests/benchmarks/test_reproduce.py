@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmarks.reproduce import (DEEP_SETTING, Config, experiments, main,
-                                 run)
+                                 run, shard_spec)
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 
@@ -189,3 +189,26 @@ def test_run_on_cuda(method, variant):
     record = run(cfg, ROOT, device="cuda")
     assert record["device"].startswith("cuda")
     assert 0.0 <= record["test_acc"] <= 1.0
+
+
+def test_shard_spec_parses_and_refuses_bad_shards():
+    assert shard_spec("1/2") == (1, 2)
+    for bad in ("2/2", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(Exception, match="0 <= I < N"):
+            shard_spec(bad)
+
+
+@pytest.mark.skipif(
+    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
+    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+def test_shards_split_the_configurations(tmp_path, monkeypatch):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "records"
+    args = ["one", "--hidden", "8", "--epochs", "2", "--ramp", "1",
+            "--seeds", "0", "1", "2", "--out", str(out)]
+    main(args + ["--shard", "1/2"])
+    assert [json.loads(p.read_text())["config"]["seed"]
+            for p in out.glob("*.json")] == [1]
+    main(args + ["--shard", "0/2"])
+    assert sorted(json.loads(p.read_text())["config"]["seed"]
+                  for p in out.glob("*.json")) == [0, 1, 2]
