@@ -1,19 +1,16 @@
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from benchmarks import data as bdata
 from benchmarks.find_ticket import main
+from tests.benchmarks.marks import ROOT, needs_data
 
-ROOT = os.environ.get("UGT_DATA")
-needs_data = pytest.mark.skipif(
-    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
-    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+needs_cora = needs_data("planetoid", "Cora", "raw")
 
 
-@needs_data
+@needs_cora
 def test_find_ticket_quick(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "r.json"

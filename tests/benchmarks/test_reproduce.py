@@ -1,5 +1,4 @@
 import json
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -10,8 +9,7 @@ from benchmarks.reproduce import (DEEP_SETTING, Config, experiments, main,
                                  run, shard_spec)
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
-
-ROOT = os.environ.get("UGT_DATA")
+from tests.benchmarks.marks import ROOT, needs_data
 
 
 def test_experiments_cover_the_paper():
@@ -136,9 +134,7 @@ def test_deep_selection_marks_each_datasets_table_setting(tmp_path):
         ["CiteSeer", "0.02", "0, 1", "65.0", ""]]
 
 
-@pytest.mark.skipif(
-    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
-    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+@needs_data("planetoid", "Cora", "raw")
 def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "records"
@@ -178,9 +174,7 @@ def test_quick_tier_end_to_end(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-@pytest.mark.skipif(
-    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
-    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+@needs_data("planetoid", "Cora", "raw")
 @pytest.mark.parametrize("method,variant", [("ugt", ""), ("dense", ""),
                                             ("ugt", "ood")])
 def test_run_on_cuda(method, variant):
@@ -198,9 +192,7 @@ def test_shard_spec_parses_and_refuses_bad_shards():
             shard_spec(bad)
 
 
-@pytest.mark.skipif(
-    not ROOT or not Path(ROOT, "planetoid", "Cora", "raw").is_dir(),
-    reason="set UGT_DATA to a folder holding planetoid/Cora/raw")
+@needs_data("planetoid", "Cora", "raw")
 def test_shards_split_the_configurations(tmp_path, monkeypatch):
     monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "records"

@@ -1,17 +1,12 @@
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from benchmarks.table3 import PAPER, SPARSITIES, main, section
+from tests.benchmarks.marks import needs_data
 
-ROOT = os.environ.get("UGT_DATA")
 
-
-@pytest.mark.skipif(
-    not ROOT or not Path(ROOT, "webkb", "texas", "raw").is_dir(),
-    reason="set UGT_DATA to a folder holding webkb/texas/raw")
+@needs_data("webkb", "texas", "raw")
 def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
     monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "records"
