@@ -6,7 +6,18 @@ markers and leave the rest of the file as it is.
 """
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
+from typing import Sequence
+
+
+def mean_std(values: Sequence[float]) -> str:
+    """A table cell: ``mean ± std (count)`` to one decimal, or a dash
+    when there are no values."""
+    if not values:
+        return "—"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.1f} ± {std:.1f} ({len(values)})"
 
 
 def replace_section(path: Path, name: str, text: str) -> None:

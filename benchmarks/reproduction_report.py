@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from benchmarks.markdown import replace_section
+from benchmarks.markdown import mean_std, replace_section
 from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
                                   DEEP_WEIGHT_INIT, WEIGHT_INIT, Config,
                                   experiments)
@@ -121,11 +121,7 @@ def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
 
 def cell(records: Optional[List[dict]], field: str = "test_acc") -> str:
     """Mean ± std (count) of a record field, in %."""
-    if not records:
-        return "—"
-    accs = [100 * r[field] for r in records]
-    std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-    return f"{statistics.fmean(accs):.1f} ± {std:.1f} ({len(accs)})"
+    return mean_std([100 * r[field] for r in records or []])
 
 
 def mean(records: Optional[List[dict]],

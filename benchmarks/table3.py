@@ -37,6 +37,7 @@ from torch_geometric.nn import GCN, MessagePassing, global_mean_pool
 from torch_geometric.utils import degree
 
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
+from benchmarks.markdown import mean_std
 from benchmarks.records import device_name, write_record
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
@@ -164,12 +165,8 @@ class MolGCN(torch.nn.Module):
         targets: List = [torch.nn.Embedding, torch.nn.Linear]
         if self.arch == "plain":  # PyG's GCN keeps its weights in its Linear
             targets.append("gnn.convs.*")
-        supermask(self, seed=seed, include=targets)
-        self.requires_grad_(False)
-        scores = list(score_parameters(self))
-        for score in scores:
-            score.requires_grad_(True)
-        return scores
+        supermask(self, seed=seed, include=targets)  # freezes the rest
+        return list(score_parameters(self))
 
     def forward(self, batch: Batch) -> Tensor:
         h = self.atoms(batch.x)
@@ -317,12 +314,6 @@ def section(out: Path = RESULTS) -> List[str]:
                           []).append(100 * r["test"])
         epochs.setdefault(r["dataset"], set()).add(r["epochs"])
 
-    def cell(vals: Optional[List[float]]) -> str:
-        if not vals:
-            return "—"
-        std = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        return f"{statistics.fmean(vals):.1f} ± {std:.1f} ({len(vals)})"
-
     head = " | ".join(f"{s:g}" for s in SPARSITIES)
     lines = [
         "## Table 3: heterophily and graph-level tasks (GCN, width 448, "
@@ -336,11 +327,11 @@ def section(out: Path = RESULTS) -> List[str]:
         "|---|---|" + "---|" * len(SPARSITIES)]
     for name in DATASETS:
         dense, paper = PAPER[name]
-        d = groups.get((name, "dense", 0.0))
-        lines.append(f"| {name} | trained dense: {cell(d)} [{dense}] | " +
+        d = groups.get((name, "dense", 0.0), [])
+        lines.append(f"| {name} | trained dense: {mean_std(d)} [{dense}] | " +
                      " | ".join("" for _ in SPARSITIES) + " |")
         lines.append(f"| {name} | UGTs | " + " | ".join(
-            f"{cell(groups.get((name, 'ugt', s)))} [{p}]"
+            f"{mean_std(groups.get((name, 'ugt', s), []))} [{p}]"
             for s, p in zip(SPARSITIES, paper)) + " |")
     runs = ", ".join(f"{n} {'/'.join(map(str, sorted(e)))}"
                      for n, e in epochs.items())

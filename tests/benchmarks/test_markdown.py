@@ -23,3 +23,11 @@ def test_replace_section_needs_one_pair_of_markers(tmp_path, body):
     with pytest.raises(ValueError, match="exactly one"):
         replace_section(doc, "t", "x")
     assert doc.read_text() == body
+
+
+def test_mean_std_cells():
+    from benchmarks.markdown import mean_std
+
+    assert mean_std([]) == "—"
+    assert mean_std([70.0]) == "70.0 ± 0.0 (1)"
+    assert mean_std([70.0, 72.0, 74.0]) == "72.0 ± 2.0 (3)"
