@@ -1,6 +1,6 @@
 import pytest
 
-from benchmarks.markdown import replace_section
+from benchmarks.markdown import mean_std, replace_section
 
 
 def test_replace_section_keeps_the_rest(tmp_path):
@@ -26,8 +26,6 @@ def test_replace_section_needs_one_pair_of_markers(tmp_path, body):
 
 
 def test_mean_std_cells():
-    from benchmarks.markdown import mean_std
-
     assert mean_std([]) == "—"
     assert mean_std([70.0]) == "70.0 ± 0.0 (1)"
     assert mean_std([70.0, 72.0, 74.0]) == "72.0 ± 2.0 (3)"
