@@ -25,7 +25,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +39,7 @@ from torch_geometric.utils import degree
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
 from benchmarks.markdown import mean_std
 from benchmarks.records import device_name, write_record
+from benchmarks.reproduce import shard_spec
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
@@ -267,7 +268,11 @@ def key(name: str, method: str, sparsity: float, seed: int,
 def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
         out: Path, sparsities: Optional[List[float]] = None,
         arch: str = "plain",
-        device: Union[str, torch.device] = "cpu") -> None:
+        device: Union[str, torch.device] = "cpu",
+        shard: Tuple[int, int] = (0, 1)) -> None:
+    """Runs the missing records of ``name``'s row; ``shard=(i, n)`` takes
+    every ``n``-th configuration from the ``i``-th, so ``n`` runners share
+    the row."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     if arch != "plain" and name == "texas":
@@ -277,6 +282,8 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
     out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in configs(name, seeds)
             if sparsities is None or c[1] == "dense" or c[2] in sparsities]
+    index, count = shard
+    todo = todo[index::count]
     for name_, method, sparsity, seed in todo:
         k = key(name_, method, sparsity, seed, epochs, arch)
         path = out / f"{k}.json"
@@ -357,12 +364,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     r.add_argument("--out", type=Path, default=RESULTS)
     r.add_argument("--device", default="cpu",
                    help="e.g. cuda; records name the device")
+    r.add_argument("--shard", type=shard_spec, default=(0, 1),
+                   metavar="I/N",
+                   help="run every N-th configuration from the I-th "
+                   "(0-based), so N runners share the row")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     epochs = args.epochs or (400 if args.dataset == "texas" else 100)
     run(args.dataset, args.seeds, epochs, args.root, args.out,
-        args.sparsities, args.arch, args.device)
+        args.sparsities, args.arch, args.device, args.shard)
 
 
 if __name__ == "__main__":

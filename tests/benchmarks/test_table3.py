@@ -12,7 +12,11 @@ def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
     out = tmp_path / "records"
     args = ["run", "texas", "--seeds", "0", "1", "--epochs", "4",
             "--sparsities", "0.5", "--out", str(out)]
-    main(args)
+    main(args + ["--shard", "1/2"])  # every other configuration
+    records = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    assert {(r["method"], r["seed"]) for r in records} == {("dense", 1),
+                                                            ("ugt", 1)}
+    main(args + ["--shard", "0/2"])
     records = [json.loads(p.read_text()) for p in out.glob("*.json")]
     assert len(records) == 4  # dense and UGTs, two seeds
     assert {r["split"] for r in records} == {0, 1}
