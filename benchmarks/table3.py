@@ -187,6 +187,7 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
             device: torch.device = torch.device("cpu")) -> Dict:
     from ogb.graphproppred import Evaluator, PygGraphPropPredDataset
     from torch_geometric.loader import DataLoader
+    from tqdm import tqdm  # an ogb dependency
     allow_pyg_in_torch_load()
     full = f"ogbg-{name}"
     folder = writable_root("ogb", full.replace("-", "_"), root)
@@ -223,7 +224,9 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
 
     best = {"val": -1.0, "test": 0.0, "best_epoch": -1}
     times = []
-    for epoch in range(epochs):
+    label = "dense" if dense else f"UGTs s={sparsity:g}"
+    for epoch in tqdm(range(epochs), desc=f"{name} {label} seed {seed}",
+                      unit="epoch", leave=False):
         start = time.perf_counter()
         if sp is not None:
             sp.step(epoch)
