@@ -12,12 +12,15 @@ from typing import Sequence
 
 
 def mean_std(values: Sequence[float]) -> str:
-    """A table cell: ``mean ± std (count)`` to one decimal, or a dash
-    when there are no values."""
+    """A table cell: ``mean ± std (count)`` to one decimal, ``value (1)``
+    for a single value (one seed has no spread), or a dash when there are
+    no values."""
     if not values:
         return "—"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.1f} ± {std:.1f} ({len(values)})"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1)"
+    return (f"{statistics.fmean(values):.1f} ± "
+            f"{statistics.stdev(values):.1f} ({len(values)})")
 
 
 def replace_section(path: Path, name: str, text: str) -> None:

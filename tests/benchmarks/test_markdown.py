@@ -27,5 +27,5 @@ def test_replace_section_needs_one_pair_of_markers(tmp_path, body):
 
 def test_mean_std_cells():
     assert mean_std([]) == "—"
-    assert mean_std([70.0]) == "70.0 ± 0.0 (1)"
+    assert mean_std([70.0]) == "70.0 (1)"  # one seed: no spread to show
     assert mean_std([70.0, 72.0, 74.0]) == "72.0 ± 2.0 (3)"
