@@ -429,6 +429,15 @@ def shard_spec(text: str) -> Tuple[int, int]:
     return index, count
 
 
+def add_shard_option(parser: argparse.ArgumentParser, shared: str) -> None:
+    """``--shard I/N``: this runner takes every N-th configuration from the
+    I-th, so N runners share :obj:`shared` (e.g. "an experiment")."""
+    parser.add_argument("--shard", type=shard_spec, default=(0, 1),
+                        metavar="I/N",
+                        help="run every N-th configuration from the I-th "
+                        f"(0-based), so N runners share {shared}")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -467,10 +476,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                        help="'cpu' (default) or e.g. 'cuda'")
         q.add_argument("--limit", type=int, default=None,
                        help="run at most this many missing records")
-        q.add_argument("--shard", type=shard_spec, default=(0, 1),
-                       metavar="I/N",
-                       help="run every N-th configuration from the I-th "
-                       "(0-based), so N runners share an experiment")
+        add_shard_option(q, "an experiment")
     rep = sub.add_parser("report", help="write docs/reproduction.md")
     rep.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
