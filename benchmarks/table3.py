@@ -39,12 +39,13 @@ from torch_geometric.utils import degree
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
 from benchmarks.markdown import mean_std
 from benchmarks.records import device_name, write_record
-from benchmarks.reproduce import shard_spec
+from benchmarks.reproduce import add_shard_option
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
 
 RESULTS = Path(__file__).parent / "results" / "table3"
+PROBES = Path(__file__).parent / "results" / "table3-probes"
 SPARSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 # Facts copied from the paper's Table 3 (dense, then UGTs per sparsity).
 PAPER = {
@@ -281,6 +282,10 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
     if arch != "plain" and name == "texas":
         raise ValueError("--arch applies to the molecule datasets only; "
                          "Texas runs PyG's GCN")
+    unknown = sorted(set(sparsities or ()) - set(SPARSITIES))
+    if unknown:
+        raise ValueError(f"sparsities must come from Table 3's row "
+                         f"{SPARSITIES}; got {unknown}")
     device = torch.device(device)
     out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in configs(name, seeds)
@@ -348,6 +353,45 @@ def section(out: Path = RESULTS) -> List[str]:
     return lines + ["", f"Epochs per run: {runs or 'no records'}.", ""]
 
 
+def probe_section(out: Path = RESULTS, probes: Path = PROBES) -> List[str]:
+    """The ``--arch`` probes in :obj:`probes` beside the table's plain-GCN
+    records in :obj:`out` on the same seeds: validation and test ROC-AUC
+    (or accuracy), %, mean ± std (seeds)."""
+    def load(folder: Path) -> List[Dict]:
+        return [json.loads(p.read_text()) for p in sorted(folder.glob(
+            "*.json"))]
+
+    plain = {(r["dataset"], r["method"], r["sparsity"], r["seed"]): r
+             for r in load(out) if r.get("arch", "plain") == "plain"}
+    groups: Dict[tuple, List[Dict]] = {}
+    for r in load(probes):
+        groups.setdefault((r["dataset"], r.get("arch", "plain"),
+                           r["method"], r["sparsity"]), []).append(r)
+    if not groups:
+        return []
+    lines = ["## Table 3: architecture probes", "",
+             "Records in `benchmarks/results/table3-probes/` (`python -m "
+             "benchmarks.table3 run ... --arch ogb --out "
+             "benchmarks/results/table3-probes`), beside the table's plain "
+             "GCN on the same seeds; %, mean ± std (seeds).", "",
+             "| dataset | arch | model | seeds | val: probe | val: plain | "
+             "test: probe | test: plain | paper |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (name, arch, method, sparsity), runs in sorted(groups.items()):
+        seeds = sorted(r["seed"] for r in runs)
+        same = [plain[name, method, sparsity, s] for s in seeds
+                if (name, method, sparsity, s) in plain]
+        dense, paper = PAPER[name]
+        model, theirs = ("trained dense", dense) if method == "dense" else \
+            (f"UGTs s={sparsity:g}", paper[SPARSITIES.index(sparsity)])
+        cells = [mean_std([100 * r[field] for r in rs])
+                 for field in ("val", "test") for rs in (runs, same)]
+        lines.append(f"| {name} | {arch} | {model} | "
+                     f"{', '.join(map(str, seeds))} | {' | '.join(cells)} | "
+                     f"{theirs} |")
+    return lines + [""]
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -367,10 +411,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     r.add_argument("--out", type=Path, default=RESULTS)
     r.add_argument("--device", default="cpu",
                    help="e.g. cuda; records name the device")
-    r.add_argument("--shard", type=shard_spec, default=(0, 1),
-                   metavar="I/N",
-                   help="run every N-th configuration from the I-th "
-                   "(0-based), so N runners share the row")
+    add_shard_option(r, "the row")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -94,3 +94,32 @@ def test_ogb_arch_ticket_runs_with_scores_as_its_only_trainables():
     model(batch).sum().backward()
     assert all(p.grad is not None for p in scores)
     assert model.norms[0].weight.grad is None
+
+
+def test_probe_section_compares_on_the_probes_seeds(tmp_path):
+    from benchmarks.table3 import probe_section
+
+    def write(folder, arch, seed, val, test):
+        folder.mkdir(exist_ok=True)
+        (folder / f"{arch}-{seed}.json").write_text(json.dumps(dict(
+            dataset="molbace", arch=arch, method="ugt", sparsity=0.9,
+            seed=seed, val=val, test=test)))
+
+    plain, probes = tmp_path / "plain", tmp_path / "probes"
+    assert probe_section(plain, probes) == []  # no probes, no section
+    for seed, val in ((0, 0.60), (1, 0.62), (2, 0.99)):  # seed 2: no probe
+        write(plain, "plain", seed, val, 0.70)
+    write(probes, "ogb", 0, 0.74, 0.75)
+    write(probes, "ogb", 1, 0.76, 0.77)
+    row = next(line for line in probe_section(plain, probes)
+               if line.startswith("| molbace"))
+    assert row == ("| molbace | ogb | UGTs s=0.9 | 0, 1 | 75.0 ± 1.4 (2) | "
+                   "61.0 ± 1.4 (2) | 76.0 ± 1.4 (2) | 70.0 ± 0.0 (2) | "
+                   f"{PAPER['molbace'][1][SPARSITIES.index(0.9)]} |")
+
+
+def test_run_refuses_a_sparsity_outside_the_row(tmp_path):
+    with pytest.raises(ValueError, match="Table 3's row"):
+        main(["run", "texas", "--sparsities", "0.45", "--out",
+              str(tmp_path)])
+    assert not list(tmp_path.glob("*.json"))
