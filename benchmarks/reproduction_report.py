@@ -15,8 +15,9 @@ from benchmarks.markdown import mean_std, replace_section
 from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
                                   DEEP_WEIGHT_INIT, WEIGHT_INIT, Config,
                                   experiments)
-from benchmarks.table3 import probe_section as table3_probes
+from benchmarks.table3 import arch_section as table3_archs
 from benchmarks.table3 import section as table3_section
+from benchmarks.table3 import split_section as table3_splits
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -607,8 +608,8 @@ def write_report(out: Path, docs: Path = DOCS,
     lines += fig6(out, images)
     lines += fig7(out, images)
     lines += table3_section(out.parent / "table3")
-    lines += table3_probes(out.parent / "table3",
-                           out.parent / "table3-probes")
+    lines += table3_splits(out.parent / "table3")
+    lines += table3_archs(out.parent / "table3")
     lines += init_ablation(out)
     text = "\n".join(lines)
     doc = docs / "reproduction.md"

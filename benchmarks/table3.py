@@ -4,9 +4,13 @@ UGTs over the sparsity row beside the trained dense model.
 
     python -m benchmarks.table3 run texas --root ../shared/datasets
     python -m benchmarks.table3 run molbace --root ../shared/datasets
+    python -m benchmarks.table3 majority --root ../shared/datasets  # Texas
     python -m benchmarks.reproduce report      # Table 3 in docs/reproduction.md
 
 Texas: the 10 WebKB splits (48 / 32 / 20 %); seed ``i`` uses split ``i``.
+``--split K`` runs every seed on split ``K`` instead, as the authors' data
+loader does for its first ten runs (run ``r`` takes split ``r // 10``);
+those records have their own keys and section.
 Molecules: OGB scaffold split, ``AtomEncoder`` embeddings (masked too: the
 whole network stays untrained), 3 GCN layers, mean pooling, a linear head,
 mini-batches of 32 graphs, ROC-AUC from OGB's ``Evaluator``. Protocol of
@@ -14,9 +18,12 @@ the tickets as in the node tasks (Adam lr 0.01, weight decay 0, ramp over
 the first half of the epochs, selection by validation at the final
 sparsity). The dense model trains with dropout 0.5: on Texas with Adam lr
 0.01 and weight decay 5e-4, on the molecules with Adam lr 0.001.
-``--arch ogb`` swaps the molecules' plain PyG ``GCN`` for the GCN of OGB's
-molecule examples (:class:`BondGCNConv`, batch norm); the table reads plain
-records only. Resumable: a configuration whose record exists is skipped.
+The molecules use the GCN of OGB's molecule examples (:class:`BondGCNConv`:
+bond features in every message, batch norm after every layer; ``--arch
+ogb``, the default), chosen over PyG's plain ``GCN`` on the atom embeddings
+(``--arch plain``) on validation ROC-AUC over molbace's row; the report
+compares the two on the seeds both have. Resumable: a configuration whose
+record exists is skipped.
 """
 from __future__ import annotations
 
@@ -45,7 +52,6 @@ from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
 
 RESULTS = Path(__file__).parent / "results" / "table3"
-PROBES = Path(__file__).parent / "results" / "table3-probes"
 SPARSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 # Facts copied from the paper's Table 3 (dense, then UGTs per sparsity).
 PAPER = {
@@ -59,6 +65,12 @@ PAPER = {
 DATASETS = tuple(PAPER)
 HIDDEN, LAYERS = 448, 3
 ARCHS = ("plain", "ogb")
+MOLECULE_ARCH = "ogb"  # the table's molecule model (chosen on validation)
+
+
+def table_arch(name: str) -> str:
+    """The architecture whose records fill ``name``'s row of the table."""
+    return "plain" if name == "texas" else MOLECULE_ARCH
 
 
 def texas(root: Optional[str], split: int):
@@ -71,8 +83,11 @@ def texas(root: Optional[str], split: int):
 
 
 def run_texas(method: str, sparsity: float, seed: int, epochs: int,
-              root: Optional[str], device: torch.device) -> Dict:
-    data = texas(root, seed % 10).to(device)
+              root: Optional[str], device: torch.device,
+              split: Optional[int] = None) -> Dict:
+    """One Texas run on WebKB split ``split`` (default: ``seed % 10``)."""
+    split = seed % 10 if split is None else split
+    data = texas(root, split).to(device)
     torch.manual_seed(seed)
     dense = method == "dense"
     model = GCN(data.num_features, HIDDEN, LAYERS, data.num_classes,
@@ -92,7 +107,24 @@ def run_texas(method: str, sparsity: float, seed: int, epochs: int,
         result = search_ticket(model, data, opt, sp, epochs)
         extra = {"realised_sparsity": result.realised_sparsity}
     return dict(extra, test=result.test_acc, val=result.val_acc,
-                best_epoch=result.best_epoch, split=seed % 10)
+                best_epoch=result.best_epoch, split=split)
+
+
+def texas_majority(root: Optional[str], out: Path = RESULTS) -> None:
+    """Writes, per WebKB split, the accuracy of always predicting the most
+    frequent class of the split's training nodes: the floor a Texas model
+    has to beat."""
+    out.mkdir(parents=True, exist_ok=True)
+    for split in range(10):
+        data = texas(root, split)
+        majority = int(torch.bincount(data.y[data.train_mask]).argmax())
+        acc = {name: float((data.y[mask] == majority).float().mean())
+               for name, mask in (("val", data.val_mask),
+                                  ("test", data.test_mask))}
+        write_record(out / f"texas-majority-split{split}.json", dict(
+            acc, key=f"texas-majority-split{split}", dataset="texas",
+            arch="plain", method="majority", sparsity=0.0, seed=split,
+            split=split, majority_class=majority, library=__version__))
 
 
 class BondGCNConv(MessagePassing):
@@ -143,7 +175,7 @@ class MolGCN(torch.nn.Module):
     current, not the final, sparsity that evaluation uses."""
 
     def __init__(self, num_tasks: int, dense: bool,
-                 arch: str = "plain") -> None:
+                 arch: str = MOLECULE_ARCH) -> None:
         super().__init__()
         from ogb.graphproppred.mol_encoder import AtomEncoder
         self.arch = arch
@@ -184,7 +216,7 @@ class MolGCN(torch.nn.Module):
 
 
 def run_mol(name: str, method: str, sparsity: float, seed: int,
-            epochs: int, root: Optional[str], arch: str = "plain",
+            epochs: int, root: Optional[str], arch: str = MOLECULE_ARCH,
             device: torch.device = torch.device("cpu")) -> Dict:
     from ogb.graphproppred import Evaluator, PygGraphPropPredDataset
     from torch_geometric.loader import DataLoader
@@ -262,21 +294,28 @@ def configs(name: str, seeds: List[int]) -> List[tuple]:
 
 
 def key(name: str, method: str, sparsity: float, seed: int,
-        epochs: int, arch: str = "plain") -> str:
+        epochs: int, arch: str = "plain", split: Optional[int] = None) -> str:
     level = "dense" if method == "dense" else f"s{sparsity:g}"
     model = "GCN" if arch == "plain" else f"GCN-{arch}"
-    return f"{name}-{model}-L{LAYERS}-W{HIDDEN}-{method}-{level}-" \
+    data = name if split is None else f"{name}-split{split}"
+    return f"{data}-{model}-L{LAYERS}-W{HIDDEN}-{method}-{level}-" \
            f"e{epochs}-seed{seed}"
 
 
 def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
         out: Path, sparsities: Optional[List[float]] = None,
-        arch: str = "plain",
+        arch: Optional[str] = None,
         device: Union[str, torch.device] = "cpu",
-        shard: Tuple[int, int] = (0, 1)) -> None:
-    """Runs the missing records of ``name``'s row; ``shard=(i, n)`` takes
-    every ``n``-th configuration from the ``i``-th, so ``n`` runners share
-    the row."""
+        shard: Tuple[int, int] = (0, 1),
+        split: Optional[int] = None) -> None:
+    """Runs the missing records of ``name``'s row with ``arch`` (default:
+    :func:`table_arch`); ``shard=(i, n)`` takes every ``n``-th
+    configuration from the ``i``-th, so ``n`` runners share the row;
+    ``split`` (Texas only) runs every seed on that WebKB split."""
+    arch = arch or table_arch(name)
+    if split is not None and (name != "texas" or split not in range(10)):
+        raise ValueError(f"split applies to Texas only and must be one of "
+                         f"its WebKB splits 0-9; got {split} for {name}")
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     if arch != "plain" and name == "texas":
@@ -293,18 +332,19 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
     index, count = shard
     todo = todo[index::count]
     for name_, method, sparsity, seed in todo:
-        k = key(name_, method, sparsity, seed, epochs, arch)
+        k = key(name_, method, sparsity, seed, epochs, arch, split)
         path = out / f"{k}.json"
         if path.exists():
             continue
         start = time.perf_counter()
         if name_ == "texas":
             result = run_texas(method, sparsity, seed, epochs, root,
-                               device)
+                               device, split)
         else:
             result = run_mol(name_, method, sparsity, seed, epochs, root,
                              arch, device)
         record = dict(result, key=k, dataset=name_, arch=arch, method=method,
+                      split_fixed=split is not None,
                       sparsity=sparsity, seed=seed, epochs=epochs,
                       library=__version__, torch=torch.__version__,
                       device=device_name(device),
@@ -315,81 +355,125 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
               f"{100 * record['val']:.1f})", flush=True)
 
 
+def load_records(out: Path) -> List[Dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+
+
+def row_lines(name: str, groups: Dict[tuple, List[float]],
+              label: str = "") -> List[str]:
+    """``name``'s two table rows (trained dense, UGTs over the sparsity
+    row) from test values, %, grouped by (method, sparsity)."""
+    dense, paper = PAPER[name]
+    label = label or name
+    empty = " | ".join("" for _ in SPARSITIES) + " |"
+    d = groups.get(("dense", 0.0), [])
+    lines = [f"| {label} | trained dense: {mean_std(d)} [{dense}] | " + empty]
+    if ("majority", 0.0) in groups:
+        lines.append(f"| {label} | majority class of the training nodes: "
+                     f"{mean_std(groups[('majority', 0.0)])} | " + empty)
+    return lines + [f"| {label} | UGTs | " + " | ".join(
+        f"{mean_std(groups.get(('ugt', s), []))} [{p}]"
+        for s, p in zip(SPARSITIES, paper)) + " |"]
+
+
+def table_head() -> List[str]:
+    return ["| dataset | model | " + " | ".join(f"{s:g}" for s in SPARSITIES)
+            + " |", "|---|---|" + "---|" * len(SPARSITIES)]
+
+
 def section(out: Path = RESULTS) -> List[str]:
     """The Table 3 section of docs/reproduction.md: test accuracy (Texas)
     or ROC-AUC (molecules), %, mean ± std (seeds) of the records in
-    :obj:`out`, the paper's number in brackets."""
-    groups: Dict[tuple, List[float]] = {}
+    :obj:`out` whose architecture is :func:`table_arch` (Texas: one split
+    per seed), the paper's number in brackets."""
+    groups: Dict[str, Dict[tuple, List[float]]] = {}
     epochs: Dict[str, set] = {}
-    for path in sorted(out.glob("*.json")):
-        r = json.loads(path.read_text())
-        if r.get("arch", "plain") != "plain":
+    for r in load_records(out):
+        if r.get("arch", "plain") != table_arch(r["dataset"]) or \
+                r.get("split_fixed", False):
             continue
-        groups.setdefault((r["dataset"], r["method"], r["sparsity"]),
-                          []).append(100 * r["test"])
-        epochs.setdefault(r["dataset"], set()).add(r["epochs"])
-
-    head = " | ".join(f"{s:g}" for s in SPARSITIES)
+        groups.setdefault(r["dataset"], {}).setdefault(
+            (r["method"], r["sparsity"]), []).append(100 * r["test"])
+        if r["method"] != "majority":
+            epochs.setdefault(r["dataset"], set()).add(r["epochs"])
     lines = [
         "## Table 3: heterophily and graph-level tasks (GCN, width 448, "
         "depth 3)", "",
         "Records in `benchmarks/results/table3/`, run with `python -m "
         "benchmarks.table3 run {texas,molbace,molhiv}` (resumable; protocol "
-        "in `benchmarks/table3.py`). Test accuracy (Texas; seed `i` uses "
-        "WebKB split `i`) or test ROC-AUC (molecules), %, mean ± std "
-        "(seeds), the paper's number in brackets.", "",
-        "| dataset | model | " + head + " |",
-        "|---|---|" + "---|" * len(SPARSITIES)]
+        "in `benchmarks/table3.py`). Texas: PyG's `GCN`; molecules: the GCN "
+        f"of OGB's molecule examples (`--arch {MOLECULE_ARCH}`). Test "
+        "accuracy (Texas; seed `i` uses WebKB split `i`) or test ROC-AUC "
+        "(molecules), %, mean ± std (seeds), the paper's number in "
+        "brackets.", ""] + table_head()
     for name in DATASETS:
-        dense, paper = PAPER[name]
-        d = groups.get((name, "dense", 0.0), [])
-        lines.append(f"| {name} | trained dense: {mean_std(d)} [{dense}] | " +
-                     " | ".join("" for _ in SPARSITIES) + " |")
-        lines.append(f"| {name} | UGTs | " + " | ".join(
-            f"{mean_std(groups.get((name, 'ugt', s), []))} [{p}]"
-            for s, p in zip(SPARSITIES, paper)) + " |")
+        lines += row_lines(name, groups.get(name, {}))
     runs = ", ".join(f"{n} {'/'.join(map(str, sorted(e)))}"
                      for n, e in epochs.items())
     return lines + ["", f"Epochs per run: {runs or 'no records'}.", ""]
 
 
-def probe_section(out: Path = RESULTS, probes: Path = PROBES) -> List[str]:
-    """The ``--arch`` probes in :obj:`probes` beside the table's plain-GCN
-    records in :obj:`out` on the same seeds: validation and test ROC-AUC
-    (or accuracy), %, mean ± std (seeds)."""
-    def load(folder: Path) -> List[Dict]:
-        return [json.loads(p.read_text()) for p in sorted(folder.glob(
-            "*.json"))]
-
-    plain = {(r["dataset"], r["method"], r["sparsity"], r["seed"]): r
-             for r in load(out) if r.get("arch", "plain") == "plain"}
-    groups: Dict[tuple, List[Dict]] = {}
-    for r in load(probes):
-        groups.setdefault((r["dataset"], r.get("arch", "plain"),
-                           r["method"], r["sparsity"]), []).append(r)
+def split_section(out: Path = RESULTS) -> List[str]:
+    """Texas with one WebKB split for every seed (``--split K``): a row
+    pair per split, test accuracy, %, mean ± std (seeds)."""
+    groups: Dict[int, Dict[tuple, List[float]]] = {}
+    records = load_records(out)
+    for r in records:
+        if r["dataset"] == "texas" and r.get("split_fixed", False):
+            groups.setdefault(r["split"], {}).setdefault(
+                (r["method"], r["sparsity"]), []).append(100 * r["test"])
     if not groups:
         return []
-    lines = ["## Table 3: architecture probes", "",
-             "Records in `benchmarks/results/table3-probes/` (`python -m "
-             "benchmarks.table3 run ... --arch ogb --out "
-             "benchmarks/results/table3-probes`), beside the table's plain "
-             "GCN on the same seeds; %, mean ± std (seeds).", "",
-             "| dataset | arch | model | seeds | val: probe | val: plain | "
-             "test: probe | test: plain | paper |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for (name, arch, method, sparsity), runs in sorted(groups.items()):
-        seeds = sorted(r["seed"] for r in runs)
-        same = [plain[name, method, sparsity, s] for s in seeds
-                if (name, method, sparsity, s) in plain]
+    for r in records:
+        if r["method"] == "majority" and r["split"] in groups:
+            groups[r["split"]][("majority", 0.0)] = [100 * r["test"]]
+    lines = ["## Table 3: Texas with one split for every seed", "",
+             "Records in `benchmarks/results/table3/` run with `python -m "
+             "benchmarks.table3 run texas --split K`: every seed on WebKB "
+             "split `K`, as the authors' data loader does for its first ten "
+             "runs. Test accuracy, %, mean ± std (seeds), the paper's "
+             "number in brackets.", ""] + table_head()
+    for split, cells in sorted(groups.items()):
+        lines += row_lines("texas", cells, f"texas, split {split}")
+    return lines + [""]
+
+
+def arch_section(out: Path = RESULTS) -> List[str]:
+    """The molecules' two architectures side by side, for every cell and
+    seed that both have records of in :obj:`out`: validation and test
+    ROC-AUC, %, mean ± std (those seeds)."""
+    other = next(a for a in ARCHS if a != MOLECULE_ARCH)
+    cells: Dict[tuple, Dict[int, Dict[str, Dict]]] = {}
+    for r in load_records(out):
+        if r["dataset"] != "texas":
+            cells.setdefault((r["dataset"], r["method"], r["sparsity"]),
+                             {}).setdefault(r["seed"], {})[
+                r.get("arch", "plain")] = r
+    rows = []
+    for (name, method, sparsity), by_seed in cells.items():
+        seeds = sorted(s for s, archs in by_seed.items()
+                       if MOLECULE_ARCH in archs and other in archs)
+        if not seeds:
+            continue
         dense, paper = PAPER[name]
         model, theirs = ("trained dense", dense) if method == "dense" else \
             (f"UGTs s={sparsity:g}", paper[SPARSITIES.index(sparsity)])
-        cells = [mean_std([100 * r[field] for r in rs])
-                 for field in ("val", "test") for rs in (runs, same)]
-        lines.append(f"| {name} | {arch} | {model} | "
-                     f"{', '.join(map(str, seeds))} | {' | '.join(cells)} | "
-                     f"{theirs} |")
-    return lines + [""]
+        values = [mean_std([100 * by_seed[s][arch][field] for s in seeds])
+                  for field in ("val", "test") for arch in (MOLECULE_ARCH,
+                                                            other)]
+        rows.append((DATASETS.index(name), method != "dense", sparsity,
+                     f"| {name} | {model} | {', '.join(map(str, seeds))} | "
+                     f"{' | '.join(values)} | {theirs} |"))
+    if not rows:
+        return []
+    return ["## Table 3: the molecules' GCN, OGB examples' against plain",
+            "", f"The records of `benchmarks/results/table3/` with `--arch "
+            f"{MOLECULE_ARCH}` (the table's) and `--arch {other}`, on the "
+            "seeds both have; ROC-AUC, %, mean ± std (seeds).", "",
+            f"| dataset | model | seeds | val: {MOLECULE_ARCH} | val: "
+            f"{other} | test: {MOLECULE_ARCH} | test: {other} | paper |",
+            "|---|---|---|---|---|---|---|---|"] + \
+        [row for *_, row in sorted(rows)] + [""]
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -404,20 +488,31 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help="default: 400 for texas, 100 for the molecules")
     r.add_argument("--sparsities", type=float, nargs="+", default=None)
     r.add_argument("--threads", type=int, default=None)
-    r.add_argument("--arch", choices=ARCHS, default="plain",
-                   help="molecules: 'plain' (PyG GCN on atom embeddings, "
-                        "the table's model) or 'ogb' (OGB examples' GCN: "
-                        "bond features, batch norm)")
+    r.add_argument("--arch", choices=ARCHS, default=None,
+                   help="molecules: 'ogb' (OGB examples' GCN: bond "
+                        "features, batch norm; the table's model, default) "
+                        "or 'plain' (PyG GCN on the atom embeddings)")
     r.add_argument("--out", type=Path, default=RESULTS)
     r.add_argument("--device", default="cpu",
                    help="e.g. cuda; records name the device")
     add_shard_option(r, "the row")
+    m = sub.add_parser("majority", help="Texas: the majority-class floor "
+                                        "of every WebKB split")
+    m.add_argument("--root", default=None,
+                   help="data root (default: $UGT_DATA, else download)")
+    m.add_argument("--out", type=Path, default=RESULTS)
+    r.add_argument("--split", type=int, default=None,
+                   help="texas: run every seed on this WebKB split (0-9); "
+                        "default: seed i uses split i")
     args = p.parse_args(argv)
+    if args.command == "majority":
+        texas_majority(args.root, args.out)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     epochs = args.epochs or (400 if args.dataset == "texas" else 100)
     run(args.dataset, args.seeds, epochs, args.root, args.out,
-        args.sparsities, args.arch, args.device, args.shard)
+        args.sparsities, args.arch, args.device, args.shard, args.split)
 
 
 if __name__ == "__main__":

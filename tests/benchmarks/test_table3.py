@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from benchmarks.table3 import PAPER, SPARSITIES, main, section
+from benchmarks.table3 import (PAPER, SPARSITIES, main, section,
+                              split_section)
 from tests.benchmarks.marks import needs_data
 
 
@@ -20,6 +21,7 @@ def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
     records = [json.loads(p.read_text()) for p in out.glob("*.json")]
     assert len(records) == 4  # dense and UGTs, two seeds
     assert {r["split"] for r in records} == {0, 1}
+    assert {r["arch"] for r in records} == {"plain"}  # the table's Texas GCN
     for r in records:
         assert 0.0 <= r["test"] <= 1.0
         if r["method"] == "ugt":
@@ -36,6 +38,26 @@ def test_texas_runs_end_to_end_and_reports(tmp_path, monkeypatch):
     assert cells[half].endswith(f"(2) [{PAPER['texas'][1][half]}]")
     assert cells[0].startswith("— [")  # sparsity 0.1 has no record
     assert "texas 4" in text  # epochs per run
+
+    main(args + ["--split", "0"])  # every seed on split 0: new records
+    fixed = [json.loads(p.read_text()) for p in out.glob("texas-split0-*")]
+    assert len(fixed) == 4
+    assert {(r["split"], r["split_fixed"]) for r in fixed} == {(0, True)}
+    assert "\n".join(section(out)) == text  # the table ignores them
+    rows = [line for line in split_section(out)
+            if line.startswith("| texas, split 0 |")]
+    assert len(rows) == 2 and "(2) [" in rows[1].split(" | ")[2 + half]
+
+    main(["majority", "--out", str(out)])  # the floor of every split
+    floors = [json.loads(p.read_text()) for p in out.glob("*majority*")]
+    assert sorted(r["split"] for r in floors) == list(range(10))
+    for r in floors:  # Texas's majority class, 'student', is 3
+        assert r["majority_class"] == 3 and 0.4 < r["test"] < 0.7
+    lines = section(out) + split_section(out)
+    assert sum("majority class of the training nodes" in line and
+               "(10)" in line for line in lines) == 1  # all splits
+    assert any(line.startswith("| texas, split 0 | majority class")
+               for line in lines)
 
 
 def test_bond_gcn_conv_matches_its_formula():
@@ -96,26 +118,46 @@ def test_ogb_arch_ticket_runs_with_scores_as_its_only_trainables():
     assert model.norms[0].weight.grad is None
 
 
-def test_probe_section_compares_on_the_probes_seeds(tmp_path):
-    from benchmarks.table3 import probe_section
+def write_mol_record(folder, arch, seed, val, test, sparsity=0.9,
+                     name="molbace"):
+    folder.mkdir(exist_ok=True)
+    method = "dense" if sparsity == 0.0 else "ugt"
+    (folder / f"{name}-{arch}-{sparsity}-{seed}.json").write_text(json.dumps(
+        dict(dataset=name, arch=arch, method=method, sparsity=sparsity,
+             seed=seed, val=val, test=test, epochs=100)))
 
-    def write(folder, arch, seed, val, test):
-        folder.mkdir(exist_ok=True)
-        (folder / f"{arch}-{seed}.json").write_text(json.dumps(dict(
-            dataset="molbace", arch=arch, method="ugt", sparsity=0.9,
-            seed=seed, val=val, test=test)))
 
-    plain, probes = tmp_path / "plain", tmp_path / "probes"
-    assert probe_section(plain, probes) == []  # no probes, no section
-    for seed, val in ((0, 0.60), (1, 0.62), (2, 0.99)):  # seed 2: no probe
-        write(plain, "plain", seed, val, 0.70)
-    write(probes, "ogb", 0, 0.74, 0.75)
-    write(probes, "ogb", 1, 0.76, 0.77)
-    row = next(line for line in probe_section(plain, probes)
-               if line.startswith("| molbace"))
-    assert row == ("| molbace | ogb | UGTs s=0.9 | 0, 1 | 75.0 ± 1.4 (2) | "
-                   "61.0 ± 1.4 (2) | 76.0 ± 1.4 (2) | 70.0 ± 0.0 (2) | "
-                   f"{PAPER['molbace'][1][SPARSITIES.index(0.9)]} |")
+def test_section_fills_the_molecule_rows_with_the_ogb_arch_only(tmp_path):
+    write_mol_record(tmp_path, "ogb", 0, 0.74, 0.75)
+    write_mol_record(tmp_path, "plain", 0, 0.60, 0.61)
+    write_mol_record(tmp_path, "plain", 1, 0.60, 0.62, sparsity=0.0)
+    lines = section(tmp_path)
+    ugt = next(line for line in lines if line.startswith("| molbace | UGTs"))
+    cells = ugt.split(" | ")[2:]
+    assert cells[SPARSITIES.index(0.9)].startswith("75.0 (1) [")
+    dense = next(line for line in lines
+                 if line.startswith("| molbace | trained dense"))
+    assert "— [" in dense  # the plain dense record is not the table's
+
+
+def test_arch_section_compares_on_the_seeds_both_archs_have(tmp_path):
+    from benchmarks.table3 import arch_section
+
+    write_mol_record(tmp_path, "ogb", 0, 0.74, 0.75)
+    assert arch_section(tmp_path) == []  # no plain record to compare with
+    for seed, val in ((0, 0.60), (1, 0.62), (2, 0.99)):  # seed 2: no ogb
+        write_mol_record(tmp_path, "plain", seed, val, 0.70)
+    write_mol_record(tmp_path, "ogb", 1, 0.76, 0.77)
+    write_mol_record(tmp_path, "ogb", 0, 0.70, 0.71, sparsity=0.0)
+    write_mol_record(tmp_path, "plain", 0, 0.65, 0.66, sparsity=0.0)
+    rows = [line for line in arch_section(tmp_path)
+            if line.startswith("| molbace")]
+    assert rows == [
+        "| molbace | trained dense | 0 | 70.0 (1) | 65.0 (1) | 71.0 (1) | "
+        f"66.0 (1) | {PAPER['molbace'][0]} |",
+        "| molbace | UGTs s=0.9 | 0, 1 | 75.0 ± 1.4 (2) | 61.0 ± 1.4 (2) | "
+        "76.0 ± 1.4 (2) | 70.0 ± 0.0 (2) | "
+        f"{PAPER['molbace'][1][SPARSITIES.index(0.9)]} |"]
 
 
 def test_run_refuses_a_sparsity_outside_the_row(tmp_path):
@@ -123,3 +165,20 @@ def test_run_refuses_a_sparsity_outside_the_row(tmp_path):
         main(["run", "texas", "--sparsities", "0.45", "--out",
               str(tmp_path)])
     assert not list(tmp_path.glob("*.json"))
+
+
+@pytest.mark.parametrize("args", [["texas", "--split", "10"],
+                                  ["molbace", "--split", "0"]])
+def test_run_refuses_a_split_outside_texas_webkb_splits(tmp_path, args):
+    with pytest.raises(ValueError, match="WebKB splits 0-9"):
+        main(["run", *args, "--out", str(tmp_path)])
+
+
+def test_split_section_is_empty_without_fixed_split_records(tmp_path):
+    write_mol_record(tmp_path, "ogb", 0, 0.74, 0.75)
+    assert split_section(tmp_path) == []
+
+
+def test_run_refuses_the_ogb_arch_on_texas(tmp_path):
+    with pytest.raises(ValueError, match="molecule datasets only"):
+        main(["run", "texas", "--arch", "ogb", "--out", str(tmp_path)])
