@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import torch
 
@@ -16,6 +16,12 @@ def write_record(path: Path, record: Dict[str, Any]) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
+
+
+def read_records(folder: Path) -> List[Dict[str, Any]]:
+    """Every record in :obj:`folder`, in file-name order (none if the
+    folder does not exist)."""
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
 def device_name(device: torch.device) -> str:

@@ -28,7 +28,6 @@ record exists is skipped.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from torch_geometric.utils import degree
 
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
 from benchmarks.markdown import mean_std
-from benchmarks.records import device_name, write_record
+from benchmarks.records import device_name, read_records, write_record
 from benchmarks.reproduce import add_shard_option
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
@@ -355,10 +354,6 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
               f"{100 * record['val']:.1f})", flush=True)
 
 
-def load_records(out: Path) -> List[Dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-
-
 def row_lines(name: str, groups: Dict[tuple, List[float]],
               label: str = "") -> List[str]:
     """``name``'s two table rows (trained dense, UGTs over the sparsity
@@ -388,7 +383,7 @@ def section(out: Path = RESULTS) -> List[str]:
     per seed), the paper's number in brackets."""
     groups: Dict[str, Dict[tuple, List[float]]] = {}
     epochs: Dict[str, set] = {}
-    for r in load_records(out):
+    for r in read_records(out):
         if r.get("arch", "plain") != table_arch(r["dataset"]) or \
                 r.get("split_fixed", False):
             continue
@@ -417,7 +412,7 @@ def split_section(out: Path = RESULTS) -> List[str]:
     """Texas with one WebKB split for every seed (``--split K``): a row
     pair per split, test accuracy, %, mean ± std (seeds)."""
     groups: Dict[int, Dict[tuple, List[float]]] = {}
-    records = load_records(out)
+    records = read_records(out)
     for r in records:
         if r["dataset"] == "texas" and r.get("split_fixed", False):
             groups.setdefault(r["split"], {}).setdefault(
@@ -444,7 +439,7 @@ def arch_section(out: Path = RESULTS) -> List[str]:
     ROC-AUC, %, mean ± std (those seeds)."""
     other = next(a for a in ARCHS if a != MOLECULE_ARCH)
     cells: Dict[tuple, Dict[int, Dict[str, Dict]]] = {}
-    for r in load_records(out):
+    for r in read_records(out):
         if r["dataset"] != "texas":
             cells.setdefault((r["dataset"], r["method"], r["sparsity"]),
                              {}).setdefault(r["seed"], {})[
