@@ -34,6 +34,21 @@ def test_failed_build_falls_back_once(monkeypatch):
         backend.native_module(torch.device("cpu"))
 
 
+def test_failed_build_names_what_to_install(monkeypatch):
+    monkeypatch.setattr(backend, "_requested", "auto")
+    monkeypatch.setattr(backend, "_loaded", {})
+    monkeypatch.setattr(backend, "_build", lambda kind: 1 / 0)
+    with pytest.warns(RuntimeWarning) as cpu:
+        backend.native_module(torch.device("cpu"))
+    with pytest.warns(RuntimeWarning, match="nvcc; set CUDA_HOME"):
+        backend.native_module(torch.device("cuda"))
+    assert "ninja" in str(cpu[0].message)
+    assert "nvcc" not in str(cpu[0].message)
+    monkeypatch.setattr(backend, "_requested", "native")
+    with pytest.raises(RuntimeError, match="CUDA toolkit"):
+        backend.native_module(torch.device("cuda"))
+
+
 def test_native_builds_here():
     backend.set_backend("auto")
     assert backend.active_backend("cpu") == "native"

@@ -79,6 +79,15 @@ def test_empty_and_non_contiguous_and_half_masks():
     assert_same(masks, reference_masks(scores, 12))
 
 
+@pytest.mark.skipif(not hasattr(torch, "float8_e4m3fn"),
+                    reason="no float8 in this torch")
+def test_masks_of_a_dtype_no_kernel_writes():
+    # float8 masks go to the reference on either backend, same masks.
+    scores = [torch.randn(40, 3), torch.randn(9)]
+    masks = run(scores, 50, dtype=torch.float8_e4m3fn)
+    assert_same(masks, reference_masks(scores, 50))
+
+
 def test_rejects_mismatched_masks():
     with pytest.raises(ValueError, match="one mask per score"):
         prune_smallest_([torch.ones(2)], [], 1)

@@ -52,6 +52,12 @@ def set_backend(name: str) -> None:
     _requested = _check(name)
 
 
+# What each kernel's build needs, for the message when it fails.
+_TOOLCHAIN = {"cpu": "a C++ compiler and ninja",
+              "cuda": "a C++ compiler, ninja and the CUDA toolkit (nvcc; "
+                      "set CUDA_HOME if it is not found)"}
+
+
 def _build(kind: str) -> ModuleType:
     from torch.utils.cpp_extension import load
     if kind == "cpu":
@@ -91,14 +97,16 @@ def native_module(device: torch.device) -> Optional[ModuleType]:
                         f"not be built ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}); using the "
                         f"pure-PyTorch implementation (same masks, slower). "
-                        f"Install a C++ compiler and ninja, or set "
+                        f"Install {_TOOLCHAIN[kind]}, or set "
                         f"{ENV_VAR}=torch to silence this.", RuntimeWarning,
                         stacklevel=3)
     loaded = _loaded[kind]
     if isinstance(loaded, Exception):
         if requested == "native":
             raise RuntimeError(f"The native {kind.upper()} threshold kernel "
-                               f"could not be built: {loaded}") from loaded
+                               f"could not be built: {loaded}. Install "
+                               f"{_TOOLCHAIN[kind]}, or use the 'torch' "
+                               f"backend.") from loaded
         return None
     return loaded
 

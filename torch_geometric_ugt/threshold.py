@@ -115,7 +115,8 @@ def prune_smallest_(
 
     Dispatches to the native kernel of the scores' device (see
     :mod:`torch_geometric_ugt.backend`) when it is available and the scores
-    are float32 with one mask dtype, else to
+    are float32 with masks of one dtype it writes (float32, float64,
+    float16 or bfloat16), else to
     :func:`prune_smallest_reference_`. Both follow this module's contract.
 
     Args:
@@ -200,14 +201,18 @@ def reads_once(device: torch.device) -> bool:
     return device.type == "cpu" and native_module(device) is not None
 
 
+# The mask dtypes the native kernels write; any other goes to the reference.
+_NATIVE_MASK_DTYPES = (torch.float32, torch.float64, torch.float16,
+                      torch.bfloat16)
+
+
 def _native_eligible(scores: Sequence[Tensor], masks: Sequence[Tensor],
                      first: Sequence[Tensor]) -> bool:
-    # float32 scores, floating masks of one dtype (that of the first set)
+    # float32 scores, masks of one kernel dtype (that of the first set)
     device, dtype = scores[0].device, first[0].dtype
-    return all(
+    return dtype in _NATIVE_MASK_DTYPES and all(
         s.dtype == torch.float32 and s.device == device and m.dtype == dtype
-        and m.device == device and m.is_floating_point()
-        for s, m in zip(scores, masks))
+        and m.device == device for s, m in zip(scores, masks))
 
 
 def _check_pairs(scores: Sequence[Tensor], masks: Sequence[Tensor]) -> None:

@@ -16,9 +16,12 @@ needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(),
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
 def test_cuda_source_compiles(tmp_path):
+    # with the flags torch's extension builder always passes to nvcc
+    from torch.utils.cpp_extension import COMMON_NVCC_FLAGS
     result = subprocess.run(
         ["nvcc", "-c", str(CU), "-std=c++17", "-gencode",
-         "arch=compute_90,code=sm_90", "-o", str(tmp_path / "k.o")],
+         "arch=compute_90,code=sm_90", *COMMON_NVCC_FLAGS,
+         "-o", str(tmp_path / "k.o")],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
 

@@ -92,13 +92,13 @@ void prune_smallest_cuda(const std::vector<torch::Tensor>& scores,
   };
   const auto d_pointers = to_device(
       torch::from_blob(pointers.data(), {static_cast<int64_t>(pointers.size())},
-                       cpu_long).clone());
+                       cpu_long));
   const auto d_tensor = to_device(
-      torch::from_blob(chunk_tensor.data(), {num_chunks}, cpu_int).clone());
+      torch::from_blob(chunk_tensor.data(), {num_chunks}, cpu_int));
   const auto d_start = to_device(
-      torch::from_blob(chunk_start.data(), {num_chunks}, cpu_long).clone());
+      torch::from_blob(chunk_start.data(), {num_chunks}, cpu_long));
   const auto d_length = to_device(
-      torch::from_blob(chunk_length.data(), {num_chunks}, cpu_int).clone());
+      torch::from_blob(chunk_length.data(), {num_chunks}, cpu_int));
   const size_t bytes = ugt::prune_smallest_workspace_bytes(num_chunks);
   auto workspace = torch::empty(
       {static_cast<int64_t>(bytes)},

@@ -30,7 +30,6 @@ struct State {
   long long equal;          // scores equal to the threshold
   float tau;                // the threshold value
   int prune_all_ties;       // every score equal to tau is pruned
-  int saw_nan;
 };
 
 struct Workspace {
@@ -90,14 +89,14 @@ __global__ void init_kernel(State* state, unsigned long long* hist,
     state->equal = 0;
     state->tau = 0.0f;
     state->prune_all_ties = 0;
-    state->saw_nan = 0;
   }
 }
 
 __global__ void __launch_bounds__(kThreads)
     histogram_kernel(const float* const* scores, const int32_t* chunk_tensor,
                      const int64_t* chunk_start, const int32_t* chunk_length,
-                     int digit, unsigned long long* hist, State* state) {
+                     int digit, unsigned long long* hist,
+                     const State* state) {
   __shared__ unsigned int local[kMaxBins];
   const DigitSpec spec = kDigitSpecs[digit];
   const int bins = 1 << spec.bits;
@@ -109,18 +108,14 @@ __global__ void __launch_bounds__(kThreads)
   const int above = spec.shift + spec.bits;
   const unsigned int prefix = state->prefix;
   const unsigned int digit_mask = static_cast<unsigned int>(bins - 1);
-  int nan = 0;
   for (int i = threadIdx.x; i < length; i += blockDim.x) {
-    const float value = p[i];
-    const unsigned int key = float_key(value);
+    const unsigned int key = float_key(p[i]);
     if (digit == 0) {
-      nan |= value != value;
       atomicAdd(&local[key >> spec.shift], 1u);
     } else if ((key >> above) == prefix) {
       atomicAdd(&local[(key >> spec.shift) & digit_mask], 1u);
     }
   }
-  if (nan) state->saw_nan = 1;
   __syncthreads();
   for (int b = threadIdx.x; b < bins; b += blockDim.x) {
     if (local[b] != 0u) atomicAdd(&hist[b], local[b]);

@@ -20,7 +20,8 @@ enum MaskDtype : int { kFloat32 = 0, kFloat64 = 1, kFloat16 = 2, kBFloat16 = 3 }
 size_t prune_smallest_workspace_bytes(int64_t num_chunks);
 
 // Zeroes the k smallest of all scores (1 <= k < total), ordered by
-// (value, global position), -0.0 == +0.0, writing 0/1 masks. All arrays are
+// (value, global position), -0.0 == +0.0, writing 0/1 masks. The scores
+// must hold no NaN (the Python caller screens them). All arrays are
 // device arrays: score / mask pointers per tensor, and per chunk the tensor
 // index, start offset and length (chunks in global order). Everything is
 // enqueued on `stream`; nothing synchronises with the host.
