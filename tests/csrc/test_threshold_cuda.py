@@ -40,8 +40,8 @@ def cases():
 
 
 @needs_gpu
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16,
-                                   torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64,
+                                   torch.float16, torch.bfloat16])
 def test_cuda_matches_reference(dtype):
     backend.set_backend("native")
     try:
@@ -58,6 +58,34 @@ def test_cuda_matches_reference(dtype):
                 prune_smallest_(device, masks, k)
                 for m, e in zip(masks, expected):
                     assert torch.equal(m.float().cpu(), e)
+    finally:
+        backend.set_backend("auto")
+
+
+@needs_gpu
+@pytest.mark.parametrize("index", range(2))
+def test_cuda_non_contiguous_masks_on_a_side_stream(index):
+    if index >= torch.cuda.device_count():
+        pytest.skip(f"needs cuda:{index}")
+    backend.set_backend("native")
+    try:
+        from torch_geometric_ugt.threshold import prune_smallest_
+        gen = torch.Generator().manual_seed(1)
+        scores = [torch.randn(300, 70, generator=gen),
+                  torch.randn(33, generator=gen)]
+        expected = [torch.empty(s.shape) for s in scores]
+        prune_smallest_reference_(scores, expected, 12_345)
+        device = torch.device("cuda", index)
+        on_device = [s.to(device) for s in scores]
+        masks = [torch.full((70, 300), 7.0, device=device).t(),
+                 torch.full((66, ), 7.0, device=device)[::2]]
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(stream):
+            prune_smallest_(on_device, masks, 12_345)
+        stream.synchronize()
+        for m, e in zip(masks, expected):
+            assert torch.equal(m.cpu(), e)
     finally:
         backend.set_backend("auto")
 
