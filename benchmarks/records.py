@@ -18,10 +18,12 @@ def write_record(path: Path, record: Dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def read_records(folder: Path) -> List[Dict[str, Any]]:
-    """Every record in :obj:`folder`, in file-name order (none if the
-    folder does not exist)."""
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+def read_records(folder: Path,
+                 pattern: str = "*.json") -> List[Dict[str, Any]]:
+    """The records in :obj:`folder` whose file names match
+    :obj:`pattern`, in file-name order (none if the folder does not
+    exist)."""
+    return [json.loads(p.read_text()) for p in sorted(folder.glob(pattern))]
 
 
 def device_name(device: torch.device) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List
 
 from benchmarks.markdown import replace_section
+from benchmarks.records import read_records
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
@@ -27,8 +28,7 @@ def main() -> str:
         "trained dense test acc | realised sparsity |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for path in sorted(RESULTS.glob("find-ticket-*.json")):
-        record = json.loads(path.read_text())
+    for record in read_records(RESULTS, "find-ticket-*.json"):
         ticket = record["ticket"]
         seeds = [t["seed"] for t in ticket]
         lines.append(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.markdown import mean_std, replace_section
+from benchmarks.records import read_records
 from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
                                   DEEP_WEIGHT_INIT, WEIGHT_INIT, Config,
                                   experiments)
@@ -73,8 +74,7 @@ def init_ablation(out: Path) -> List[str]:
                        for c in configs}
     # (setting, init) -> seed -> (val, test)
     groups: Dict[tuple, Dict[int, Tuple[float, float]]] = defaultdict(dict)
-    for path in sorted(out.glob("*.json")):
-        r = json.loads(path.read_text())
+    for r in read_records(out, "*.json"):
         setting = _setting(r["config"])
         if setting in experiment_init:
             groups[(setting, r["config"]["weight_init"])][
@@ -110,8 +110,7 @@ def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
               if include_quick or name != "quick" for c in configs
               if not c.variant}
     groups: Dict[Key, List[dict]] = defaultdict(list)
-    for path in sorted(out.glob("*.json")):
-        r = json.loads(path.read_text())
+    for r in read_records(out, "*.json"):
         if r["key"] not in wanted:
             continue
         c = r["config"]
@@ -307,8 +306,7 @@ def fig4(out: Path, images: Path) -> List[str]:
     """MAD per layer of the deep Cora GCNs (Table 1's records)."""
     table1 = {c.key() for c in experiments()["table1"]}
     runs: Dict[Tuple[int, str], List[dict]] = defaultdict(list)
-    for path in sorted(out.glob("Cora-GCN-L*-W448-*.json")):
-        r = json.loads(path.read_text())
+    for r in read_records(out, "Cora-GCN-L*-W448-*.json"):
         c = r["config"]
         if "mad_per_layer" not in r or r["key"] not in table1:
             continue
@@ -341,8 +339,7 @@ def fig3(out: Path, images: Path) -> List[str]:
     """t-SNE of the last hidden layer (Table 1's records with one)."""
     table1 = {c.key() for c in experiments()["table1"]}
     panels = []
-    for path in sorted(out.glob("Cora-GCN-L*-W448-*.json")):
-        r = json.loads(path.read_text())
+    for r in read_records(out, "Cora-GCN-L*-W448-*.json"):
         c = r["config"]
         if "tsne_last_hidden" not in r or r["key"] not in table1:
             continue
@@ -381,8 +378,7 @@ def fig6(out: Path, images: Path) -> List[str]:
     """OOD detection ROC-AUC vs sparsity (variant "ood" records)."""
     groups: Dict[tuple, List[dict]] = defaultdict(list)
     wanted = {c.key() for c in experiments()["fig6"]}
-    for path in sorted(out.glob("*-ood-seed*.json")):
-        r = json.loads(path.read_text())
+    for r in read_records(out, "*-ood-seed*.json"):
         if r["key"] in wanted:
             c = r["config"]
             groups[(c["dataset"], c["model"], c["method"],
@@ -429,8 +425,7 @@ def fig7(out: Path, images: Path) -> List[str]:
     from benchmarks.reproduce import PERTURBATIONS
     wanted = {c.key() for c in experiments()["fig7"]}
     groups: Dict[tuple, List[dict]] = defaultdict(list)
-    for path in sorted(out.glob("Cora-*-L2-W256-*.json")):
-        r = json.loads(path.read_text())
+    for r in read_records(out, "Cora-*-L2-W256-*.json"):
         if r["key"] not in wanted:
             continue
         c = r["config"]
