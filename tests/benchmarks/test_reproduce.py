@@ -117,6 +117,11 @@ def test_deep_selection_marks_each_datasets_table_setting(tmp_path):
     citeseer = tables[("CiteSeer", 0)]
     _write_record(selection, replace(tables[("Cora", 0)], lr=citeseer.lr,
                                      adam_eps=citeseer.adam_eps), 0.6, 0.6)
+    # Table 6's GAT: its own rows, after the GCN's of its dataset
+    gat = next(c for c in experiments()["table6"]
+               if c.method == "ugt" and c.layers == 16 and c.seed == 0)
+    _write_record(out, gat, 0.72, 0.7)
+    _write_record(selection, replace(gat, lr=0.02), 0.74, 0.7)
     # a 2-layer record is not a deep setting
     _write_record(out, Config("Cora", "GCN", 2, 448, "ugt", 0.04, 0), 0.9,
                   0.9)
@@ -125,13 +130,15 @@ def test_deep_selection_marks_each_datasets_table_setting(tmp_path):
             if line.startswith(("| Cora", "| CiteSeer"))]
     lr = {d: f"{tables[(d, 0)].lr:g}" for d in ("Cora", "CiteSeer")}
     assert lr["Cora"] != lr["CiteSeer"]
-    # dataset, lr, seeds, mean val, marker
-    assert [[r[0], r[4], r[6], r[7], r[10]] for r in rows] == [
-        ["Cora", lr["Cora"], "0, 1", "75.0", "tables"],
-        ["Cora", "0.02", "0, 1", "65.0", ""],
-        ["Cora", lr["CiteSeer"], "0", "60.0", ""],
-        ["CiteSeer", lr["CiteSeer"], "0, 1", "75.0", "tables"],
-        ["CiteSeer", "0.02", "0, 1", "65.0", ""]]
+    # dataset, model, lr, seeds, mean val, marker
+    assert [[r[0], r[1], r[5], r[7], r[8], r[11]] for r in rows] == [
+        ["Cora", "GCN", lr["Cora"], "0, 1", "75.0", "tables"],
+        ["Cora", "GCN", "0.02", "0, 1", "65.0", ""],
+        ["Cora", "GCN", lr["CiteSeer"], "0", "60.0", ""],
+        ["Cora", "GAT", "0.02", "0", "74.0", ""],
+        ["Cora", "GAT", f"{gat.lr:g}", "0", "72.0", "tables"],
+        ["CiteSeer", "GCN", lr["CiteSeer"], "0, 1", "75.0", "tables"],
+        ["CiteSeer", "GCN", "0.02", "0, 1", "65.0", ""]]
 
 
 @needs_data("planetoid", "Cora", "raw")
