@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from dataclasses import asdict, fields
@@ -154,8 +153,7 @@ def deep_table(groups, title: str, model: str, paper: dict) -> List[str]:
              f"{DEEP_WEIGHT_INIT} weights, and the lr and Adam eps of its "
              f"dataset and depth (chosen on the GCN's validation "
              f"accuracy: see the deep-setting selection below); ours mean "
-             f"± std (seeds), "
-             f"paper in brackets.", "",
+             f"± std (seeds), paper in brackets.", "",
              "| dataset | layers | UGTs: lr, Adam eps | UGTs | trained dense |",
              "|---|---|---|---|---|"]
     for (dataset, layers), (p_ugt, p_dense) in paper.items():
@@ -170,21 +168,18 @@ def deep_table(groups, title: str, model: str, paper: dict) -> List[str]:
 Runs = Dict[int, Tuple[float, float]]  # seed -> (val %, test %)
 
 
-def setting_means(paths: List[Path],
+def setting_means(records: List[Dict[str, Any]],
                   keep: Callable[[Dict[str, Any]], bool],
                   setting: Sequence[str]
                   ) -> List[Tuple[Tuple, Runs, float, float]]:
     """Records grouped by the configuration fields :obj:`setting` (seeds
     apart): ``(setting values, runs, mean val %, mean test %)`` per
     setting, for the records whose full configuration passes :obj:`keep`.
-    A configuration found in several folders counts once."""
-    records: Dict[str, dict] = {}
-    for path in paths:
-        r = json.loads(path.read_text())
-        if keep(full_config(r["config"])):
-            records[r["key"]] = r
+    A configuration found in several folders counts once (the last one
+    given)."""
+    kept = {r["key"]: r for r in records if keep(full_config(r["config"]))}
     groups: Dict[Tuple, Runs] = defaultdict(dict)
-    for r in records.values():
+    for r in kept.values():
         c = full_config(r["config"])
         # one record per seed: the key holds every field of the setting
         groups[tuple(c[k] for k in setting)][c["seed"]] = (
@@ -213,7 +208,7 @@ def deep_selection(folder: Path, out: Path) -> List[str]:
     its seeds."""
     pattern = "*-L*-W448-ugt-*.json"
     rows = setting_means(
-        sorted([*folder.glob(pattern), *out.glob(pattern)]),
+        read_records(folder, pattern) + read_records(out, pattern),
         lambda c: ((c["epochs"], c["ramp"], c["variant"], c["score_init"])
                    == (400, 200, "", "kaiming_uniform")
                    and c["layers"] in DEEP_LAYERS), DEEP_FIELDS)
@@ -257,14 +252,13 @@ def table5_search(folder: Path, out: Path) -> List[str]:
     probes in :obj:`folder` beside Table 5's own records, one row per
     setting and sparsity, with the mean over its seeds."""
     pattern = "Cora-GAT-L2-W256-ugt-*.json"
-    probes = sorted(folder.glob(pattern))
+    probes = read_records(folder, pattern)
     if not probes:
         return []
     table5 = experiment_settings("table5", TABLE5_FIELDS)
-    probed = {json.loads(p.read_text())["config"]["sparsity"]
-              for p in probes}
+    probed = {r["config"]["sparsity"] for r in probes}
     rows = setting_means(
-        probes + sorted(out.glob(pattern)),
+        probes + read_records(out, pattern),
         lambda c: ((c["epochs"], c["ramp"], c["variant"]) == (400, 200, "")
                    and c["sparsity"] in probed), TABLE5_FIELDS)
     # each probe against the table's setting on the seeds both have
