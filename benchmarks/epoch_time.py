@@ -18,44 +18,32 @@ from benchmarks.data import graph_input, has_torch_sparse, load_planetoid
 from benchmarks.train import evaluate, ticket_epoch, train_step
 from torch_geometric_ugt import (GlobalGradualSparsifier, SupermaskSparsifier,
                                  backend, score_parameters, supermask)
-from torch_geometric_ugt.sparsifier import base as sparsifier_base
 
 
 class MaskTimer:
-    """Accumulates the wall time of every mask refresh (thresholding), the
-    mask sets selected and the reads of the scores that selected them (a
-    ramp epoch selects two mask sets, in one read on the native CPU
-    kernel)."""
+    """Accumulates the wall time of every mask selection (thresholding)
+    and counts them (a ramp epoch selects two mask sets: the epoch's
+    sparsity for training, the final one for the evaluation)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self.calls = 0
         self.selections = 0
-        self.reads = 0
-        self._write = SupermaskSparsifier._write
-        self._select = sparsifier_base.prune_smallest_together_
+        self._select = SupermaskSparsifier._select
 
     def __enter__(self) -> "MaskTimer":
         timer = self
 
-        def timed(sparsifier, sparsity, ahead=None):
+        def timed(sparsifier):
             start = time.perf_counter()
-            timer._write(sparsifier, sparsity, ahead)
+            timer._select(sparsifier)
             timer.seconds += time.perf_counter() - start
-            timer.calls += 1
+            timer.selections += 1
 
-        def counted(scores, requests, **kwargs):
-            timer.reads += 1
-            timer.selections += len(requests)
-            return timer._select(scores, requests, **kwargs)
-
-        SupermaskSparsifier._write = timed  # type: ignore[method-assign]
-        setattr(sparsifier_base, "prune_smallest_together_", counted)
+        SupermaskSparsifier._select = timed  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc) -> None:
-        SupermaskSparsifier._write = self._write  # type: ignore
-        sparsifier_base.prune_smallest_together_ = self._select
+        SupermaskSparsifier._select = self._select  # type: ignore
 
 
 def main(argv: List[str] | None = None) -> Dict:
@@ -98,20 +86,17 @@ def main(argv: List[str] | None = None) -> Dict:
     ref: List[float] = []
     masking: List[float] = []
     selections: List[int] = []
-    reads: List[int] = []
     timer = MaskTimer()
     ramp = slice(0, args.ramp)
     rest = slice(args.ramp, args.epochs)
     for epoch in range(args.epochs):
-        before, selected, read = (timer.seconds, timer.selections,
-                                  timer.reads)
+        before, selected = timer.seconds, timer.selections
         start = time.perf_counter()
         with timer:
             ticket_epoch(ticket, data, adj, t_opt, sparsifier, epoch)
         middle = time.perf_counter()
         masking.append(timer.seconds - before)
         selections.append(timer.selections - selected)
-        reads.append(timer.reads - read)
         train_step(dense, data, adj, d_opt)
         evaluate(dense, data, adj)
         ugt.append(middle - start)
@@ -127,22 +112,15 @@ def main(argv: List[str] | None = None) -> Dict:
         "threshold_share": timer.seconds / sum(ugt),
         # During the ramp the protocol selects two mask sets per epoch (new
         # sparsity on the forward pass, final sparsity for the evaluation);
-        # after it, one. Reads: passes of selection over the scores.
+        # after it, one.
         "selections_per_epoch_ramp": statistics.median(selections[ramp]),
         "selections_per_epoch_after_ramp": (
             statistics.median(selections[rest])
             if args.epochs > args.ramp else None),
-        "reads_per_epoch_ramp": statistics.median(reads[ramp]),
-        "reads_per_epoch_after_ramp": (
-            statistics.median(reads[rest])
-            if args.epochs > args.ramp else None),
         "threshold_share_ramp": sum(masking[ramp]) / sum(ugt[ramp]),
         "threshold_share_after_ramp": (sum(masking[rest]) / sum(ugt[rest])
                                        if args.epochs > args.ramp else None),
-        "threshold_calls": timer.calls,
-        # selections whose threshold the hint's band held (one pass saved)
-        "hint_hits": sum(h.hits for h in sparsifier.hints.values()),
-        "hint_misses": sum(h.misses for h in sparsifier.hints.values()),
+        "threshold_calls": timer.selections,
         "ugt_ms": med(ugt), "dense_ms": med(ref),
         "ratio": statistics.fmean(ugt) / statistics.fmean(ref),
         "ratio_of_medians": med(ugt) / med(ref),
@@ -160,13 +138,11 @@ def main(argv: List[str] | None = None) -> Dict:
           + (f", after {report['after_ramp_ratio']:.3f})"
              if report["after_ramp_ratio"] is not None else ")"))
     print(f"  thresholding ({report['threshold_backend']} backend, "
-          f"{timer.selections} mask sets selected in {timer.reads} reads "
-          f"of the scores, {timer.calls} refreshes): "
+          f"{timer.selections} mask sets selected): "
           f"{100 * report['threshold_share']:.2f} % of the UGTs epoch time "
           f"({100 * report['threshold_share_ramp']:.2f} % during the ramp, "
           f"{100 * (report['threshold_share_after_ramp'] or 0):.2f} % "
-          f"after); threshold hints: {report['hint_hits']} hits, "
-          f"{report['hint_misses']} misses")
+          f"after)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -103,9 +103,10 @@ def search(data: Data, split: Dict[str, torch.Tensor], *, hidden: int,
                   f"sparsity {sparsifier.current_sparsity:.3f}, val "
                   f"{100 * val:.1f} (best {100 * best['val_acc']:.1f})",
                   flush=True)
+    realised = sparsifier.realised_sparsity()
+    per_layer = sparsifier.layer_sparsities()
     sparsifier.remove()
-    return dict(best, realised_sparsity=sparsifier.realised_sparsity(),
-                layer_sparsities=sparsifier.layer_sparsities(),
+    return dict(best, realised_sparsity=realised, layer_sparsities=per_layer,
                 num_weights=sparsifier.num_weights,
                 steps_per_epoch=steps_per_epoch,
                 epoch_time_s=sorted(epoch_times)[len(epoch_times) // 2])

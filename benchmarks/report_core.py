@@ -38,9 +38,6 @@ def main() -> str:
             f"{pm([d['test_acc'] for d in record['dense']])} | "
             f"{statistics.fmean(t['realised_sparsity'] for t in ticket):.4f}"
             f" |")
-    def reads(n: float) -> str:
-        return f"{n:g} read" + ("" if n == 1 else "s")
-
     timing = RESULTS / "epoch-time-cora-gcn.json"
     if timing.exists():
         t = json.loads(timing.read_text())
@@ -55,16 +52,10 @@ def main() -> str:
             f"refreshes ({t['threshold_backend']} thresholding) take "
             f"{100 * t['threshold_share']:.1f} % of the UGTs epoch time"
             + (f" ({100 * t['threshold_share_ramp']:.1f} % during the ramp, "
-               f"with {t['selections_per_epoch_ramp']:g} mask sets per "
-               f"epoch selected in {reads(t['reads_per_epoch_ramp'])} of the "
-               f"scores; {100 * t['threshold_share_after_ramp']:.1f} % "
-               f"after, with {t['selections_per_epoch_after_ramp']:g} in "
-               f"{t['reads_per_epoch_after_ramp']:g})"
-               if t.get("reads_per_epoch_ramp") else "")
-            + (f"; the threshold hint's band held the threshold in "
-               f"{t['hint_hits']} of "
-               f"{t['hint_hits'] + t['hint_misses']} hinted selections."
-               if "hint_hits" in t else "."),
+               f"with {t['selections_per_epoch_ramp']:g} mask sets selected "
+               f"per epoch; {100 * t['threshold_share_after_ramp']:.1f} % "
+               f"after, with {t['selections_per_epoch_after_ramp']:g})."
+               if t.get("selections_per_epoch_after_ramp") else "."),
         ]
     text = "\n".join(lines)
     replace_section(README, "results-cora", text)

@@ -35,7 +35,8 @@ import torch
 from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
                              load_planetoid)
 from benchmarks.models import MODELS, build
-from benchmarks.records import device_name, write_record
+from benchmarks.records import (claim, device_name, record_done,
+                                write_record)
 from benchmarks.train import RunResult, search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
@@ -384,7 +385,7 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
             progress: bool = True, log_every: int = 0,
             device: Union[str, torch.device] = "cpu") -> List[Dict]:
     out.mkdir(parents=True, exist_ok=True)
-    todo = [c for c in configs if not (out / f"{c.key()}.json").exists()]
+    todo = [c for c in configs if not record_done(out / f"{c.key()}.json")]
     print(f"{len(configs) - len(todo)} of {len(configs)} records exist; "
           f"running {len(todo)}", flush=True)
     bar = None
@@ -397,12 +398,14 @@ def run_all(configs: List[Config], root: Optional[str], out: Path,
     records = []
     for cfg in todo:
         path = out / f"{cfg.key()}.json"
-        if path.exists():  # another runner made it meanwhile
+        with claim(path) as mine:
+            if mine:
+                record = run(cfg, root, log_every, device)
+                write_record(path, record)
+        if not mine:  # another runner made it or is making it
             if bar is not None:
                 bar.update(1)
             continue
-        record = run(cfg, root, log_every, device)
-        write_record(path, record)
         records.append(record)
         msg = (f"{cfg.key()}: test {100 * record['test_acc']:.1f} "
                f"(val {100 * record['val_acc']:.1f})")
@@ -502,7 +505,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         configs = [replace(base, seed=s) for s in args.seeds]
     index, count = args.shard
     configs = configs[index::count]
-    todo = [c for c in configs if not (args.out / f"{c.key()}.json").exists()]
+    todo = [c for c in configs
+            if not record_done(args.out / f"{c.key()}.json")]
     if args.limit is not None:
         configs = [c for c in configs if c not in todo[args.limit:]]
     run_all(configs, args.root, args.out,

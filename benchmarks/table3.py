@@ -44,7 +44,8 @@ from torch_geometric.utils import degree
 
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
 from benchmarks.markdown import mean_std
-from benchmarks.records import device_name, read_records, write_record
+from benchmarks.records import (claim, device_name, read_records,
+                                write_record)
 from benchmarks.reproduce import add_shard_option
 from benchmarks.train import search_ticket, train_dense
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
@@ -333,23 +334,24 @@ def run(name: str, seeds: List[int], epochs: int, root: Optional[str],
     for name_, method, sparsity, seed in todo:
         k = key(name_, method, sparsity, seed, epochs, arch, split)
         path = out / f"{k}.json"
-        if path.exists():
-            continue
-        start = time.perf_counter()
-        if name_ == "texas":
-            result = run_texas(method, sparsity, seed, epochs, root,
-                               device, split)
-        else:
-            result = run_mol(name_, method, sparsity, seed, epochs, root,
-                             arch, device)
-        record = dict(result, key=k, dataset=name_, arch=arch, method=method,
-                      split_fixed=split is not None,
-                      sparsity=sparsity, seed=seed, epochs=epochs,
-                      library=__version__, torch=torch.__version__,
-                      device=device_name(device),
-                      threads=torch.get_num_threads(),
-                      total_time_s=time.perf_counter() - start)
-        write_record(path, record)
+        with claim(path) as mine:
+            if not mine:  # done, or another runner is on it
+                continue
+            start = time.perf_counter()
+            if name_ == "texas":
+                result = run_texas(method, sparsity, seed, epochs, root,
+                                   device, split)
+            else:
+                result = run_mol(name_, method, sparsity, seed, epochs, root,
+                                 arch, device)
+            record = dict(result, key=k, dataset=name_, arch=arch,
+                          method=method, split_fixed=split is not None,
+                          sparsity=sparsity, seed=seed, epochs=epochs,
+                          library=__version__, torch=torch.__version__,
+                          device=device_name(device),
+                          threads=torch.get_num_threads(),
+                          total_time_s=time.perf_counter() - start)
+            write_record(path, record)
         print(f"{k}: test {100 * record['test']:.1f} (val "
               f"{100 * record['val']:.1f})", flush=True)
 

@@ -120,14 +120,16 @@ def search_ticket(model: torch.nn.Module, data: Data,
             ]
         if on_epoch is not None:
             on_epoch(epoch, result)
-    sparsifier.remove()
+    # The selected ticket: the best epoch's scores at the final sparsity;
+    # the masks stay so once the sparsifier is removed inside the block.
     with torch.no_grad():
         for w, scores in zip(sparsifier.weights, best_scores):
             w.parametrization.scores.copy_(scores)
-    sparsifier.current_sparsity = sparsifier.final_sparsity
-    sparsifier.refresh()
-    result.realised_sparsity = sparsifier.realised_sparsity()
-    result.layer_sparsities = sparsifier.layer_sparsities()
+    with sparsifier.at_sparsity():
+        sparsifier.refresh()  # the scores were edited by hand
+        result.realised_sparsity = sparsifier.realised_sparsity()
+        result.layer_sparsities = sparsifier.layer_sparsities()
+        sparsifier.remove()
     return result
 
 

@@ -52,3 +52,67 @@ def test_failed_build_names_what_to_install(monkeypatch):
 def test_native_builds_here():
     backend.set_backend("auto")
     assert backend.active_backend("cpu") == "native"
+
+
+def test_build_name_is_keyed_by_sources_and_versions(monkeypatch):
+    name = backend.build_name("cpu")
+    assert name.startswith("ugt_threshold_cpu_") and name != \
+        backend.build_name("cuda")
+    assert backend.build_name("cpu") == name  # stable
+    monkeypatch.setattr(backend, "_compiler_version", lambda kind: "gcc 99")
+    assert backend.build_name("cpu") != name
+    monkeypatch.undo()
+    monkeypatch.setattr(torch, "__version__", "0.0.1")
+    assert backend.build_name("cpu") != name
+
+
+def test_lock_wait_times_out_and_names_the_holder(tmp_path, monkeypatch):
+    import fcntl
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setenv(backend.TIMEOUT_ENV_VAR, "0.5")
+    lock = tmp_path / f"{backend.build_name('cpu')}.lock"
+    with open(lock, "w") as held:  # another builder, alive
+        held.write("pid 4242\n")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(TimeoutError, match=r"pid 4242.*UGT_BUILD_TIME"):
+            backend._build("cpu")
+    monkeypatch.setenv(backend.TIMEOUT_ENV_VAR, "soon")
+    with pytest.raises(ValueError, match="positive number"):
+        backend._build("cpu")
+
+
+def test_build_killed_half_way_does_not_hang_the_next(tmp_path):
+    # A process killed while it compiles leaves torch's lock file behind;
+    # the next process must notice, rebuild, and finish in bounded time.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, TORCH_EXTENSIONS_DIR=str(tmp_path),
+               **{backend.ENV_VAR: "native"})
+    code = ("import torch; from torch_geometric_ugt import backend; "
+            "print(backend.native_module(torch.device('cpu')))")
+    victim = subprocess.Popen([sys.executable, "-c", code], env=env,
+                              start_new_session=True,
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("*/lock")):
+        assert victim.poll() is None, victim.stderr.read()
+        assert time.monotonic() < deadline, "the build never started"
+        time.sleep(0.05)
+    time.sleep(2.0)  # the compiler is running now
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert list(tmp_path.glob("*/lock")), "the kill left no stale lock"
+    start = time.monotonic()
+    after = subprocess.run([sys.executable, "-c", code], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert after.returncode == 0, after.stderr
+    assert "building the native CPU threshold kernel once" in after.stderr
+    assert "ugt_threshold_cpu_" in after.stdout
+    assert not list(tmp_path.glob("*/lock"))
+    print(f"rebuilt after the kill in {time.monotonic() - start:.0f} s")

@@ -19,17 +19,38 @@ WORLD = 2
 STEPS = 6
 
 
-def _search(rank: int, init_file: str, out: str) -> None:
+def _join(rank: int, init_file: str) -> None:
     torch.set_num_threads(1)
     # The ranks select with the reference backend (the kernels give the same
-    # masks, tests/test_threshold.py): two spawned ranks that find the
-    # native kernel's build out of date both rebuild it at once, and one of
-    # them could be left waiting forever.
+    # masks, tests/test_threshold.py), so they need no build of their own.
     backend.set_backend("torch")
     # a rank that never arrives fails the test instead of hanging it
     dist.init_process_group("gloo", init_method=f"file://{init_file}",
                             rank=rank, world_size=WORLD,
                             timeout=datetime.timedelta(seconds=120))
+
+
+def _leave() -> None:
+    dist.destroy_process_group()
+    # Leave without running destructors: freeing the DDP reducer here
+    # joins gloo's worker thread while holding the GIL, and that thread may
+    # need the GIL to free the all_gather's tensors (a deadlock seen in
+    # torch's teardown, not in this package). Everything is saved before.
+    os._exit(0)
+
+
+def _spawn(target, tmp_path):
+    """Runs ``target(rank, init_file, out)`` on every rank; what each rank
+    saved to ``out.<rank>``."""
+    out = str(tmp_path / "result")
+    mp.spawn(target, args=(str(tmp_path / "init"), out), nprocs=WORLD,
+             join=True)
+    return [torch.load(f"{out}.{r}", weights_only=True)
+            for r in range(WORLD)]
+
+
+def _search(rank: int, init_file: str, out: str) -> None:
+    _join(rank, init_file)
     graph = tiny_graph(num_nodes=40, num_edges=160)
     torch.manual_seed(0)
     model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
@@ -57,22 +78,13 @@ def _search(rank: int, init_file: str, out: str) -> None:
                 "zeros": int((masks == 0).sum()),
                 "expected": round(0.7 * sp.num_weights)},
                f"{out}.{rank}")
-    dist.destroy_process_group()
-    # Leave without running destructors: freeing the DDP reducer here
-    # joins gloo's worker thread while holding the GIL, and that thread may
-    # need the GIL to free the all_gather's tensors (a deadlock seen in
-    # torch's teardown, not in this package). Everything is saved above.
-    os._exit(0)
+    _leave()
 
 
 @pytest.mark.skipif(not dist.is_available() or
                     not dist.is_gloo_available(), reason="needs gloo")
 def test_two_ranks_select_identical_masks(tmp_path):
-    out = str(tmp_path / "result")
-    mp.spawn(_search, args=(str(tmp_path / "init"), out), nprocs=WORLD,
-             join=True)
-    results = [torch.load(f"{out}.{r}", weights_only=True)
-               for r in range(WORLD)]
+    results = _spawn(_search, tmp_path)
     for r in results:
         assert all(r["synced"])
         assert r["zeros"] == r["expected"]
@@ -97,6 +109,29 @@ def mask_digest_of(flat, model):
                 flat[offset:offset + n].view_as(w.parametrization.mask))
             offset += n
     return mask_digest(model)
+
+
+def _disagree(rank: int, init_file: str, out: str) -> None:
+    _join(rank, init_file)
+    results = []
+    for final, ramp in ((0.7, 3), (0.7 + 0.1 * rank, 3), (0.7, 3 + rank)):
+        model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
+        try:
+            GlobalGradualSparsifier(model, final_sparsity=final,
+                                    ramp_epochs=ramp)
+            results.append("built")
+        except ValueError as error:
+            results.append(str(error))
+    torch.save(results, f"{out}.{rank}")
+    _leave()
+
+
+@pytest.mark.skipif(not dist.is_available() or
+                    not dist.is_gloo_available(), reason="needs gloo")
+def test_ranks_that_disagree_on_the_schedule_fail_loudly(tmp_path):
+    for same, sparsity, ramp in _spawn(_disagree, tmp_path):
+        assert same == "built"
+        assert "ranks [1] differ" in sparsity and "ranks [1]" in ramp
 
 
 def test_masks_in_sync_needs_a_process_group():

@@ -49,3 +49,35 @@ def test_rejects_unknown_kind_and_type():
         GradualSchedule(0.5, 10, kind="exp")
     with pytest.raises(TypeError):
         check_sparsity("a lot")
+
+
+@pytest.mark.parametrize("bad", ["0.9", True, None, b"0.5"])
+def test_sparsity_is_a_real_number(bad):
+    with pytest.raises(TypeError, match="real number"):
+        check_sparsity(bad)
+    with pytest.raises(TypeError, match="real number"):
+        GradualSchedule(bad, 10)
+
+
+def test_numpy_and_int_sparsities_are_real_numbers():
+    import numpy as np
+    assert check_sparsity(np.float32(0.5)) == 0.5
+    assert check_sparsity(0) == 0.0
+
+
+def test_epochs_far_past_the_ramp_and_strict_start():
+    assert GradualSchedule(0.9, 10)(10**400) == 0.9
+    assert GradualSchedule(0.9, 10, start_epoch=5)(-10**400) == 0.0
+    with pytest.raises(TypeError, match="start_epoch"):
+        GradualSchedule(0.9, 10, start_epoch=1.5)
+
+
+def test_fingerprints_tell_schedules_apart():
+    assert GradualSchedule(0.9, 10).fingerprint() == \
+        GradualSchedule(0.9, 10).fingerprint()
+    assert GradualSchedule(0.9, 10).fingerprint() != \
+        GradualSchedule(0.9, 11).fingerprint()
+    a = CallableSchedule(lambda e: min(0.1 * e, 0.5), 0.5)
+    b = CallableSchedule(lambda e: min(0.1 * e, 0.5), 0.5)
+    c = CallableSchedule(lambda e: min(0.2 * e, 0.5), 0.5)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()

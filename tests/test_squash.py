@@ -43,3 +43,21 @@ def test_squash_same_outputs_and_plain(name, graph):
 def test_squash_needs_supermask_model():
     with pytest.raises(ValueError, match="supermask"):
         squash(torch.nn.Linear(2, 2))
+
+
+def test_squashing_a_copy_leaves_the_original(graph):
+    # 6. torch's parametrize shares the injected class between copies
+    import copy
+    model = supermask(MODELS["GAT"](), seed=0)
+    GlobalGradualSparsifier(model, final_sparsity=0.5, ramp_epochs=1,
+                            initial_sparsity=0.5)
+    want = model(graph.x, graph.edge_index)
+    plain = squash(copy.deepcopy(model))
+    assert not masked_weights(plain)
+    assert torch.equal(plain(graph.x, graph.edge_index), want)
+    assert torch.equal(model(graph.x, graph.edge_index), want)
+    assert any(k.endswith(".scores") for k in model.state_dict())
+    assert len(masked_weights(model)) == len(masked_weights(
+        copy.deepcopy(model)))
+    squash(model)
+    assert torch.equal(model(graph.x, graph.edge_index), want)

@@ -161,6 +161,10 @@ def test_errors():
         supermask(GCN(IN, HIDDEN, 2, OUT), weight_init="xavier")
     with pytest.raises(ValueError, match="matched no parameter"):
         supermask(GCN(IN, HIDDEN, 2, OUT), include=["nope.*"])
+    model = GCN(IN, HIDDEN, 2, OUT)
+    with pytest.raises(ValueError, match=r"exclude=\['convs\.\*\.att'\]"):
+        supermask(model, exclude=["convs.*.lin.weight", "convs.*.att"])
+    assert not any_parametrized(model)
     with pytest.raises(TypeError, match="list"):
         supermask(GCN(IN, HIDDEN, 2, OUT), include="convs.*")
     with pytest.raises(TypeError, match="entries"):
@@ -238,3 +242,9 @@ def test_conv_level_parameters_masked():
     conv = GCNConv(IN, HIDDEN)
     supermask(conv, seed=0)
     assert {w.name for w in masked_weights(conv)} == {"lin.weight"}
+
+
+def any_parametrized(model):
+    """Whether a module of the model is parametrized."""
+    from torch.nn.utils import parametrize
+    return any(parametrize.is_parametrized(m) for m in model.modules())

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from torch_geometric_ugt import backend
 from torch_geometric_ugt.threshold import check_finite_scores
-from torch_geometric_ugt.threshold import ThresholdHint, prune_smallest_
+from torch_geometric_ugt.threshold import prune_smallest_
 
 
 @pytest.fixture(autouse=True, params=["torch", "native"])
@@ -189,88 +189,27 @@ def test_check_finite_scores_allowing_infinite():
                             allow_infinite=True)
 
 
-def run_hinted(scores, k, hint):
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 200_000), st.floats(0, 1), st.floats(0, 1),
+       st.sampled_from([math.nan, -math.nan, math.inf, -math.inf]),
+       st.booleans())
+def test_refused_selection_writes_no_mask_property(n, frac, where, bad,
+                                                   check_finite):
+    # however large, and wherever the bad value is: untouched masks
+    scores = [torch.randn(n), torch.randn(3)]
+    scores[0][min(int(where * n), n - 1)] = bad
     masks = [torch.full(s.shape, 7.0) for s in scores]
-    prune_smallest_(scores, masks, k, hint=hint)
-    return masks
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.lists(values | st.floats(-10, 10, width=32),
-                         min_size=0, max_size=12), min_size=1, max_size=6),
-       st.floats(0, 1), st.floats(-12, 12), st.floats(0, 30),
-       st.floats(-3, 3))
-def test_hint_never_changes_the_masks_property(lists, frac, center, width,
-                                              step):
-    scores = [torch.tensor(v, dtype=torch.float32) for v in lists]
-    total = sum(s.numel() for s in scores)
-    k = int(round(frac * total))
-    hint = ThresholdHint(value=center, width=width, step=step)
-    assert_same(run_hinted(scores, k, hint), reference_masks(scores, k))
-
-
-def test_hint_bands_that_hold_miss_or_are_degenerate():
-    gen = torch.Generator().manual_seed(1)
-    scores = [torch.randn(70_000, generator=gen), torch.randn(33, 5,
-                                                              generator=gen)]
-    scores[0][::9] = 0.25  # ties at the threshold, inside the band
-    k = int((torch.cat([s.flatten() for s in scores]) < 0.25).sum()) + 50
-    for value, width in [(0.25, 0.01), (0.25, 0.0), (0.3, 0.01),
-                         (-5.0, 1.0), (0.25, 1e9), (math.nan, 1.0),
-                         (0.25, math.inf)]:
-        hint = ThresholdHint(value=value, width=width)
-        assert_same(run_hinted(scores, k, hint), reference_masks(scores, k))
-
-
-def test_hint_follows_drifting_scores(threshold_backend):
-    gen = torch.Generator().manual_seed(2)
-    scores = [torch.rand(200, 300, generator=gen), torch.rand(7, 9,
-                                                              generator=gen)]
-    hint = ThresholdHint()
-    k = 30_000
-    for _ in range(20):
-        for s in scores:  # a steady drift with noise, like a search
-            s.add_(0.01 + 0.002 * torch.randn(s.shape, generator=gen))
-        assert_same(run_hinted(scores, k, hint), reference_masks(scores, k))
-        k += 500
-    if threshold_backend == "native":
-        # the first selection has no band; after it, the band holds
-        assert hint.hits >= 17 and hint.misses <= 2, hint
-        assert math.isfinite(hint.value) and hint.width > 0
-    else:
-        assert hint.hits == hint.misses == 0
-
-
-def test_hint_with_nan_raises():
-    scores = [torch.randn(5000), torch.tensor([1.0, math.nan])]
-    hint = ThresholdHint(value=0.0, width=0.5)
+    k = round(frac * (n + 3))
+    if math.isinf(bad) and not check_finite:
+        prune_smallest_(scores, masks, k)
+        assert_same(masks, reference_masks(scores, k))
+        return
     with pytest.raises(ValueError, match="NaN"):
-        run_hinted(scores, 100, hint)
-    scores[1][1] = math.inf
-    masks = [torch.empty(s.shape) for s in scores]
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        prune_smallest_(scores, masks, 100, check_finite=True, hint=hint)
-    prune_smallest_(scores, masks, 100, hint=hint)  # inf is a value
-    assert_same(masks, reference_masks(scores, 100))
+        prune_smallest_(scores, masks, k, check_finite=check_finite)
+    assert all(bool((m == 7.0).all()) for m in masks)
 
 
-def test_hint_update_rules():
-    class Answer:
-        def __init__(self, tau, in_band, candidates=0, lo=math.nan,
-                     hi=math.nan):
-            self.tau, self.in_band, self.candidates = tau, in_band, candidates
-            self.band_lo, self.band_hi = lo, hi
-
-    hint = ThresholdHint()
-    assert all(math.isnan(v) for v in hint.band())
-    hint.update(Answer(1.0, False, lo=0.9, hi=1.2), total=1000)
-    assert (hint.value, hint.step, hint.misses) == (1.0, 0.0, 0)
-    assert hint.width == pytest.approx(0.2)
-    hint.update(Answer(1.5, True, candidates=10), total=1000)
-    assert hint.band() == pytest.approx((1.8, 2.2))  # moved by the drift
-    hint.update(Answer(2.0, True, candidates=500), total=1000)  # too wide
-    assert hint.width == pytest.approx(0.1) and hint.hits == 2
-    hint.update(Answer(2.1, False), total=1000)  # a miss widens
-    assert hint.width == pytest.approx(0.2) and hint.misses == 1
-    hint.update(Answer(math.nan, False), total=1000)  # k = 0: no change
-    assert hint.value == 2.1
+@pytest.mark.parametrize("k", [2.0, True, "3", None])
+def test_k_must_be_an_int(k):
+    with pytest.raises(TypeError, match="k must be an int"):
+        prune_smallest_([torch.randn(4)], [torch.empty(4)], k)

@@ -139,3 +139,98 @@ def test_file_round_trip(tmp_path, graph):
     loaded = load_ticket(MODELS["GAT"](), str(path)).eval()
     assert torch.equal(loaded(graph.x, graph.edge_index),
                        model(graph.x, graph.edge_index))
+
+
+def test_checksum_covers_the_unmasked_tensors(graph):
+    # 5. one flipped bit in a bias loads a different model: refused
+    model, _ = searched("GCN", graph)
+    ticket = torch.load(io.BytesIO(saved(model).getvalue()),
+                        weights_only=True)
+    key = next(k for k in ticket["other"] if k.endswith("bias"))
+    ticket["other"][key].view(torch.int32)[0] ^= 1
+    flipped = io.BytesIO()
+    torch.save(ticket, flipped)
+    with pytest.raises(ValueError, match="fails its checksum"):
+        load_ticket(MODELS["GCN"](), flipped)
+    for field, value in (("recipe", {"weight_init": "kaiming_uniform",
+                                     "seed": 4}), ("compressed", False)):
+        ticket = torch.load(io.BytesIO(saved(model).getvalue()),
+                            weights_only=True)
+        ticket[field] = value
+        edited = io.BytesIO()
+        torch.save(ticket, edited)
+        with pytest.raises(ValueError, match="fails its checksum"):
+            load_ticket(MODELS["GCN"](), edited)
+
+
+def test_refused_load_leaves_the_model_untouched(graph):
+    # 5. a retry with a good file works on the same model
+    model, _ = searched("GCN", graph)
+    data = saved(model).getvalue()
+    target = MODELS["GCN"]()
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    flags = [p.requires_grad for p in target.parameters()]
+    ticket = torch.load(io.BytesIO(data), weights_only=True)
+    ticket["mask_bits"][3] ^= 0x10
+    corrupted = io.BytesIO()
+    torch.save(ticket, corrupted)
+    for bad in (corrupted, io.BytesIO(data[:100])):
+        with pytest.raises(ValueError):
+            load_ticket(target, bad)
+        assert not masked_weights(target)
+        assert type(target).__name__ == "GCN"
+        after = target.state_dict()
+        assert before.keys() == after.keys()
+        assert all(torch.equal(before[k], after[k]) for k in before)
+        assert flags == [p.requires_grad for p in target.parameters()]
+    loaded = load_ticket(target, io.BytesIO(data)).eval()
+    assert torch.equal(loaded(graph.x, graph.edge_index),
+                       model(graph.x, graph.edge_index))
+
+
+def test_a_failure_half_way_is_rolled_back(graph, monkeypatch):
+    from torch_geometric_ugt import ticket as ticket_module
+    model, _ = searched("GAT", graph)
+    data = saved(model).getvalue()
+    target = MODELS["GAT"]()
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(ticket_module, "unpack_bits", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        load_ticket(target, io.BytesIO(data))
+    assert not masked_weights(target)
+    after = target.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    monkeypatch.undo()
+    load_ticket(target, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16,
+                                   torch.float64])
+def test_round_trip_in_every_float_dtype(dtype, graph):
+    # 5. float16 / bfloat16 / float64 models
+    model, _ = searched("GAT", graph)
+    model = model.to(dtype)
+    x = graph.x.to(dtype)
+    want = model(x, graph.edge_index)
+    loaded = load_ticket(MODELS["GAT"]().to(dtype), saved(model)).eval()
+    assert all(w.parametrization.mask.dtype == dtype
+               for w in masked_weights(loaded))
+    assert loaded(x, graph.edge_index).dtype == dtype
+    assert torch.equal(loaded(x, graph.edge_index), want)
+
+
+def test_version_1_files_still_load(graph):
+    model, _ = searched("GCN", graph)
+    ticket = torch.load(io.BytesIO(saved(model).getvalue()),
+                        weights_only=True)
+    ticket["version"] = 1
+    del ticket["sha256"]
+    old = io.BytesIO()
+    torch.save(ticket, old)
+    loaded = load_ticket(MODELS["GCN"](), old).eval()
+    assert torch.equal(loaded(graph.x, graph.edge_index),
+                       model(graph.x, graph.edge_index))

@@ -2,9 +2,19 @@ r"""Which implementation computes the masks: native kernels or PyTorch.
 
 The native kernels (``csrc/``) are compiled on first use with
 :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ninja;
-about a minute once, then cached in ``TORCH_EXTENSIONS_DIR``). If that is
+about 40 s once, announced by a one-line notice, then cached). If that is
 not possible, a warning is shown once and the pure-PyTorch reference is
 used, which gives the same masks, only slower.
+
+Each build has a folder of its own under ``$TORCH_EXTENSIONS_DIR`` (default
+``~/.cache/torch_extensions``), named by a hash of the kernel sources, the
+flags, and the Python, torch and compiler versions, so two installs on one
+machine never rebuild each other. Processes that build the same kernel at
+once wait for each other on an operating-system lock that dies with its
+holder, so a process killed in the middle of a build leaves nothing to wait
+on: the next build finds the half-built folder, empties it and builds again.
+A wait longer than ``$UGT_BUILD_TIMEOUT`` seconds (default 900) gives up
+with an error that names the lock and the process holding it.
 
 Choose with :func:`set_backend` or the ``UGT_THRESHOLD_BACKEND`` environment
 variable: ``"auto"`` (native when it builds, the default), ``"native"``
@@ -12,17 +22,24 @@ variable: ``"auto"`` (native when it builds, the default), ``"native"``
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Dict, Optional, Union
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch
 
 BACKENDS = ("auto", "native", "torch")
 ENV_VAR = "UGT_THRESHOLD_BACKEND"
+TIMEOUT_ENV_VAR = "UGT_BUILD_TIMEOUT"
 CSRC = Path(__file__).parent / "csrc"
 
 _lock = threading.Lock()
@@ -58,18 +75,123 @@ _TOOLCHAIN = {"cpu": "a C++ compiler and ninja",
                       "set CUDA_HOME if it is not found)"}
 
 
+# Sources and flags of each kernel.
+def _recipe(kind: str) -> Dict[str, List[str]]:
+    if kind == "cpu":
+        return {"sources": [str(CSRC / "threshold_cpu.cpp")],
+                "extra_cflags": ["-O3", "-fopenmp"],
+                "extra_ldflags": ["-fopenmp"]}
+    return {"sources": [str(CSRC / "threshold_cuda.cpp"),
+                        str(CSRC / "threshold_cuda.cu")],
+            "extra_cflags": ["-O3"], "extra_cuda_cflags": ["-O3"]}
+
+
+def _compiler_version(kind: str) -> str:
+    # The first line of `$CXX --version` (and of nvcc's for CUDA): a new
+    # compiler gets a new build folder.
+    commands = [[os.environ.get("CXX", "c++"), "--version"]]
+    if kind == "cuda":
+        commands.append(["nvcc", "--version"])
+    lines = []
+    for command in commands:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True,
+                                 timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = "not found"
+        lines.append(out.strip().splitlines()[-1] if out.strip() else "")
+    return " | ".join(lines)
+
+
+def build_name(kind: str) -> str:
+    r"""The extension's name, also its build folder's: the kernel and a
+    hash of its sources, flags, and the Python, torch and compiler
+    versions.
+    """
+    recipe = _recipe(kind)
+    h = hashlib.sha256()
+    for source in recipe["sources"] + [str(CSRC / "threshold_cuda.h")]:
+        h.update(Path(source).read_bytes())
+    h.update(repr(sorted(recipe.items())).encode())
+    h.update(f"{sys.version} {torch.__version__} {torch.version.cuda} "
+             f"{_compiler_version(kind)}".encode())
+    return f"ugt_threshold_{kind}_{h.hexdigest()[:16]}"
+
+
+def build_root() -> Path:
+    r"""Where the build folders live: ``$TORCH_EXTENSIONS_DIR``, else
+    ``~/.cache/torch_extensions``.
+    """
+    root = os.environ.get("TORCH_EXTENSIONS_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "torch_extensions"
+
+
+def _timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV_VAR, "900")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"${TIMEOUT_ENV_VAR} must be a positive number of "
+                         f"seconds; got {raw!r}.")
+    return value
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path, timeout: float) -> Iterator[None]:
+    # An exclusive flock on `path`: the kernel releases it when its holder
+    # exits, however it exits, so it can never be left behind.
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): torch's own lock file only
+        yield
+        return
+    with open(path, "a+") as handle:
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() - start > timeout:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise TimeoutError(
+                        f"Waited {timeout:.0f} s for another process "
+                        f"({holder}) to finish building the native "
+                        f"threshold kernel (lock {path}). End that process, "
+                        f"raise ${TIMEOUT_ENV_VAR}, or set {ENV_VAR}=torch."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _build(kind: str) -> ModuleType:
     from torch.utils.cpp_extension import load
-    if kind == "cpu":
-        return load(name="ugt_threshold_cpu",
-                    sources=[str(CSRC / "threshold_cpu.cpp")],
-                    extra_cflags=["-O3", "-fopenmp"],
-                    extra_ldflags=["-fopenmp"], verbose=False)
-    return load(name="ugt_threshold_cuda",
-                sources=[str(CSRC / "threshold_cuda.cpp"),
-                         str(CSRC / "threshold_cuda.cu")],
-                extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
-                verbose=False)
+    name = build_name(kind)
+    root = build_root()
+    folder = root / name
+    root.mkdir(parents=True, exist_ok=True)
+    with _build_lock(root / f"{name}.lock", _timeout()):
+        # We hold the lock, so a torch lock file left in the folder belongs
+        # to a build that was killed: its outputs cannot be trusted.
+        if (folder / "lock").exists():
+            shutil.rmtree(folder)
+        if not any(folder.glob(f"{name}.*")):
+            print(f"torch_geometric_ugt: building the native {kind.upper()} "
+                  f"threshold kernel once, about 40 s ({folder})",
+                  file=sys.stderr, flush=True)
+        folder.mkdir(exist_ok=True)
+        return load(name=name, build_directory=str(folder), verbose=False,
+                    **_recipe(kind))  # type: ignore[arg-type]
 
 
 def native_module(device: torch.device) -> Optional[ModuleType]:

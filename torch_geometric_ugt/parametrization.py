@@ -1,10 +1,14 @@
 r"""The score-masked weight parametrization used by :func:`supermask`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple
+import weakref
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch_geometric_ugt.sparsifier.base import SupermaskSparsifier
 
 
 class _MaskedWeight(torch.autograd.Function):
@@ -45,10 +49,12 @@ class ScoreMask(torch.nn.Module):
     * :obj:`mask`: a buffer :math:`m \in \{0, 1\}` in the weight's dtype,
       written by a sparsifier (all ones until one runs).
 
-    A sparsifier may leave the mask stale (after an optimizer step, or a new
-    sparsity) and register a pending refresh; reading :obj:`mask` (the
-    forward pass does), :meth:`state_dict`, pickling or copying runs it
-    first, so every reader sees the masks of the current scores.
+    At most one sparsifier owns the mask (:attr:`sparsifier`). It may
+    leave the mask stale (after an optimizer step, or a new sparsity) and
+    select it on the next read: reading :obj:`mask` (the forward pass does),
+    :meth:`state_dict`, pickling or copying brings it up to date first, so
+    every reader sees the masks of the current scores. Loading a
+    :meth:`state_dict` marks it stale. A copy has no sparsifier.
 
     The gradient reaches :obj:`scores` straight through the binarisation:
     :math:`\nabla_S L = \nabla_{W \odot m} L \odot W`.
@@ -60,7 +66,6 @@ class ScoreMask(torch.nn.Module):
     """
 
     mask: Tensor
-    pending_refresh: Optional[Callable[[], None]]
     recipe: Optional[Tuple[str, int]]
 
     def __init__(self, scores: Tensor, weight_dtype: torch.dtype) -> None:
@@ -69,26 +74,39 @@ class ScoreMask(torch.nn.Module):
         mask = torch.ones(scores.shape, dtype=weight_dtype,
                           device=scores.device)
         self.register_buffer("mask", mask)
-        self.pending_refresh = None
+        self._owner: Optional[weakref.ref] = None
         # (weight_init, seed) of the frozen weight, set by supermask().
         self.recipe = None
         self.register_load_state_dict_pre_hook(_check_checkpoint_shapes)
-        self.register_state_dict_pre_hook(_run_pending_refresh)
+        self.register_load_state_dict_post_hook(_mark_stale)
+        self.register_state_dict_pre_hook(_bring_up_to_date)
+
+    @property
+    def sparsifier(self) -> Optional["SupermaskSparsifier"]:
+        r"""The sparsifier that owns this mask, if any."""
+        owner = self.__dict__.get("_owner")
+        return owner() if owner is not None else None
+
+    def stored_mask(self) -> Tensor:
+        r"""The mask buffer as it is stored, without bringing it up to date
+        first (what the owning sparsifier writes).
+        """
+        mask = self._buffers["mask"]
+        assert mask is not None
+        return mask
 
     def __getattr__(self, name: str) -> Any:
         # Buffers are found by nn.Module.__getattr__, so every read of
         # ``self.mask`` passes here: bring the mask up to date first.
         if name == "mask":
-            pending = self.__dict__.get("pending_refresh")
-            if pending is not None:
-                pending()
+            _bring_up_to_date(self)
         return super().__getattr__(name)
 
     def __getstate__(self) -> Dict[str, Any]:
         # Pickled or copied masks are up to date; the copy has no sparsifier.
-        _run_pending_refresh(self)
+        _bring_up_to_date(self)
         state = self.__dict__.copy()
-        state["pending_refresh"] = None
+        state["_owner"] = None
         return state
 
     def forward(self, weight: Tensor) -> Tensor:
@@ -115,10 +133,18 @@ class ScoreMask(torch.nn.Module):
         return f"shape={tuple(self.scores.shape)}"
 
 
-def _run_pending_refresh(module: torch.nn.Module, *args: Any) -> None:
-    pending = module.__dict__.get("pending_refresh")
-    if pending is not None:
-        pending()
+def _bring_up_to_date(module: torch.nn.Module, *args: Any) -> None:
+    owner = module.__dict__.get("_owner")
+    sparsifier = owner() if owner is not None else None
+    if sparsifier is not None:
+        sparsifier._bring_up_to_date()
+
+
+def _mark_stale(module: torch.nn.Module, *args: Any) -> None:
+    owner = module.__dict__.get("_owner")
+    sparsifier = owner() if owner is not None else None
+    if sparsifier is not None:
+        sparsifier._mark_stale()
 
 
 def _check_checkpoint_shapes(module: torch.nn.Module, state_dict: dict,

@@ -2,16 +2,19 @@ r"""Sparsity schedules: how sparse the masks are at each epoch."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+import numbers
+from typing import Any, Callable, Union
 
 
-def check_sparsity(value: float, name: str = "sparsity") -> float:
-    r"""Returns :obj:`value` as a float if it lies in :math:`[0, 1)`."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number in [0, 1); got "
-                        f"{value!r}.") from None
+def check_sparsity(value: Any, name: str = "sparsity") -> float:
+    r"""Returns :obj:`value` as a float if it is a real number (not a
+    :obj:`bool` or :obj:`str`) in :math:`[0, 1)`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1); got "
+                        f"{value!r} ({type(value).__name__}); pass a float "
+                        f"such as 0.9.")
+    value = float(value)
     if not (0.0 <= value < 1.0) or math.isnan(value):
         raise ValueError(
             f"{name} must be in [0, 1) (the fraction of weights REMOVED); "
@@ -19,11 +22,31 @@ def check_sparsity(value: float, name: str = "sparsity") -> float:
     return value
 
 
+def check_epoch(value: Any, name: str = "epoch", minimum: int = 0) -> int:
+    r"""Returns :obj:`value` as an :obj:`int` if it is an integer (not a
+    :obj:`bool`) of at least :obj:`minimum`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r} "
+                        f"({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}.")
+    return int(value)
+
+
 class SparsitySchedule:
     r"""Base class: maps an epoch :math:`t` to a sparsity :math:`s_t`."""
 
     def __call__(self, epoch: int) -> float:
         raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        r"""A description that two schedules share exactly when they give
+        the same sparsities (used to check that the ranks of a distributed
+        run agree). By default: the sparsities of epochs 0 to 1023.
+        """
+        return repr([self(epoch) for epoch in range(1024)] +
+                    [self.final_sparsity])
 
     @property
     def final_sparsity(self) -> float:
@@ -48,6 +71,9 @@ class ConstantSchedule(SparsitySchedule):
     @property
     def final_sparsity(self) -> float:
         return self.sparsity
+
+    def fingerprint(self) -> str:
+        return repr(self)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.sparsity})"
@@ -94,16 +120,21 @@ class GradualSchedule(SparsitySchedule):
             raise ValueError(f"Unknown schedule {kind!r}; choose one of "
                              f"{sorted(self.EXPONENTS)} or pass a callable.")
         self.ramp_epochs = ramp_epochs
-        self.start_epoch = int(start_epoch)
+        self.start_epoch = check_epoch(start_epoch, "start_epoch")
         self.kind = kind
 
     @property
     def final_sparsity(self) -> float:
         return self._final
 
+    def fingerprint(self) -> str:
+        return repr(self)
+
     def __call__(self, epoch: int) -> float:
-        progress = (epoch - self.start_epoch) / self.ramp_epochs
-        progress = min(1.0, max(0.0, progress))
+        # exact for any int epoch (no float overflow far past the ramp)
+        elapsed = epoch - self.start_epoch
+        progress = (0.0 if elapsed <= 0 else 1.0 if
+                    elapsed >= self.ramp_epochs else elapsed / self.ramp_epochs)
         remaining = (1.0 - progress)**self.EXPONENTS[self.kind]
         s_i, s_f = self.initial_sparsity, self._final
         return s_f + (s_i - s_f) * remaining

@@ -14,7 +14,9 @@ def squash(model: torch.nn.Module) -> torch.nn.Module:
     :math:`W \odot m` for the current mask, so the model gives exactly the
     same outputs, has no scores, pickles and :func:`torch.save`\ s like any
     model. All its parameters stay frozen (:obj:`requires_grad=False`);
-    call :obj:`model.requires_grad_()` to fine-tune it.
+    call :obj:`model.requires_grad_()` to fine-tune it. A copy
+    (:func:`copy.deepcopy`) can be squashed while the original stays a
+    supermask model.
 
     Returns:
         The same :obj:`model`.
@@ -24,6 +26,8 @@ def squash(model: torch.nn.Module) -> torch.nn.Module:
     if not found:
         raise ValueError("squash() found no masked weight; it takes a model "
                          "returned by supermask().")
+    for module in {id(e.module): e.module for e in found}.values():
+        _own_class(module)
     for entry in found:
         parametrize.remove_parametrizations(entry.module, entry.attr,
                                             leave_parametrized=True)
@@ -31,3 +35,14 @@ def squash(model: torch.nn.Module) -> torch.nn.Module:
         if not parametrize.is_parametrized(entry.module):
             remove_hooks(entry.module)
     return model
+
+
+def _own_class(module: torch.nn.Module) -> None:
+    # torch.nn.utils.parametrize keeps each parametrized property on a class
+    # made for the module, and removing a parametrization deletes it there.
+    # A deep copy shares that class with its original, so the copy gets a
+    # class of its own first (same bases, same attributes).
+    cls = type(module)
+    body = {k: v for k, v in vars(cls).items()
+            if k not in ("__dict__", "__weakref__")}
+    module.__class__ = type(cls.__name__, cls.__bases__, body)

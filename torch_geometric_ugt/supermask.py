@@ -135,6 +135,7 @@ def _select(
 ) -> List[Tuple[str, torch.nn.Module, str]]:
     selected: List[Tuple[str, torch.nn.Module, str]] = []
     used: List[Target] = []
+    excluded: List[Target] = []
     seen: set = set()
 
     def visit(module: torch.nn.Module, prefix: str,
@@ -152,10 +153,11 @@ def _select(
                         if _matches(t, name, owners, attr, default)]
                 used.extend(hits)
                 chosen = bool(hits)
-            if chosen and exclude is not None:
-                chosen = not any(
-                    _matches(t, name, owners, attr, default)
-                    for t in exclude)
+            if exclude is not None:
+                hits = [t for t in exclude
+                        if _matches(t, name, owners, attr, default)]
+                excluded.extend(hits)
+                chosen = chosen and not hits
             if chosen:
                 seen.add(id(param))
                 selected.append((name, module, attr))
@@ -164,11 +166,12 @@ def _select(
                 visit(child, f"{prefix}{child_name}.", owners)
 
     visit(model, "", ())
-    if include is not None:
-        unused = [t for t in include if not any(t is u for u in used)]
+    for arg, targets, hit in (("include", include, used),
+                              ("exclude", exclude, excluded)):
+        unused = [t for t in targets or [] if not any(t is u for u in hit)]
         if unused:
             raise ValueError(
-                f"include={unused!r} matched no parameter of the model. "
+                f"{arg}={unused!r} matched no parameter of the model. "
                 f"Pass module types or patterns over parameter names such as "
                 f"{[n for n, _ in model.named_parameters()][:3]}.")
     return selected

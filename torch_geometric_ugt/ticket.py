@@ -8,7 +8,9 @@ float32 weights, scores and masks of a :obj:`state_dict`. The parameters
 and buffers that are not masked (biases, norms) are stored as they are.
 :func:`load_ticket` regenerates the weights and refuses a file whose
 regenerated weights differ from the saved ones (another torch version may
-draw other random numbers), a corrupted file, or another architecture.
+draw other random numbers), a corrupted file (a SHA-256 checksum covers
+every stored field and tensor), or another architecture; a refused load
+leaves the model as it was.
 
 .. code-block:: python
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import math
 import os
 import zlib
 from typing import Any, Dict, List, Optional, Union
@@ -28,10 +32,14 @@ import torch
 from torch import Tensor
 
 from torch_geometric_ugt.init import WEIGHT_INITS, resolve_init, sample
-from torch_geometric_ugt.supermask import masked_weights, supermask
+from torch_geometric_ugt.squash import _own_class
+from torch_geometric_ugt.supermask import (masked_weights, remove_hooks,
+                                           supermask)
 
 FORMAT = "torch_geometric_ugt.ticket"
-VERSION = 1
+VERSION = 2
+r"""The format written; version 1 files (no checksum of the unmasked
+tensors) are read too."""
 PathLike = Union[str, "os.PathLike[str]", io.BytesIO]
 
 _STATE_SUFFIXES = (".scores", ".mask", ".original")
@@ -52,11 +60,33 @@ def regenerate_weights(recipe: Dict[str, Any],
     ]
 
 
+def _tensor_bytes(t: Tensor) -> bytes:
+    t = t.detach().cpu().contiguous().view(-1)
+    return t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+
+
 def _digest(tensors: List[Tensor]) -> str:
     h = hashlib.sha256()
     for t in tensors:
-        h.update(t.detach().cpu().contiguous().view(-1).view(
-            torch.uint8).numpy().tobytes())
+        h.update(_tensor_bytes(t))
+    return h.hexdigest()
+
+
+# Every field of a ticket but the checksum, which covers them all.
+_FIELDS = ("format", "version", "torch", "recipe", "names", "shapes",
+           "weights_sha256", "compressed", "mask_sha256")
+
+
+def _ticket_digest(ticket: Dict[str, Any], mask_bits: bytes) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({k: ticket.get(k) for k in _FIELDS},
+                        sort_keys=True).encode())
+    h.update(mask_bits)
+    other = ticket["other"]
+    for key in sorted(other):
+        t = other[key]
+        h.update(json.dumps([key, str(t.dtype), list(t.shape)]).encode())
+        h.update(_tensor_bytes(t))
     return h.hexdigest()
 
 
@@ -87,7 +117,8 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
     Stores the recipe of the frozen weights (:obj:`seed` and
     :obj:`weight_init` given to :func:`supermask`), a SHA-256 checksum of
     those weights, the current masks as packed bits (zlib-compressed if
-    :obj:`compress`), and every other parameter and buffer as it is. The
+    :obj:`compress`), every other parameter and buffer as it is (in the
+    model's dtype), and a SHA-256 checksum of all of it. The
     scores are not stored: the loaded model's scores equal its masks, so
     a sparsifier at the ticket's sparsity selects the same masks again.
 
@@ -150,6 +181,7 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
         "mask_sha256": hashlib.sha256(payload).hexdigest(),
         "other": other,
     }
+    ticket["sha256"] = _ticket_digest(ticket, payload)
     torch.save(ticket, path)
     size = (path.getbuffer().nbytes if isinstance(path, io.BytesIO) else
             os.path.getsize(path))
@@ -169,19 +201,35 @@ def _read(path: PathLike) -> Dict[str, Any]:
                          f"{error}") from None
     if not isinstance(ticket, dict) or ticket.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a ticket written by save_ticket().")
-    if ticket.get("version") != VERSION:
+    if ticket.get("version") not in (1, VERSION):
         raise ValueError(f"{path!r} has ticket format version "
                          f"{ticket.get('version')}; this library reads "
-                         f"version {VERSION}. Upgrade torch_geometric_ugt.")
+                         f"versions 1 and {VERSION}. Upgrade "
+                         f"torch_geometric_ugt.")
     bits = ticket.get("mask_bits")
-    if not isinstance(bits, Tensor) or bits.dtype != torch.uint8:
-        raise ValueError(f"{path!r} holds no mask bits: the file is "
+    other = ticket.get("other")
+    if (not isinstance(bits, Tensor) or bits.dtype != torch.uint8
+            or not isinstance(other, dict)
+            or not all(isinstance(t, Tensor) for t in other.values())
+            or any(k not in ticket for k in _FIELDS)):
+        raise ValueError(f"{path!r} lacks parts of a ticket: the file is "
                          f"corrupted.")
-    ticket["mask_bits"] = bits.numpy().tobytes()
-    if hashlib.sha256(ticket["mask_bits"]).hexdigest() != \
-            ticket["mask_sha256"]:
+    payload = bits.numpy().tobytes()
+    if ticket["version"] >= 2 and \
+            _ticket_digest(ticket, payload) != ticket.get("sha256"):
+        raise ValueError(f"{path!r} fails its checksum: the file is "
+                         f"corrupted (a field, a mask bit or an unmasked "
+                         f"tensor changed since save_ticket() wrote it).")
+    if hashlib.sha256(payload).hexdigest() != ticket["mask_sha256"]:
         raise ValueError(f"The masks in {path!r} fail their checksum: the "
                          f"file is corrupted.")
+    if ticket["compressed"]:
+        try:
+            payload = zlib.decompress(payload)
+        except zlib.error:
+            raise ValueError(f"The masks in {path!r} do not decompress: the "
+                             f"file is corrupted.") from None
+    ticket["mask_bits"] = payload
     return ticket
 
 
@@ -205,10 +253,14 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
 
     """
     ticket = _read(path)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"load_ticket() takes a torch.nn.Module; got "
+                        f"{type(model).__name__}.")
     if masked_weights(model):
         raise ValueError("load_ticket() takes a freshly built model (no "
                          "supermask() yet): it applies supermask() with the "
                          "ticket's recipe itself.")
+    # Everything is checked before the model is touched.
     names: List[str] = ticket["names"]
     params = dict(model.named_parameters())
     missing = [n for n in names if n not in params]
@@ -220,49 +272,80 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
         bad = [n for n, a, b in zip(names, shapes, ticket["shapes"]) if a != b]
         raise ValueError(f"The ticket was saved for another architecture: "
                          f"shapes differ for {bad[:3]}.")
-    recipe = ticket["recipe"]
-    # Exact names as include patterns (escaped), so nothing else is masked.
-    patterns = [_escape(n) for n in names]
-    supermask(model, include=patterns, seed=recipe["seed"],
-              weight_init=recipe["weight_init"])
-    found = masked_weights(model)
-    if [w.name for w in found] != names:
-        raise ValueError("The ticket was saved for another architecture: "
-                         "its masked weights are not this model's.")
-    drawn = [w.weight.detach().float() for w in found]
-    if _digest(drawn) != ticket["weights_sha256"]:
-        raise ValueError(
-            f"The weights regenerated from the ticket's recipe ({recipe}) "
-            f"differ from the saved ones: the file was written with torch "
-            f"{ticket['torch']}, whose random numbers this torch "
-            f"({torch.__version__}) does not reproduce. Load it with torch "
-            f"{ticket['torch']}.")
-    payload = ticket["mask_bits"]
-    if ticket["compressed"]:
-        payload = zlib.decompress(payload)
-    packed = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
-    offset = 0
-    with torch.no_grad():
-        for w in found:
-            mask = w.parametrization.mask
-            size = (mask.numel() + 7) // 8
-            bits = unpack_bits(packed[offset:offset + size], mask.numel())
-            offset += size
-            mask.copy_(bits.view(mask.shape).to(mask.dtype))
-            w.parametrization.scores.copy_(bits.view(mask.shape).float())
-    if offset != packed.numel():
-        raise ValueError("The ticket's mask bits do not match its weights: "
-                         "the file is corrupted.")
-    result = model.load_state_dict(ticket["other"], strict=False)
-    unexpected = [k for k in result.unexpected_keys]
-    left = [k for k in result.missing_keys if not k.endswith(_STATE_SUFFIXES)]
-    if unexpected or left:
+    own = {k: v for k, v in model.state_dict().items() if k not in names}
+    other: Dict[str, Tensor] = ticket["other"]
+    unexpected = sorted(set(other) - set(own))
+    left = sorted(set(own) - set(other))
+    reshaped = sorted(k for k in set(own) & set(other)
+                      if own[k].shape != other[k].shape)
+    if unexpected or left or reshaped:
         raise ValueError(f"The ticket was saved for another architecture "
                          f"(unexpected: {unexpected[:3]}, missing: "
-                         f"{left[:3]}).")
+                         f"{left[:3]}, other shapes: {reshaped[:3]}).")
+    recipe = ticket["recipe"]
+    try:
+        drawn = regenerate_weights(recipe, ticket["shapes"], names)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"The ticket's weight recipe {recipe!r} cannot be "
+                         f"drawn ({error}): the file is corrupted or comes "
+                         f"from another release.") from None
+    if _digest(drawn) != ticket["weights_sha256"]:
+        same = ticket["torch"] == str(torch.__version__)
+        raise ValueError(
+            f"The weights regenerated from the ticket's recipe ({recipe}) "
+            f"differ from the saved ones. " + (
+                f"The file was written with torch {ticket['torch']}, whose "
+                f"random numbers this torch ({torch.__version__}) does not "
+                f"reproduce: load it with torch {ticket['torch']}."
+                if not same else
+                "The file was written with this torch version too, so the "
+                "weight initialisation of this install differs from the "
+                "one that wrote it (another torch_geometric_ugt release?)."))
+    payload: bytes = ticket["mask_bits"]
+    sizes = [(math.prod(shape) + 7) // 8 for shape in ticket["shapes"]]
+    if sum(sizes) != len(payload):
+        raise ValueError("The ticket's mask bits do not match its weights: "
+                         "the file is corrupted.")
+    packed = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    try:
+        # Exact names as include patterns (escaped): nothing else is masked.
+        supermask(model, include=[_escape(n) for n in names],
+                  seed=recipe["seed"], weight_init=recipe["weight_init"])
+        found = masked_weights(model)
+        assert [w.name for w in found] == names
+        offset = 0
+        with torch.no_grad():
+            for w, size in zip(found, sizes):
+                p = w.parametrization
+                mask = p.stored_mask()
+                bits = unpack_bits(packed[offset:offset + size],
+                                   mask.numel()).view(mask.shape)
+                offset += size
+                mask.copy_(bits.to(mask.dtype))
+                p.scores.copy_(bits.float())
+        model.load_state_dict(other, strict=False)
+    except BaseException:
+        _undo_supermask(model, state, flags)
+        raise
     if device is not None:
         model.to(device)
     return model
+
+
+def _undo_supermask(model: torch.nn.Module, state: Dict[str, Tensor],
+                    flags: Dict[str, bool]) -> None:
+    # Back to the model as it was before a load that failed half-way.
+    from torch.nn.utils import parametrize
+    for w in masked_weights(model):
+        _own_class(w.module)
+        parametrize.remove_parametrizations(w.module, w.attr,
+                                            leave_parametrized=False)
+        remove_hooks(w.module)
+    model.load_state_dict(state)
+    for name, param in model.named_parameters():
+        param.requires_grad_(flags[name])
 
 
 def _escape(name: str) -> str:

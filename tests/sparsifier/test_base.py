@@ -7,8 +7,7 @@ from tests.conftest import HIDDEN, IN, OUT
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  masked_weights, score_parameters, supermask)
-from torch_geometric_ugt.threshold import (prune_smallest_reference_,
-                                           reads_once)
+from torch_geometric_ugt.threshold import prune_smallest_reference_
 
 
 def make(seed=0):
@@ -42,7 +41,6 @@ def test_masks_follow_scores_after_optimizer_step(graph):
     after = [w.parametrization.mask for w in masked_weights(model)]
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
     fresh = [w.parametrization.mask.clone() for w in masked_weights(model)]
-    sp._written = None
     sp.refresh()
     assert all(torch.equal(a, w.parametrization.mask)
                for a, w in zip(fresh, masked_weights(model)))
@@ -153,6 +151,7 @@ def test_state_dict_mismatch():
     with pytest.raises(ValueError, match="another architecture"):
         GlobalGradualSparsifier(other, final_sparsity=0.5,
                                 ramp_epochs=2).load_state_dict(state)
+    sp.remove()
     with pytest.raises(ValueError, match="scope"):
         EdgePopupSparsifier(model, sparsity=0.5).load_state_dict(state)
 
@@ -167,7 +166,7 @@ def test_errors(graph):
         EdgePopupSparsifier(model, sparsity=-0.2)
     with pytest.raises(ValueError, match="supermask"):
         EdgePopupSparsifier(GCN(IN, HIDDEN, 2, OUT), sparsity=0.5)
-    with pytest.raises(ValueError, match="optimizer trains none"):
+    with pytest.raises(ValueError, match="does not train the scores"):
         other = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
         EdgePopupSparsifier(model, other, sparsity=0.5)
     with pytest.raises(ValueError, match="scope"):
@@ -195,55 +194,6 @@ def test_callable_schedule(graph):
     assert "GlobalGradualSparsifier" in repr(sp)
 
 
-def test_refresh_is_lazy_and_every_reader_sees_fresh_masks(graph,
-                                                           monkeypatch):
-    import copy
-
-    from torch_geometric_ugt.sparsifier import base
-    calls = []
-    real = base.prune_smallest_together_
-    monkeypatch.setattr(
-        base, "prune_smallest_together_", lambda scores, requests, **kw:
-        calls.append([k for _, k, _ in requests]) or real(scores, requests,
-                                                          **kw))
-    model, opt = make()
-    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
-                                 ramp_epochs=4)
-    # a ramp epoch of the UGTs protocol selects twice: the new sparsity on
-    # the forward pass, the final one for the evaluation; on the native CPU
-    # kernel the evaluation also selects the next epoch's masks, in the
-    # same read of the scores, and the next forward pass selects nothing
-    ahead = reads_once(torch.device("cpu"))
-    calls.clear()
-    train(model, opt, sp, graph, 1, start=1)
-    with torch.no_grad(), sp.at_sparsity():
-        model(graph.x, graph.edge_index)
-    k = [round(s * sp.num_weights) for s in (0.2, 0.4, 0.8)]
-    assert calls == ([[k[0]], [k[2], k[1]]] if ahead else [[k[0]], [k[2]]])
-    # each reader brings the stale masks up to date first
-    def masks_in(state):
-        return [v.clone() for k, v in state.items() if k.endswith(".mask")]
-
-    readers = {
-        "mask": lambda: [w.parametrization.mask.clone()
-                         for w in masked_weights(model)],
-        "state_dict": lambda: masks_in(model.state_dict()),
-        "deepcopy": lambda: masks_in(copy.deepcopy(model).state_dict()),
-    }
-    for name, read in readers.items():
-        train(model, opt, sp, graph, 1, start=2)
-        assert all(w.parametrization.pending_refresh is not None
-                   for w in masked_weights(model)), name
-        got = read()
-        sp.refresh()
-        want = [w.parametrization.mask for w in masked_weights(model)]
-        assert len(got) == len(want) > 0
-        assert all(torch.equal(g, w) for g, w in zip(got, want)), name
-    clone = copy.deepcopy(model)
-    assert all(w.parametrization.pending_refresh is None
-               for w in masked_weights(clone))
-
-
 def test_at_sparsity_restore_is_consistent_with_refresh(graph):
     model, opt = make()
     sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
@@ -252,7 +202,6 @@ def test_at_sparsity_restore_is_consistent_with_refresh(graph):
     with sp.at_sparsity():
         pass
     restored = [w.parametrization.mask.clone() for w in masked_weights(model)]
-    sp._written = None
     sp.refresh()
     assert all(torch.equal(a, w.parametrization.mask)
                for a, w in zip(restored, masked_weights(model)))
@@ -295,62 +244,272 @@ def test_exact_counts_on_every_model(name, kind, graph):
                     round(0.8 * n)
 
 
-def fresh_masks(model, sparsity):
+def fresh_masks(model, sparsity, scope="global"):
+    """The reference selection of the current scores at ``sparsity``."""
     weights = masked_weights(model)
     scores = [w.parametrization.scores for w in weights]
-    masks = [torch.empty_like(w.parametrization.mask) for w in weights]
-    total = sum(s.numel() for s in scores)
-    prune_smallest_reference_(scores, masks, round(sparsity * total))
+    masks = [torch.empty_like(w.parametrization.stored_mask())
+             for w in weights]
+    if scope == "global":
+        total = sum(s.numel() for s in scores)
+        prune_smallest_reference_(scores, masks, round(sparsity * total))
+    else:
+        for score, mask in zip(scores, masks):
+            prune_smallest_reference_([score], [mask],
+                                      round(sparsity * score.numel()))
     return masks
 
 
+def assert_masks(model, sparsity, scope="global"):
+    got = [w.parametrization.mask for w in masked_weights(model)]
+    want = fresh_masks(model, sparsity, scope)
+    assert all(torch.equal(g, w) for g, w in zip(got, want))
+
+
+def buffers(model):
+    return [w.parametrization.stored_mask().clone()
+            for w in masked_weights(model)]
+
+
+def test_every_reader_sees_fresh_masks(graph):
+    import copy
+
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
+                                 ramp_epochs=4)
+
+    def masks_in(state):
+        return [v.clone() for k, v in state.items() if k.endswith(".mask")]
+
+    readers = {
+        "mask": lambda: [w.parametrization.mask.clone()
+                         for w in masked_weights(model)],
+        "state_dict": lambda: masks_in(model.state_dict()),
+        "deepcopy": lambda: masks_in(copy.deepcopy(model).state_dict()),
+    }
+    for name, read in readers.items():
+        train(model, opt, sp, graph, 1, start=2)
+        got = read()
+        want = fresh_masks(model, sp.current_sparsity)
+        assert len(got) == len(want) > 0
+        assert all(torch.equal(g, w) for g, w in zip(got, want)), name
+    clone = copy.deepcopy(model)
+    assert all(w.parametrization.sparsifier is None
+               for w in masked_weights(clone))
+    assert all(w.parametrization.sparsifier is sp
+               for w in masked_weights(model))
+
+
+@pytest.mark.parametrize("kind", ["adam-fused", "adamw-fused",
+                                  "adam-foreach", "sgd"])
+def test_masks_follow_every_optimizer_after_the_ramp(graph, kind):
+    # 1. a fused step does not bump the scores' version counters
+    model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
+    params = score_parameters(model)
+    opt = {"adam-fused": lambda: torch.optim.Adam(params, lr=0.05,
+                                                  fused=True),
+           "adamw-fused": lambda: torch.optim.AdamW(params, lr=0.05,
+                                                    fused=True),
+           "adam-foreach": lambda: torch.optim.Adam(params, lr=0.05,
+                                                    foreach=True),
+           "sgd": lambda: torch.optim.SGD(params, lr=1.0)}[kind]()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
+                                 ramp_epochs=2)
+    moved = 0
+    for epoch in range(8):
+        before = buffers(model)
+        train(model, opt, sp, graph, 1, start=epoch)
+        assert_masks(model, sp.current_sparsity)
+        moved += epoch > 2 and any(not torch.equal(a, b)
+                                   for a, b in zip(before, buffers(model)))
+    assert moved >= 1  # after the ramp the masks really move
+
+
+def test_refresh_reselects_after_edits_by_hand(graph):
+    # 1. scores edited through .data, then refresh()
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=1, initial_sparsity=0.5)
+    before = buffers(model)
+    for s in score_parameters(model):
+        s.data.neg_()
+    sp.refresh()
+    assert any(not torch.equal(a, b) for a, b in zip(before, buffers(model)))
+    assert_masks(model, 0.5)
+
+
+def test_queries_inside_a_block_keep_its_sparsity(graph):
+    # 2. realised_sparsity() / layer_sparsities() inside at_sparsity()
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
+                                 ramp_epochs=10)
+    sp.step(2)
+    with torch.no_grad(), sp.at_sparsity():
+        first = model(graph.x, graph.edge_index)
+        assert sp.realised_sparsity() == pytest.approx(0.9, abs=1e-3)
+        layers = sp.layer_sparsities()
+        assert torch.equal(model(graph.x, graph.edge_index), first)
+        assert_masks(model, 0.9)
+        with sp.at_sparsity(0.5):
+            assert sp.sparsity_in_force == 0.5
+            assert_masks(model, 0.5)
+        assert sp.layer_sparsities() == layers
+        assert torch.equal(model(graph.x, graph.edge_index), first)
+    assert sp.sparsity_in_force == sp.current_sparsity == pytest.approx(0.18)
+    assert sp.realised_sparsity() == pytest.approx(0.18, abs=1e-3)
+    assert_masks(model, sp.current_sparsity)
+
+
 @pytest.mark.parametrize("backend_name", ["native", "torch"])
-def test_masks_selected_ahead_are_the_masks_of_the_next_epoch(
-        graph, backend_name):
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_refused_refresh_leaves_the_masks(graph, backend_name, scope):
+    # 3. NaN scores: refused, masks exactly as they were, on both backends
     from torch_geometric_ugt import backend
     backend.set_backend(backend_name)
     try:
         model, opt = make()
-        sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
-                                     ramp_epochs=5)
-        for epoch in range(8):
-            sp.step(epoch)
-            opt.zero_grad()
-            out = model(graph.x, graph.edge_index)
-            used = [w.parametrization.mask.clone()
-                    for w in masked_weights(model)]
-            want = fresh_masks(model, sp.current_sparsity)
-            assert all(torch.equal(u, w) for u, w in zip(used, want)), epoch
-            F.cross_entropy(out, graph.y).backward()
-            opt.step()
-            with torch.no_grad(), sp.at_sparsity():
+        sp = (GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                      ramp_epochs=3) if scope == "global"
+              else EdgePopupSparsifier(model, opt, sparsity=0.7))
+        train(model, opt, sp, graph, 4)
+        before = buffers(model)
+        last = masked_weights(model)[-1].parametrization.scores
+        last.data[0, 0] = float("nan")
+        def read_in_block():
+            with sp.at_sparsity(0.88):
                 model(graph.x, graph.edge_index)
-                evaluated = [w.parametrization.mask.clone()
-                             for w in masked_weights(model)]
-            want = fresh_masks(model, 0.7)
-            assert all(torch.equal(e, w) for e, w in zip(evaluated, want))
-            # spares live during the ramp only, and only where they pay
-            ramp = epoch + 1 < 5
-            assert (sp._spares is not None) == (ramp and
-                                                backend_name == "native")
-        # a look-ahead that does not fit any more (the masks changed dtype)
-        # or whose step never comes is not used
-        sp2 = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
-                                      ramp_epochs=5)
-        sp2.step(1)
-        with torch.no_grad(), sp2.at_sparsity():
-            pass
-        model.double()
-        sp2.step(2)
-        got = [w.parametrization.mask.clone() for w in masked_weights(model)]
-        want = fresh_masks(model, sp2.current_sparsity)
-        assert all(torch.equal(g, w) for g, w in zip(got, want))
-        assert all(g.dtype == torch.float64 for g in got)
-        with torch.no_grad(), sp2.at_sparsity():
-            pass
-        sp2.step(5)  # not the epoch that was looked ahead to
-        got = [w.parametrization.mask.clone() for w in masked_weights(model)]
-        want = fresh_masks(model, sp2.current_sparsity)
-        assert all(torch.equal(g, w) for g, w in zip(got, want))
+
+        for call in (sp.refresh, read_in_block,
+                     lambda: model(graph.x, graph.edge_index),
+                     sp.realised_sparsity, sp.remove):
+            with pytest.raises(ValueError, match="NaN"):
+                call()
+            assert all(torch.equal(a, b)
+                       for a, b in zip(before, buffers(model)))
+        last.data[0, 0] = 0.0
+        sp.refresh()
+        assert_masks(model, sp.sparsity_in_force, scope)
     finally:
         backend.set_backend("auto")
+
+
+def test_refused_constructor_leaves_no_hook(graph):
+    # 7. a constructor that raises leaves nothing behind
+    model, opt = make()
+    good = buffers(model)
+    next(score_parameters(model)).data[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                ramp_epochs=2)
+    assert not opt._optimizer_step_post_hooks
+    assert all(w.parametrization.sparsifier is None
+               for w in masked_weights(model))
+    next(score_parameters(model)).data[0, 0] = 0.0
+    opt.zero_grad()
+    F.cross_entropy(model(graph.x, graph.edge_index), graph.y).backward()
+    opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(good, buffers(model)))
+    GlobalGradualSparsifier(model, opt, final_sparsity=0.5, ramp_epochs=2)
+
+
+def test_refused_calls_change_nothing(graph):
+    # 7. step() and load_state_dict() validate before they change anything
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=3,
+                                 schedule=lambda e: 1.2 if e > 5 else 0.1 * e)
+    sp.step(2)
+    state = sp.state_dict()
+    with pytest.raises(ValueError, match=r"schedule\(6\)"):
+        sp.step(6)
+    assert sp.state_dict() == state
+    for bad in (2.5, "7", True, -5, None.__class__):
+        with pytest.raises((TypeError, ValueError), match="epoch"):
+            sp.step(bad)
+        assert sp.state_dict() == state
+    broken = [dict(state, final_sparsity=0.9), dict(state, last_epoch="3"),
+              dict(state, current_sparsity=0.3),  # another schedule
+              dict(state, scope="layer"), {"last_epoch": 1}, [state]]
+    for bad in broken:
+        with pytest.raises((TypeError, ValueError)):
+            sp.load_state_dict(bad)
+        assert sp.state_dict() == state
+    sp.load_state_dict(dict(state, last_epoch=4, current_sparsity=0.4))
+    assert sp.last_epoch == 4
+    assert_masks(model, 0.4)
+
+
+def test_epochs_far_past_the_ramp():
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=3)
+    assert sp.step(10**400) == 0.5 and sp.last_epoch == 10**400
+    assert_masks(model, 0.5)
+
+
+def test_one_sparsifier_owns_a_model(graph):
+    # 8. a second sparsifier is refused until remove()
+    model, opt = make()
+    first = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                    ramp_epochs=2)
+    with pytest.raises(RuntimeError, match="call remove"):
+        EdgePopupSparsifier(model, opt, sparsity=0.3)
+    first.remove()
+    with pytest.raises(RuntimeError, match="removed"):
+        first.step(1)
+    second = EdgePopupSparsifier(model, opt, sparsity=0.3)
+    train(model, opt, second, graph, 2)
+    assert_masks(model, 0.3, "layer")
+    assert len(opt._optimizer_step_post_hooks) == 1
+
+
+def test_optimizer_must_train_every_score():
+    # 8. an optimizer that trains only some of the scores
+    model, _ = make()
+    some = list(score_parameters(model))[1:]
+    with pytest.raises(ValueError, match=r"1 of 3 masked weights"):
+        GlobalGradualSparsifier(model, torch.optim.Adam(some),
+                                final_sparsity=0.5, ramp_epochs=2)
+
+
+def test_replaced_scores_are_refused(graph):
+    # 8. score Parameters replaced by the user
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=2)
+    p = masked_weights(model)[0].parametrization
+    old = p.scores
+    p.scores = torch.nn.Parameter(old.detach().clone())
+    with pytest.raises(RuntimeError, match="replaced"):
+        sp.refresh()
+    p.scores = old
+    old.data = old.data.double()
+    with pytest.raises(TypeError, match="float32"):
+        sp.refresh()
+    old.data = old.data.float()
+    sp.refresh()
+
+
+@pytest.mark.parametrize("bad", ["0.9", True, None, [0.5]])
+def test_sparsities_are_real_numbers(bad):
+    # 8. final_sparsity="0.9" or True
+    model, opt = make()
+    with pytest.raises(TypeError, match="real number"):
+        GlobalGradualSparsifier(model, opt, final_sparsity=bad,
+                                ramp_epochs=2)
+    with pytest.raises(TypeError, match="real number"):
+        EdgePopupSparsifier(model, opt, sparsity=bad)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=2)
+    if bad is not None:  # None: the final sparsity
+        with pytest.raises(TypeError, match="real number"):
+            sp.at_sparsity(bad).__enter__()
+    assert sp.sparsity_in_force == 0.0
+
+
+def test_schedule_must_end_at_final_sparsity():
+    model, opt = make()
+    with pytest.raises(ValueError, match="ends at"):
+        GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                ramp_epochs=2,
+                                schedule=GradualSchedule(0.8, 2))

@@ -4,19 +4,23 @@ scores.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+import hashlib
+import math
+import weakref
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from torch_geometric_ugt.schedule import SparsitySchedule, check_sparsity
+from torch_geometric_ugt.schedule import (SparsitySchedule, check_epoch,
+                                          check_sparsity)
 from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
-from torch_geometric_ugt.threshold import (MaskRequest, ThresholdHint,
-                                           prune_smallest_,
-                                           prune_smallest_together_,
-                                           reads_once)
+from torch_geometric_ugt.threshold import (check_finite_scores,
+                                           prune_smallest_)
 
 SCOPES = ("global", "layer")
+_STATE_KEYS = ("last_epoch", "current_sparsity", "scope", "final_sparsity",
+               "weights")
 
 
 class SupermaskSparsifier:
@@ -32,28 +36,29 @@ class SupermaskSparsifier:
       every tensor :math:`l` (Edge-Popup).
 
     Ties are broken by position, so the masks are a pure function of the
-    scores. With an :obj:`optimizer`, a post-step hook refreshes the masks
-    after every :meth:`optimizer.step()`; :meth:`step` advances the
-    :obj:`schedule` by one epoch. Both refreshes are lazy: the selection
-    runs when the masks are next read (the forward pass, :obj:`mask`,
-    :meth:`state_dict`, :meth:`at_sparsity`, the sparsity queries), so an
-    epoch that evaluates at another sparsity between two steps selects
-    twice, not three times; on the native CPU kernel, :meth:`at_sparsity`
-    during a ramp also selects the masks of the next epoch's sparsity in
-    the same read of the scores (into spare buffers, one extra mask per
-    masked weight until the ramp ends), so such an epoch reads the scores
-    once. :meth:`refresh` selects at once. Each repeated selection keeps a
-    :class:`~torch_geometric_ugt.threshold.ThresholdHint` in :attr:`hints`
-    (a cache, not state), so that the native CPU kernel can look for the
-    new threshold next to the last one. Like
-    :mod:`torch.ao.pruning`, the state
-    (:meth:`state_dict`) holds no module references: together with the
-    model's and the optimizer's state dicts it resumes a run exactly.
+    scores. The invariant: at every read of a mask (the forward pass,
+    :obj:`mask`, the model's :meth:`state_dict`, tickets, the sparsity
+    queries), every mask is the selection of the current scores at the
+    sparsity in force, which is :attr:`current_sparsity`, or the target of
+    the innermost :meth:`at_sparsity` block. Every event that can change
+    the selection marks the masks stale (an optimizer step, through a
+    post-step hook; :meth:`step`; entering or leaving a block at another
+    sparsity; loading a state dict), and the next read selects them again.
+    Scores edited in place by hand are no such event: call
+    :meth:`refresh` after them.
+
+    A sparsifier owns its model: a second one is refused until
+    :meth:`remove` releases it. Every public call validates its arguments
+    and the scores before it changes anything, so a refused call leaves
+    the sparsifier, the optimizer and the masks as they were. Like
+    :mod:`torch.ao.pruning`, the state (:meth:`state_dict`) holds no module
+    references: together with the model's and the optimizer's state dicts
+    it resumes a run exactly.
 
     Args:
         model (torch.nn.Module): A model returned by :func:`supermask`.
         optimizer (torch.optim.Optimizer, optional): The optimizer of the
-            scores. (default: :obj:`None`)
+            scores; it must train every score. (default: :obj:`None`)
         schedule (SparsitySchedule): The sparsity of each epoch.
         scope (str): :obj:`"global"` or :obj:`"layer"`.
             (default: :obj:`"global"`)
@@ -68,50 +73,55 @@ class SupermaskSparsifier:
         schedule: SparsitySchedule,
         scope: str = "global",
     ) -> None:
-        if scope not in SCOPES:
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module; got "
+                            f"{type(model).__name__}.")
+        if not isinstance(scope, str) or scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}.")
         if not isinstance(schedule, SparsitySchedule):
             raise TypeError(f"schedule must be a SparsitySchedule; got "
                             f"{type(schedule).__name__}.")
-        self.weights: List[MaskedWeight] = masked_weights(model)
-        if not self.weights:
+        if optimizer is not None and not isinstance(optimizer,
+                                                    torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer; "
+                            f"got {type(optimizer).__name__}.")
+        weights = masked_weights(model)
+        if not weights:
             raise ValueError(f"{type(model).__name__} has no masked "
                              f"weights; call supermask(model) first.")
+        for w in weights:
+            owner = w.parametrization.sparsifier
+            if owner is not None:
+                raise RuntimeError(
+                    f"'{w.name}' is already owned by {owner!r}. One "
+                    f"sparsifier owns a model: call remove() on that one "
+                    f"first (it is masked_weights(model)[0].parametrization"
+                    f".sparsifier), then build the new one.")
+        sparsity = schedule(0)
+        self.weights: List[MaskedWeight] = weights
+        self._scores = [w.parametrization.scores for w in weights]
+        self._check_scores(finite=True)
+        if optimizer is not None:
+            _check_optimizer(optimizer, weights)
         self.schedule = schedule
         self.scope = scope
+        self.num_weights = sum(s.numel() for s in self._scores)
+        _check_ranks_agree(self._fingerprint)
+
+        # Everything is validated: from here on nothing can be refused.
         self.last_epoch = -1
-        self.current_sparsity = schedule(0)
-        self.num_weights = sum(w.parametrization.scores.numel()
-                               for w in self.weights)
-        self._written: Optional[Tuple[Any, ...]] = None
-        self.hints: Dict[Tuple[str, int], ThresholdHint] = {}
-        # masks selected ahead for the next step (see at_sparsity)
-        self._spares: Optional[List[torch.Tensor]] = None
-        self._ahead: Optional[Tuple[Any, ...]] = None
+        self.current_sparsity = sparsity
+        self._blocks: List[float] = []  # targets of the open at_sparsity()
+        self._stale = True
+        self._removed = False
+        self._select()
         self._hook: Optional[RemovableHandle] = None
         if optimizer is not None:
-            self._attach(optimizer)
-        self.refresh()
-
-    def _attach(self, optimizer: torch.optim.Optimizer) -> None:
-        trained = {id(p) for group in optimizer.param_groups
-                   for p in group["params"]}
-        if not any(id(w.parametrization.scores) in trained
-                   for w in self.weights):
-            raise ValueError("The optimizer trains none of the model's "
-                             "scores; build it with "
-                             "torch.optim.Adam(score_parameters(model)).")
-        self._hook = optimizer.register_step_post_hook(
-            lambda opt, args, kwargs: self._mark_stale())
-
-    def remove(self) -> None:
-        r"""Detaches the sparsifier from the optimizer; the masks are
-        brought up to date and then stay as they are.
-        """
-        self.refresh()
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
+            self._hook = optimizer.register_step_post_hook(
+                lambda opt, args, kwargs: self._mark_stale())
+        ref = weakref.ref(self)
+        for w in weights:
+            w.parametrization._owner = ref
 
     @property
     def final_sparsity(self) -> float:
@@ -120,106 +130,50 @@ class SupermaskSparsifier:
         """
         return self.schedule.final_sparsity
 
-    def step(self, epoch: Optional[int] = None) -> float:
-        r"""Sets the sparsity of :obj:`epoch` (default: the next one); the
-        masks follow on their next read. Returns the new sparsity.
+    @property
+    def sparsity_in_force(self) -> float:
+        r"""The sparsity the masks have at their next read: the target of
+        the innermost :meth:`at_sparsity` block, else
+        :attr:`current_sparsity`.
         """
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
-        self.current_sparsity = self.schedule(self.last_epoch)
-        self._mark_stale()
-        return self.current_sparsity
+        return self._blocks[-1] if self._blocks else self.current_sparsity
 
-    def _version(self, sparsity: float) -> Tuple[Any, ...]:
-        return (sparsity, ) + tuple(
-            (w.parametrization.scores._version, w.parametrization.mask._version)
-            for w in self.weights)
-
-    def _scores_versions(self) -> Tuple[int, ...]:
-        return tuple(w.parametrization.scores._version for w in self.weights)
-
-    def _mark_stale(self) -> None:
+    def remove(self) -> None:
+        r"""Detaches the sparsifier from the optimizer and the model; the
+        masks are brought up to date and then stay as they are. A new
+        sparsifier may then take the model.
+        """
+        self._check_active()
+        self._bring_up_to_date()
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
         for w in self.weights:
-            w.parametrization.pending_refresh = self.refresh
+            w.parametrization._owner = None
+        self._removed = True
+
+    def step(self, epoch: Optional[int] = None) -> float:
+        r"""Sets the sparsity of :obj:`epoch` (a non-negative :obj:`int`;
+        default: the next one); the masks follow on their next read.
+        Returns the new sparsity.
+        """
+        self._check_active()
+        epoch = (self.last_epoch + 1 if epoch is None else
+                 check_epoch(epoch, "epoch"))
+        sparsity = self.schedule(epoch)  # may refuse: nothing changed yet
+        self.last_epoch = epoch
+        self.current_sparsity = sparsity
+        self._mark_stale()
+        return sparsity
 
     def refresh(self) -> None:
-        r"""Recomputes the masks from the current scores at
-        :attr:`current_sparsity` now (skipped if nothing changed).
+        r"""Selects the masks from the current scores at
+        :attr:`sparsity_in_force` now, whatever happened before. Call it
+        after editing scores in place by hand (e.g. through :obj:`.data`).
         """
-        for w in self.weights:
-            w.parametrization.pending_refresh = None
-        self._write(self.current_sparsity)
-
-    def _hint(self, sparsity: float, index: int = 0) -> ThresholdHint:
-        # one hint per repeated selection: the evaluation one (final
-        # sparsity) and the training one, per tensor for the layer scope
-        role = "final" if sparsity == self.final_sparsity else "current"
-        return self.hints.setdefault((role, index), ThresholdHint())
-
-    @torch.no_grad()
-    def _write(self, sparsity: float, ahead: Optional[float] = None) -> None:
-        # Masks at `sparsity`. With `ahead` (global scope), the masks at
-        # sparsity `ahead` are also selected, in the same read of the
-        # scores, into spare buffers that the next _write(ahead) on the
-        # same scores swaps in instead of selecting again.
-        if self._written == self._version(sparsity):
-            return
-        masks = [w.parametrization.mask for w in self.weights]
-        ready = self._ahead
-        self._ahead = None
-        if (ready == (sparsity, ) + self._scores_versions()
-                and self._spares_fit(masks)):
-            assert self._spares is not None
-            for mask, spare in zip(masks, self._spares):
-                _swap_storage(mask, spare)
-            self._written = self._version(sparsity)
-            return
-        scores = [w.parametrization.scores for w in self.weights]
-        try:
-            if self.scope == "global":
-                requests: List[MaskRequest] = [
-                    (masks, round(sparsity * self.num_weights),
-                     self._hint(sparsity))]
-                if ahead is not None:
-                    if not self._spares_fit(masks):
-                        self._spares = [torch.empty_like(m) for m in masks]
-                    assert self._spares is not None
-                    requests.append((self._spares,
-                                     round(ahead * self.num_weights),
-                                     self._hint(ahead)))
-                prune_smallest_together_(scores, requests, check_finite=True)
-            else:
-                for i, (score, mask) in enumerate(zip(scores, masks)):
-                    prune_smallest_([score], [mask],
-                                    round(sparsity * score.numel()),
-                                    check_finite=True,
-                                    hint=self._hint(sparsity, i))
-        except ValueError:
-            # refused (NaN / inf scores): the masks hold no valid selection
-            # now, so every later read must try again (and fail again)
-            self._written = None
-            self._mark_stale()
-            raise
-        self._written = self._version(sparsity)
-        if ahead is not None and self.scope == "global":
-            self._ahead = (ahead, ) + self._scores_versions()
-
-    def _spares_fit(self, masks: List[torch.Tensor]) -> bool:
-        return self._spares is not None and all(
-            s.shape == m.shape and s.dtype == m.dtype and s.device == m.device
-            for s, m in zip(self._spares, masks))
-
-    def _next_sparsity(self, target: float) -> Optional[float]:
-        # The sparsity the next step() is expected to set, when selecting it
-        # together with `target` pays (a ramp, on the native CPU kernel);
-        # else None, and the spare masks are freed.
-        ahead: Optional[float] = None
-        if (target != self.current_sparsity and self.scope == "global"
-                and reads_once(self.weights[0].parametrization.scores.device)):
-            ahead = self.schedule(self.last_epoch + 1)
-        if ahead is None or ahead == target:
-            self._spares = None
-            return None
-        return ahead
+        self._check_active()
+        self._stale = True
+        self._bring_up_to_date()
 
     @contextlib.contextmanager
     def at_sparsity(self,
@@ -233,37 +187,38 @@ class SupermaskSparsifier:
 
             with torch.no_grad(), sparsifier.at_sparsity():
                 out = model(data.x, data.edge_index)
+
+        Blocks nest; the sparsity queries inside a block report the block's
+        masks.
         """
+        self._check_active()
         target = (self.final_sparsity if sparsity is None else
                   check_sparsity(sparsity))
-        for w in self.weights:
-            w.parametrization.pending_refresh = None
-        self._write(target, self._next_sparsity(target))
+        before = self.sparsity_in_force
+        self._blocks.append(target)
+        if target != before:
+            self._mark_stale()
         try:
             yield
         finally:
-            # Back to the current sparsity on the next read of the masks
-            # (at once a no-op when the targets agree and scores are as
-            # they were).
-            if target != self.current_sparsity:
+            self._blocks.pop()
+            if self.sparsity_in_force != target:
                 self._mark_stale()
 
-    @torch.no_grad()
-    def _zeros(self) -> List[int]:
-        self.refresh()
-        return torch.stack([(w.parametrization.mask == 0).sum()
-                            for w in self.weights]).tolist()
-
     def layer_sparsities(self) -> Dict[str, float]:
-        r"""The realised sparsity of every masked tensor, by name."""
+        r"""The realised sparsity of every masked tensor, by name, at
+        :attr:`sparsity_in_force`.
+        """
         return {
-            w.name: z / max(w.parametrization.mask.numel(), 1)
+            w.name: z / max(w.parametrization.scores.numel(), 1)
             for w, z in zip(self.weights, self._zeros())
         }
 
     def realised_sparsity(self) -> float:
-        r"""The fraction of all masked weights that are zeroed now."""
-        return sum(self._zeros()) / self.num_weights
+        r"""The fraction of all masked weights that are zeroed at
+        :attr:`sparsity_in_force`.
+        """
+        return sum(self._zeros()) / max(self.num_weights, 1)
 
     def state_dict(self) -> Dict[str, Any]:
         r"""The sparsifier's state (no tensors, no module references)."""
@@ -279,11 +234,111 @@ class SupermaskSparsifier:
         }
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        r"""Restores :meth:`state_dict` and refreshes the masks. Raises if
-        it was saved for another architecture or scope.
+        r"""Restores :meth:`state_dict` and selects the masks. Refuses,
+        changing nothing, a state saved for another architecture, scope or
+        schedule.
         """
+        self._check_active()
+        last_epoch, sparsity = self._check_state(state_dict)
+        self._check_scores(finite=True)
+        self.last_epoch = last_epoch
+        self.current_sparsity = sparsity
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(tensors={len(self.weights)}, "
+                f"scope={self.scope!r}, schedule={self.schedule!r}, "
+                f"current_sparsity={self.current_sparsity:.4f})")
+
+    # Internals ------------------------------------------------------------
+
+    def _check_active(self) -> None:
+        if self._removed:
+            raise RuntimeError("This sparsifier was removed; build a new one "
+                               "to go on choosing masks.")
+
+    def _mark_stale(self) -> None:
+        self._stale = True
+
+    def _bring_up_to_date(self) -> None:
+        if self._stale and not self._removed:
+            self._select()
+
+    def _check_scores(self, finite: bool = False) -> None:
+        # The scores are the Parameters the sparsifier was built with, in
+        # float32, of their masks' shapes (and finite, if asked).
+        for w, scores in zip(self.weights, self._scores):
+            p = w.parametrization
+            if p._parameters.get("scores") is not scores:
+                raise RuntimeError(
+                    f"The scores of '{w.name}' were replaced after the "
+                    f"sparsifier was built, so its optimizer does not train "
+                    f"them. Edit scores in place (then call refresh()), or "
+                    f"remove() this sparsifier and build a new one with a "
+                    f"new optimizer.")
+            if scores.dtype != torch.float32:
+                raise TypeError(f"The scores of '{w.name}' are "
+                                f"{scores.dtype}; scores must stay float32.")
+            if scores.shape != p.stored_mask().shape:
+                raise ValueError(f"The scores of '{w.name}' have shape "
+                                 f"{tuple(scores.shape)}, their mask "
+                                 f"{tuple(p.stored_mask().shape)}.")
+        if finite:
+            check_finite_scores(self._scores)
+
+    @torch.no_grad()
+    def _select(self) -> None:
+        # The masks of the current scores at the sparsity in force. Masks
+        # are read from the buffers directly (a read of ``.mask`` would
+        # call back here); nothing is written unless every check passes
+        # (prune_smallest_ refuses non-finite scores before it writes).
+        masks = [w.parametrization.stored_mask() for w in self.weights]
+        sparsity = self.sparsity_in_force
+        if self.scope == "global":
+            self._check_scores()
+            prune_smallest_(self._scores, masks,
+                            round(sparsity * self.num_weights),
+                            check_finite=True)
+        else:
+            self._check_scores(finite=True)  # all tensors, before any write
+            for score, mask in zip(self._scores, masks):
+                prune_smallest_([score], [mask],
+                                round(sparsity * score.numel()),
+                                check_finite=True)
+        self._stale = False
+
+    @torch.no_grad()
+    def _zeros(self) -> List[int]:
+        self._check_active()
+        self._bring_up_to_date()
+        return torch.stack([
+            (w.parametrization.stored_mask() == 0).sum()
+            for w in self.weights
+        ]).tolist()
+
+    def _fingerprint(self) -> str:
+        shapes = [tuple(s.shape) for s in self._scores]
+        text = repr((self.scope, shapes, self.schedule.final_sparsity,
+                     self.schedule.fingerprint()))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _check_state(self, state: Any) -> Tuple[int, float]:
+        # Validates a saved state against this sparsifier; returns its
+        # (last_epoch, current_sparsity).
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict() takes the dict that "
+                            f"state_dict() returned; got "
+                            f"{type(state).__name__}.")
+        missing = [k for k in _STATE_KEYS if k not in state]
+        if missing:
+            raise ValueError(f"This sparsifier state lacks {missing}; pass "
+                             f"what state_dict() returned.")
         own = self.state_dict()
-        saved = {k: tuple(v) for k, v in state_dict["weights"].items()}
+        saved_weights = state["weights"]
+        if not isinstance(saved_weights, dict):
+            raise ValueError("The state's 'weights' entry must be a dict of "
+                             "names to shapes.")
+        saved = {k: tuple(v) for k, v in saved_weights.items()}
         if saved != own["weights"]:
             missing = sorted(set(own["weights"]) - set(saved))
             extra = sorted(set(saved) - set(own["weights"]))
@@ -295,28 +350,58 @@ class SupermaskSparsifier:
                 f"shapes: {shapes[:3]}). Build the same model, call "
                 f"supermask() and create the same sparsifier before "
                 f"load_state_dict().")
-        if state_dict["scope"] != self.scope:
+        if state["scope"] != self.scope:
             raise ValueError(f"This state was saved by a sparsifier with "
-                             f"scope={state_dict['scope']!r}, not "
+                             f"scope={state['scope']!r}, not "
                              f"{self.scope!r}.")
-        self.last_epoch = int(state_dict["last_epoch"])
-        self.current_sparsity = check_sparsity(
-            state_dict["current_sparsity"], "current_sparsity")
-        self._written = None
-        self._ahead = None
-        self.hints.clear()
-        self.refresh()
+        final = check_sparsity(state["final_sparsity"], "final_sparsity")
+        if final != self.final_sparsity:
+            raise ValueError(f"This state was saved by a sparsifier with "
+                             f"final_sparsity={final}, not "
+                             f"{self.final_sparsity}: build the sparsifier "
+                             f"with the same schedule before loading.")
+        last_epoch = check_epoch(state["last_epoch"], "last_epoch",
+                                 minimum=-1)
+        sparsity = check_sparsity(state["current_sparsity"],
+                                  "current_sparsity")
+        expected = self.schedule(max(last_epoch, 0))
+        if not math.isclose(sparsity, expected, rel_tol=0, abs_tol=1e-12):
+            raise ValueError(
+                f"This state was saved at epoch {last_epoch} with sparsity "
+                f"{sparsity}, but this sparsifier's schedule "
+                f"({self.schedule!r}) gives {expected} there: it was saved "
+                f"with another schedule. Build the sparsifier with the same "
+                f"schedule before loading.")
+        return last_epoch, sparsity
 
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}(tensors={len(self.weights)}, "
-                f"scope={self.scope!r}, schedule={self.schedule!r}, "
-                f"current_sparsity={self.current_sparsity:.4f})")
+
+def _check_optimizer(optimizer: torch.optim.Optimizer,
+                     weights: List[MaskedWeight]) -> None:
+    trained = {id(p) for group in optimizer.param_groups
+               for p in group["params"]}
+    left = [w.name for w in weights
+            if id(w.parametrization.scores) not in trained]
+    if left:
+        raise ValueError(
+            f"The optimizer does not train the scores of {len(left)} of "
+            f"{len(weights)} masked weights ({left[:3]}), whose masks would "
+            f"then never change; build it with "
+            f"torch.optim.Adam(score_parameters(model)).")
 
 
-def _swap_storage(a: torch.Tensor, b: torch.Tensor) -> None:
-    # Exchanges the data of two tensors of one shape and dtype in place
-    # (each keeps its identity, so module buffers stay registered).
-    storage, offset, stride = (a.untyped_storage(), a.storage_offset(),
-                               a.stride())
-    a.set_(b.untyped_storage(), b.storage_offset(), b.size(), b.stride())
-    b.set_(storage, offset, a.size(), stride)
+def _check_ranks_agree(fingerprint: Callable[[], str]) -> None:
+    # In a distributed run every rank must build the same sparsifier: a
+    # collective over the default group, which every rank reaches.
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gathered: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, fingerprint())
+    differ = [rank for rank, f in enumerate(gathered) if f != gathered[0]]
+    if differ:
+        raise ValueError(
+            f"The ranks of this distributed run built different sparsifiers "
+            f"(ranks {differ[:5]} differ from rank 0 in the model's masked "
+            f"weights, the scope or the sparsity schedule), so they would "
+            f"select different masks. Pass every rank the same model and "
+            f"the same sparsity, ramp and schedule.")

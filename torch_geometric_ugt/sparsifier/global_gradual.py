@@ -6,7 +6,7 @@ from typing import Callable, Optional, Union
 import torch
 
 from torch_geometric_ugt.schedule import CallableSchedule, GradualSchedule
-from torch_geometric_ugt.schedule import SparsitySchedule, check_sparsity
+from torch_geometric_ugt.schedule import SparsitySchedule
 from torch_geometric_ugt.sparsifier.base import SupermaskSparsifier
 
 
@@ -36,7 +36,8 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
         start_epoch (int): :math:`t_0`. (default: :obj:`0`)
         schedule (str or Callable[[int], float] or SparsitySchedule):
             :obj:`"linear"` (eq. 5), :obj:`"cubic"` (Zhu & Gupta) or a
-            function of the epoch. (default: :obj:`"linear"`)
+            function of the epoch, which must end at
+            :obj:`final_sparsity`. (default: :obj:`"linear"`)
 
     """
 
@@ -53,14 +54,19 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
                         SparsitySchedule] = "linear",
     ) -> None:
         plan: SparsitySchedule
-        if isinstance(schedule, SparsitySchedule):
-            plan = schedule
-        elif isinstance(schedule, str):
+        if isinstance(schedule, str):
             plan = GradualSchedule(final_sparsity, ramp_epochs,
                                    initial_sparsity, start_epoch, schedule)
-        elif callable(schedule):
-            check_sparsity(final_sparsity, "final_sparsity")
-            plan = CallableSchedule(schedule, final_sparsity)
+        elif isinstance(schedule, SparsitySchedule) or callable(schedule):
+            # ramp_epochs and friends are then unused; still check them
+            GradualSchedule(final_sparsity, ramp_epochs, initial_sparsity,
+                            start_epoch)
+            plan = (schedule if isinstance(schedule, SparsitySchedule) else
+                    CallableSchedule(schedule, final_sparsity))
+            if plan.final_sparsity != final_sparsity:
+                raise ValueError(f"final_sparsity={final_sparsity} but the "
+                                 f"schedule ends at {plan.final_sparsity}; "
+                                 f"pass the same value.")
         else:
             raise TypeError(f"schedule must be 'linear', 'cubic' or a "
                             f"callable; got {schedule!r}.")
