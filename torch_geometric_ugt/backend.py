@@ -87,8 +87,8 @@ def _recipe(kind: str) -> Dict[str, List[str]]:
 
 
 def _compiler_version(kind: str) -> str:
-    # The first line of `$CXX --version` (and of nvcc's for CUDA): a new
-    # compiler gets a new build folder.
+    # What `$CXX --version` (and nvcc's, for CUDA) prints: a new compiler
+    # gets a new build folder.
     commands = [[os.environ.get("CXX", "c++"), "--version"]]
     if kind == "cuda":
         commands.append(["nvcc", "--version"])
@@ -99,7 +99,7 @@ def _compiler_version(kind: str) -> str:
                                  timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             out = "not found"
-        lines.append(out.strip().splitlines()[-1] if out.strip() else "")
+        lines.append(out.strip())
     return " | ".join(lines)
 
 
@@ -139,13 +139,15 @@ def _timeout() -> float:
 
 
 @contextlib.contextmanager
-def _build_lock(path: Path, timeout: float) -> Iterator[None]:
+def _build_lock(path: Path, timeout: float) -> Iterator[bool]:
     # An exclusive flock on `path`: the kernel releases it when its holder
-    # exits, however it exits, so it can never be left behind.
+    # exits, however it exits, so it can never be left behind. Yields
+    # whether the lock is held (False without flock: Windows, where only
+    # torch's own lock file guards the build).
     try:
         import fcntl
-    except ImportError:  # no flock (Windows): torch's own lock file only
-        yield
+    except ImportError:
+        yield False
         return
     with open(path, "a+") as handle:
         start = time.monotonic()
@@ -169,7 +171,7 @@ def _build_lock(path: Path, timeout: float) -> Iterator[None]:
             handle.truncate()
             handle.write(f"pid {os.getpid()}\n")
             handle.flush()
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -180,10 +182,10 @@ def _build(kind: str) -> ModuleType:
     root = build_root()
     folder = root / name
     root.mkdir(parents=True, exist_ok=True)
-    with _build_lock(root / f"{name}.lock", _timeout()):
+    with _build_lock(root / f"{name}.lock", _timeout()) as exclusive:
         # We hold the lock, so a torch lock file left in the folder belongs
         # to a build that was killed: its outputs cannot be trusted.
-        if (folder / "lock").exists():
+        if exclusive and (folder / "lock").exists():
             shutil.rmtree(folder)
         if not any(folder.glob(f"{name}.*")):
             print(f"torch_geometric_ugt: building the native {kind.upper()} "

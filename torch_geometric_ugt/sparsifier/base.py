@@ -42,8 +42,9 @@ class SupermaskSparsifier:
     sparsity in force, which is :attr:`current_sparsity`, or the target of
     the innermost :meth:`at_sparsity` block. Every event that can change
     the selection marks the masks stale (an optimizer step, through a
-    post-step hook; :meth:`step`; entering or leaving a block at another
-    sparsity; loading a state dict), and the next read selects them again.
+    post-step hook; a :meth:`step`, entering or leaving a block that
+    changes the sparsity in force; loading a state dict), and the next read
+    selects them again.
     Scores edited in place by hand are no such event: call
     :meth:`refresh` after them.
 
@@ -161,9 +162,13 @@ class SupermaskSparsifier:
         epoch = (self.last_epoch + 1 if epoch is None else
                  check_epoch(epoch, "epoch"))
         sparsity = self.schedule(epoch)  # may refuse: nothing changed yet
+        before = self.sparsity_in_force
         self.last_epoch = epoch
         self.current_sparsity = sparsity
-        self._mark_stale()
+        # The scores did not change here: the masks are stale only if the
+        # sparsity in force did (not after the ramp, nor inside a block).
+        if self.sparsity_in_force != before:
+            self._mark_stale()
         return sparsity
 
     def refresh(self) -> None:
