@@ -24,6 +24,18 @@ Target = Union[Type[torch.nn.Module], str]
 LINEAR_TYPES: Tuple[Type[torch.nn.Module], ...] = (torch.nn.Linear, PyGLinear)
 r"""Modules whose :obj:`weight` is masked by default."""
 
+ATTENTION_PARAMETERS: Tuple[str, ...] = ("in_proj_weight", "q_proj_weight",
+                                         "k_proj_weight", "v_proj_weight")
+r"""Parameters of :class:`torch.nn.MultiheadAttention` masked by default
+(its :obj:`out_proj` is a :class:`torch.nn.Linear`), as used by
+:class:`~torch_geometric.nn.conv.GPSConv` and graph transformers."""
+
+RNN_PARAMETER_PATTERNS: Tuple[str, ...] = ("weight_ih_l*", "weight_hh_l*",
+                                           "weight_hr_l*")
+r"""Parameters of :class:`torch.nn.RNN` / :class:`~torch.nn.LSTM` /
+:class:`~torch.nn.GRU` masked by default (e.g. in
+:obj:`SAGEConv(aggr="lstm")` and LSTM jumping knowledge)."""
+
 CONV_PARAMETER_PATTERNS: Tuple[str, ...] = ("weight", "root", "att", "att_*")
 r"""Names of bare parameters of a :class:`MessagePassing` module masked by
 default (e.g. :class:`~torch_geometric.nn.conv.GATConv`'s :obj:`att_src`,
@@ -92,9 +104,23 @@ def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
         yield entry.parametrization.scores
 
 
+def _pooling_types() -> Tuple[Type[torch.nn.Module], ...]:
+    # The projection of TopKPooling / SAGPooling's score (PyG >= 2.4).
+    try:
+        from torch_geometric.nn.pool.select import SelectTopK
+    except ImportError:
+        return ()
+    return (SelectTopK, )
+
+
 def _is_default_target(module: torch.nn.Module, attr: str) -> bool:
-    if isinstance(module, LINEAR_TYPES):
+    if isinstance(module, LINEAR_TYPES + _pooling_types()):
         return attr == "weight"
+    if isinstance(module, torch.nn.MultiheadAttention):
+        return attr in ATTENTION_PARAMETERS
+    if isinstance(module, torch.nn.RNNBase):
+        return any(fnmatch.fnmatchcase(attr, pattern)
+                   for pattern in RNN_PARAMETER_PATTERNS)
     if isinstance(module, MessagePassing):
         return any(fnmatch.fnmatchcase(attr, pattern)
                    for pattern in CONV_PARAMETER_PATTERNS)
