@@ -11,6 +11,7 @@ from torch_geometric_ugt.sparsifier import (
     SupermaskSparsifier,
 )
 from torch_geometric_ugt.squash import squash
+from torch_geometric_ugt.summary import ModelSummary, summary
 from torch_geometric_ugt.ticket import load_ticket, save_ticket
 from torch_geometric_ugt.supermask import (
     MaskedWeight,
@@ -26,6 +27,8 @@ __version__ = "0.1.0"
 __all__ = [
     "supermask",
     "squash",
+    "summary",
+    "ModelSummary",
     "save_ticket",
     "load_ticket",
     "score_parameters",

@@ -4,6 +4,7 @@ scores.
 from __future__ import annotations
 
 import fnmatch
+import warnings
 from dataclasses import dataclass
 from typing import (Any, Iterator, List, Optional, Sequence, Tuple, Type,
                     Union, cast)
@@ -104,18 +105,23 @@ def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
         yield entry.parametrization.scores
 
 
-def _pooling_types() -> Tuple[Type[torch.nn.Module], ...]:
-    # The projection of TopKPooling / SAGPooling's score (PyG >= 2.4).
+def _is_pooling_projection(module: torch.nn.Module, attr: str) -> bool:
+    # The projection vector of TopKPooling's score (PyG >= 2.4). SAGPooling
+    # scores with a GNN (masked as any) and keeps a 1-element scale here,
+    # which is left alone: its mask could only zero every score.
     try:
         from torch_geometric.nn.pool.select import SelectTopK
     except ImportError:
-        return ()
-    return (SelectTopK, )
+        return False
+    return (isinstance(module, SelectTopK) and attr == "weight"
+            and module.weight.numel() > 1)
 
 
 def _is_default_target(module: torch.nn.Module, attr: str) -> bool:
-    if isinstance(module, LINEAR_TYPES + _pooling_types()):
+    if isinstance(module, LINEAR_TYPES):
         return attr == "weight"
+    if _is_pooling_projection(module, attr):
+        return True
     if isinstance(module, torch.nn.MultiheadAttention):
         return attr in ATTENTION_PARAMETERS
     if isinstance(module, torch.nn.RNNBase):
@@ -158,8 +164,11 @@ def _select(
     model: torch.nn.Module,
     include: Optional[Sequence[Target]],
     exclude: Optional[Sequence[Target]],
-) -> List[Tuple[str, torch.nn.Module, str]]:
+) -> Tuple[List[Tuple[str, torch.nn.Module, str]], List[Tuple[str, int]]]:
+    # The (name, module, attr) to mask, and the (name, numel) of the weights
+    # (2 or more dimensions) left dense that no include/exclude entry chose.
     selected: List[Tuple[str, torch.nn.Module, str]] = []
+    left: List[Tuple[str, int]] = []
     used: List[Target] = []
     excluded: List[Target] = []
     seen: set = set()
@@ -179,6 +188,7 @@ def _select(
                         if _matches(t, name, owners, attr, default)]
                 used.extend(hits)
                 chosen = bool(hits)
+            hits = []
             if exclude is not None:
                 hits = [t for t in exclude
                         if _matches(t, name, owners, attr, default)]
@@ -187,6 +197,8 @@ def _select(
             if chosen:
                 seen.add(id(param))
                 selected.append((name, module, attr))
+            elif include is None and not hits and param.dim() >= 2:
+                left.append((name, param.numel()))
         for child_name, child in module._modules.items():
             if child is not None:
                 visit(child, f"{prefix}{child_name}.", owners)
@@ -200,7 +212,7 @@ def _select(
                 f"{arg}={unused!r} matched no parameter of the model. "
                 f"Pass module types or patterns over parameter names such as "
                 f"{[n for n, _ in model.named_parameters()][:3]}.")
-    return selected
+    return selected, left
 
 
 def supermask(
@@ -227,7 +239,17 @@ def supermask(
     :class:`~torch_geometric.nn.conv.SAGEConv`, :class:`GINConv`'s MLP or
     :class:`~torch_geometric.nn.conv.GATConv` use) and the bare weight-like
     parameters of message passing layers (:obj:`weight`, :obj:`root`,
-    :obj:`att*`, e.g. GAT's :obj:`att_src` / :obj:`att_dst`).
+    :obj:`att*`, e.g. GAT's :obj:`att_src` / :obj:`att_dst`), the input
+    projections of :class:`torch.nn.MultiheadAttention`
+    (:obj:`in_proj_weight` or :obj:`q/k/v_proj_weight`, e.g. in
+    :class:`~torch_geometric.nn.conv.GPSConv`), the weights of
+    :class:`torch.nn.RNN` / :class:`~torch.nn.LSTM` / :class:`~torch.nn.GRU`
+    (:obj:`weight_ih_l*`, :obj:`weight_hh_l*`, :obj:`weight_hr_l*`, e.g. in
+    :obj:`SAGEConv(aggr="lstm")`) and the projection of
+    :class:`~torch_geometric.nn.pool.TopKPooling`. A warning names the
+    weights (tensors of 2 or more dimensions) left dense when they are more
+    than 5 % of the model's weights and no :obj:`exclude` entry asked for
+    it; :func:`~torch_geometric_ugt.summary` lists what is masked.
 
     Args:
         model (torch.nn.Module): Any model, e.g. a
@@ -266,7 +288,7 @@ def supermask(
     init_weight = resolve_init(weight_init, WEIGHT_INITS, "weight_init")
     init_score = resolve_init(score_init, SCORE_INITS, "score_init")
 
-    selected = _select(model, include, exclude)
+    selected, left = _select(model, include, exclude)
     if not selected:
         raise ValueError(
             f"supermask() found nothing to mask in {type(model).__name__}: "
@@ -279,6 +301,8 @@ def supermask(
                 f"'{name}' is a lazy parameter that is not materialised yet "
                 f"(in_channels=-1). Run one forward pass, e.g. "
                 f"model(data.x, data.edge_index), before supermask(model).")
+
+    _warn_if_left_dense(model, selected, left)
 
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1, )).item())
@@ -305,6 +329,31 @@ def supermask(
             if id(param) not in scores_ids:
                 param.requires_grad_(False)
     return model
+
+
+UNMASKED_WARNING_SHARE = 0.05
+r""":func:`supermask` warns when more than this share of a model's weight
+elements (tensors of 2 or more dimensions) stays dense without an
+:obj:`include` / :obj:`exclude` entry choosing so."""
+
+
+def _warn_if_left_dense(model: torch.nn.Module,
+                        selected: List[Tuple[str, torch.nn.Module, str]],
+                        left: List[Tuple[str, int]]) -> None:
+    if not left:
+        return
+    masked = sum(getattr(m, a).numel() for _, m, a in selected)
+    dense = sum(n for _, n in left)
+    share = dense / (masked + dense)
+    if share > UNMASKED_WARNING_SHARE:
+        names = [n for n, _ in left]
+        warnings.warn(
+            f"supermask() leaves {100 * share:.0f} % of the weights of "
+            f"{type(model).__name__} dense, with no mask: "
+            f"{names[:5]}{' ...' if len(names) > 5 else ''}. Pass "
+            f"include=[...] with their names to mask them, or "
+            f"exclude=[...] to keep them dense on purpose (no warning "
+            f"then).", UserWarning, stacklevel=3)
 
 
 def _drop_computed_weights(module: torch.nn.Module, state_dict: Any,
