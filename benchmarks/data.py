@@ -137,3 +137,8 @@ def load_ogbn(name: str, root: Optional[str] = None,
     data.y = data.y.view(-1)
     data.num_classes = dataset.num_classes
     return data, dataset.get_idx_split()
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.data")

@@ -5,7 +5,6 @@ GCN, measured side by side in one process (epochs interleaved).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -14,6 +13,7 @@ from typing import Any, Dict, List
 import torch
 from torch_geometric.nn import GCN
 
+from benchmarks import cli
 from benchmarks.data import graph_input, has_torch_sparse, load_planetoid
 from benchmarks.train import evaluate, ticket_epoch, train_step
 from torch_geometric_ugt import (GlobalGradualSparsifier, SupermaskSparsifier,
@@ -47,7 +47,7 @@ class MaskTimer:
 
 
 def main(argv: List[str] | None = None) -> Dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--root", default=None)
     p.add_argument("--dataset", default="Cora")
     p.add_argument("--hidden", type=int, default=256)

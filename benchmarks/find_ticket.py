@@ -14,6 +14,7 @@ from typing import Dict, List
 import torch
 from torch_geometric.nn import GCN
 
+from benchmarks import cli
 from benchmarks.data import PLANETOID, has_torch_sparse, load_planetoid
 from benchmarks.train import RunResult, search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
@@ -22,7 +23,7 @@ from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
 
 
 def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--root", default=None,
                    help="data root holding planetoid/<name>/raw (default: "
                    "$UGT_DATA; without either, download)")

@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from benchmarks import cli
 from benchmarks.markdown import replace_section
 from torch_geometric_ugt import __version__, backend
 from torch_geometric_ugt.threshold import (prune_smallest_,
@@ -234,7 +235,7 @@ def report(paths: List[Path]) -> str:
 
 
 def main(argv: List[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=7)

@@ -34,3 +34,8 @@ def replace_section(path: Path, name: str, text: str) -> None:
     head, rest = body.split(start)
     _, tail = rest.split(end)
     path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.markdown")

@@ -47,3 +47,8 @@ def build(name: str, in_channels: int, hidden: int, num_layers: int,
         return MeanGIN(in_channels, hidden, num_layers, out_channels,
                        dropout=dropout, bias=bias)
     raise ValueError(f"Unknown model {name!r}; choose one of {MODELS}.")
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.models")

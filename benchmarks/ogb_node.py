@@ -13,7 +13,6 @@ in the paper's protocol; evaluation samples neighbours like training
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import tempfile
@@ -28,6 +27,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
 from torch_geometric.nn import GraphSAGE
 
+from benchmarks import cli
 from benchmarks.data import load_ogbn
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
@@ -113,7 +113,7 @@ def search(data: Data, split: Dict[str, torch.Tensor], *, hidden: int,
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--dataset", default="ogbn-arxiv")
     p.add_argument("--root", default=None,
                    help="data root (default: $UGT_DATA, else download)")

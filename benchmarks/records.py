@@ -93,3 +93,8 @@ def device_name(device: torch.device) -> str:
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
 
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.records")

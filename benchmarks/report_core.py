@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
+from benchmarks import cli
 from benchmarks.markdown import replace_section
 from benchmarks.records import read_records
 
@@ -22,7 +23,8 @@ def pm(values: List[float]) -> str:
     return f"{100 * statistics.fmean(values):.2f} ± {100 * std:.2f}"
 
 
-def main() -> str:
+def main(argv: Optional[List[str]] = None) -> str:
+    cli.parser(__doc__).parse_args(argv)
     lines = [
         "| weights | seeds | ticket val acc | ticket test acc | "
         "trained dense test acc | realised sparsity |",

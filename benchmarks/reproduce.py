@@ -4,7 +4,7 @@
     python -m benchmarks.reproduce run table5 --root ../shared/datasets
     python -m benchmarks.reproduce one --dataset Cora --model GAT \\
         --method ugt --sparsity 0.9 --seeds 0 1 2
-    python -m benchmarks.reproduce report      # docs/reproduction.md
+    python -m benchmarks.reproduction_report   # docs/reproduction.md
 
 Every run writes one JSON record under ``benchmarks/results/reproduction``
 (or ``--out``); a configuration whose record exists is skipped, so long
@@ -32,6 +32,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
 
+from benchmarks import cli
 from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
                              load_planetoid)
 from benchmarks.models import MODELS, build
@@ -442,7 +443,7 @@ def add_shard_option(parser: argparse.ArgumentParser, shared: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the experiments and their sizes")
     r = sub.add_parser("run", help="run a named experiment (resumable)")
@@ -480,17 +481,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         q.add_argument("--limit", type=int, default=None,
                        help="run at most this many missing records")
         add_shard_option(q, "an experiment")
-    rep = sub.add_parser("report", help="write docs/reproduction.md")
-    rep.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
 
     if args.command == "list":
         for name, configs in experiments().items():
             print(f"{name}: {len(configs)} runs")
-        return
-    if args.command == "report":
-        from benchmarks.reproduction_report import write_report
-        write_report(args.out)
         return
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -12,7 +12,6 @@ ratios are only meaningful when nothing else runs.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import resource
@@ -26,6 +25,7 @@ from typing import Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
+from benchmarks import cli
 from benchmarks.markdown import replace_section
 
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
@@ -254,7 +254,7 @@ def _plot(pairs: Dict[tuple, Dict[str, Dict]], path: Path) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
     r.add_argument("--steps", type=int, default=10)

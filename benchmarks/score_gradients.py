@@ -12,7 +12,6 @@ gradients and the share of them below Adam's default ``eps = 1e-8``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
 
+from benchmarks import cli
 from benchmarks.data import graph_input, has_torch_sparse, load_planetoid
 from benchmarks.models import build
 from torch_geometric_ugt import (GlobalGradualSparsifier, score_parameters,
@@ -82,7 +82,7 @@ def depth_summary(runs: List[List[torch.Tensor]]) -> Dict[str, Dict]:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--root", default=None,
                    help="data root (default: $UGT_DATA, else download)")
     p.add_argument("--layers", type=int, nargs="+", default=[2, 8, 16, 32])

@@ -86,3 +86,8 @@ def write_synthetic_ogbn(folder: os.PathLike, name: str = "ogbn-synthetic",
             f.write("\n".join(str(i) for i in index) + "\n")
     meta["dir_path"] = str(Path(folder) / meta["dir_path"])
     return meta
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.synthetic_ogb")

@@ -5,7 +5,7 @@ UGTs over the sparsity row beside the trained dense model.
     python -m benchmarks.table3 run texas --root ../shared/datasets
     python -m benchmarks.table3 run molbace --root ../shared/datasets
     python -m benchmarks.table3 majority --root ../shared/datasets  # Texas
-    python -m benchmarks.reproduce report      # Table 3 in docs/reproduction.md
+    python -m benchmarks.reproduction_report   # Table 3 in docs/reproduction.md
 
 Texas: the 10 WebKB splits (48 / 32 / 20 %); seed ``i`` uses split ``i``.
 ``--split K`` runs every seed on split ``K`` instead, as the authors' data
@@ -27,7 +27,6 @@ record exists is skipped.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from torch_geometric.datasets import WebKB
 from torch_geometric.nn import GCN, MessagePassing, global_mean_pool
 from torch_geometric.utils import degree
 
+from benchmarks import cli
 from benchmarks.data import allow_pyg_in_torch_load, writable_root
 from benchmarks.markdown import mean_std
 from benchmarks.records import (claim, device_name, read_records,
@@ -474,7 +474,7 @@ def arch_section(out: Path = RESULTS) -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
     m = sub.add_parser("majority", help="Texas: the majority-class floor "

@@ -10,7 +10,6 @@ the compressed size of a searched ticket depends on how its masks cluster.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Dict, List, Optional
 import torch
 from torch_geometric.nn import GCN
 
+from benchmarks import cli
 from benchmarks.markdown import replace_section
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  save_ticket, squash, supermask)
@@ -94,7 +94,7 @@ def write_doc(record: Dict, path: Path = DOC) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.parser(__doc__)
     p.add_argument("--report", action="store_true",
                    help="only regenerate the table in docs/tickets.md")
     p.add_argument("--json", type=Path, default=RESULTS)

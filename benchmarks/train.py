@@ -151,3 +151,8 @@ def train_dense(model: torch.nn.Module, data: Data,
         if on_epoch is not None:
             on_epoch(epoch, result)
     return result
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.train")

@@ -72,3 +72,8 @@ def tsne(x: Tensor, dim: int = 2, perplexity: float = 30.0,
         y = y + velocity
         y = y - y.mean(0)
     return y.float()
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.tsne")
