@@ -2,13 +2,20 @@
 GCN, measured side by side in one process (epochs interleaved).
 
     python -m benchmarks.epoch_time --root ../shared/datasets
+    python -m benchmarks.epoch_time --root ../shared/datasets --compile
+
+With ``--compile`` a second, identical search runs under
+``torch.compile`` (the model compiled, the sparsifier as usual), its
+epochs interleaved with the eager ones, and the compiled / eager ratio is
+reported too (with an ``edge_index`` adjacency throughout, since
+torch-sparse's operators cannot be compiled).
 """
 from __future__ import annotations
 
 import json
 import statistics
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch_geometric.nn import GCN
@@ -60,13 +67,18 @@ def main(argv: List[str] | None = None) -> Dict:
                    choices=["auto", "sparse", "edge_index"])
     p.add_argument("--backend", default="auto",
                    choices=list(backend.BACKENDS))
+    p.add_argument("--compile", action="store_true",
+                   help="also time the search under torch.compile")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     backend.set_backend(args.backend)
     backend.active_backend("cpu")  # build / load the kernel before timing
-    sparse = (args.adjacency == "sparse"
-              or (args.adjacency == "auto" and has_torch_sparse()))
+    # torch-sparse's operators have no fake kernels, so a SparseTensor
+    # adjacency cannot be compiled: --compile times edge_index throughout
+    sparse = not args.compile and (
+        args.adjacency == "sparse"
+        or (args.adjacency == "auto" and has_torch_sparse()))
     data = load_planetoid(args.dataset, args.root, sparse=sparse)
     adj = graph_input(data)
 
@@ -82,8 +94,21 @@ def main(argv: List[str] | None = None) -> Dict:
                 data.num_classes, dropout=0.5, cached=True)
     d_opt = torch.optim.Adam(dense.parameters(), lr=0.01, weight_decay=5e-4)
 
+    twin: Optional[Tuple[Any, torch.optim.Optimizer, Any]] = None
+    if args.compile:  # the same search, compiled
+        torch.manual_seed(0)
+        model = GCN(data.num_features, args.hidden, args.layers,
+                    data.num_classes, bias=False, cached=True)
+        supermask(model, seed=0)
+        c_opt = torch.optim.Adam(score_parameters(model), lr=0.01)
+        twin = (torch.compile(model), c_opt,
+                GlobalGradualSparsifier(model, c_opt,
+                                        final_sparsity=args.sparsity,
+                                        ramp_epochs=args.ramp))
+
     ugt: List[float] = []
     ref: List[float] = []
+    compiled: List[float] = []
     masking: List[float] = []
     selections: List[int] = []
     timer = MaskTimer()
@@ -101,6 +126,10 @@ def main(argv: List[str] | None = None) -> Dict:
         evaluate(dense, data, adj)
         ugt.append(middle - start)
         ref.append(time.perf_counter() - middle)
+        if twin is not None:
+            start = time.perf_counter()
+            ticket_epoch(twin[0], data, adj, twin[1], twin[2], epoch)
+            compiled.append(time.perf_counter() - start)
 
     def med(xs: List[float]) -> float:
         return statistics.median(xs) * 1e3
@@ -128,6 +157,11 @@ def main(argv: List[str] | None = None) -> Dict:
         "after_ramp_ratio": (med(ugt[rest]) / med(ref[rest])
                              if args.epochs > args.ramp else None),
     }
+    if twin is not None:
+        # the first epochs compile; the median is of the steady state
+        report.update(compiled_ms=med(compiled),
+                      compiled_vs_eager=med(compiled) / med(ugt),
+                      compile_first_epoch_s=compiled[0])
     print(f"{args.dataset} GCN {args.layers}x{args.hidden}, "
           f"{report['adjacency']}, {args.threads} threads, {args.epochs} "
           f"interleaved epochs (train + eval each):")
@@ -143,6 +177,11 @@ def main(argv: List[str] | None = None) -> Dict:
           f"({100 * report['threshold_share_ramp']:.2f} % during the ramp, "
           f"{100 * (report['threshold_share_after_ramp'] or 0):.2f} % "
           f"after)")
+    if twin is not None:
+        print(f"  torch.compile: median epoch {report['compiled_ms']:.2f} ms "
+              f"vs eager {report['ugt_ms']:.2f} ms (compiled / eager "
+              f"{report['compiled_vs_eager']:.3f}; first epoch "
+              f"{report['compile_first_epoch_s']:.1f} s)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -32,8 +32,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from types import ModuleType
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 import torch
 
@@ -44,7 +43,7 @@ CSRC = Path(__file__).parent / "csrc"
 
 _lock = threading.Lock()
 _requested: Optional[str] = None
-_loaded: Dict[str, Union[ModuleType, Exception]] = {}
+_loaded: Dict[str, Any] = {}
 
 
 def _check(name: str) -> str:
@@ -176,7 +175,21 @@ def _build_lock(path: Path, timeout: float) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build(kind: str) -> ModuleType:
+OPS = "torch_geometric_ugt"
+r"""The operator namespace: :obj:`torch.ops.torch_geometric_ugt`."""
+
+
+def _register_fake() -> None:
+    # The shape-only (meta / fake tensor) kernel of the CPU operator, for
+    # torch.compile and torch.library.opcheck: it mutates its masks and
+    # returns nothing, so there is nothing to compute.
+    @torch.library.register_fake(f"{OPS}::prune_smallest_")
+    def _(scores: List[torch.Tensor], masks: List[torch.Tensor],
+          k: torch.Tensor, reject_infinite: bool) -> None:
+        return None
+
+
+def _build(kind: str) -> Any:
     from torch.utils.cpp_extension import load
     name = build_name(kind)
     root = build_root()
@@ -192,13 +205,20 @@ def _build(kind: str) -> ModuleType:
                   f"threshold kernel once, about 40 s ({folder})",
                   file=sys.stderr, flush=True)
         folder.mkdir(exist_ok=True)
-        return load(name=name, build_directory=str(folder), verbose=False,
-                    **_recipe(kind))  # type: ignore[arg-type]
+        if kind == "cuda":  # a pybind module
+            return load(name=name, build_directory=str(folder),
+                        verbose=False, **_recipe(kind))  # type: ignore
+        # the CPU kernel registers operators with the dispatcher
+        load(name=name, build_directory=str(folder), verbose=False,
+             is_python_module=False, **_recipe(kind))  # type: ignore
+    _register_fake()
+    return getattr(torch.ops, OPS)
 
 
-def native_module(device: torch.device) -> Optional[ModuleType]:
-    r"""The compiled kernels for :obj:`device`'s type, or :obj:`None` when
-    the PyTorch backend is to be used.
+def native_module(device: torch.device) -> Optional[Any]:
+    r"""The compiled kernels for :obj:`device`'s type (on the CPU the
+    operator namespace :obj:`torch.ops.torch_geometric_ugt`), or
+    :obj:`None` when the PyTorch backend is to be used.
     """
     requested = requested_backend()
     if requested == "torch":
@@ -209,6 +229,9 @@ def native_module(device: torch.device) -> Optional[ModuleType]:
             raise RuntimeError(f"No native threshold kernel for device "
                                f"{device}; use the 'torch' backend.")
         return None
+    loaded = _loaded.get(kind)
+    if loaded is not None and not isinstance(loaded, Exception):
+        return loaded  # built already: no lock (torch.compile traces this)
     with _lock:
         if kind not in _loaded:
             try:

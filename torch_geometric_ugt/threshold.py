@@ -28,7 +28,7 @@ Contract (kept small on purpose, so that native kernels can implement it):
 from __future__ import annotations
 
 import numbers
-from typing import Sequence
+from typing import Sequence, Union
 
 import torch
 from torch import Tensor
@@ -39,7 +39,7 @@ from torch_geometric_ugt.backend import native_module
 def prune_smallest_(
     scores: Sequence[Tensor],
     masks: Sequence[Tensor],
-    k: int,
+    k: Union[int, Tensor],
     *,
     check_finite: bool = False,
 ) -> None:
@@ -56,7 +56,9 @@ def prune_smallest_(
             device, floating point).
         masks (Sequence[torch.Tensor]): Output tensors, one per score
             tensor and of the same shape, written in place.
-        k (int): The number of entries to set to zero over all tensors.
+        k (int or torch.Tensor): The number of entries to set to zero
+            over all tensors; or a one-element integer CPU tensor holding
+            it (what a compiled graph reads at run time).
         check_finite (bool, optional): Also refuse infinite scores (NaN is
             always refused). (default: :obj:`False`)
 
@@ -66,7 +68,13 @@ def prune_smallest_(
 
     """
     _check_pairs(scores, masks)
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+    if isinstance(k, Tensor):
+        if (k.numel() != 1 or k.device.type != "cpu"
+                or k.dtype.is_floating_point or k.dtype == torch.bool):
+            raise TypeError(f"k must be an int or a one-element integer CPU "
+                            f"tensor; got a {k.dtype} tensor of shape "
+                            f"{tuple(k.shape)} on {k.device}.")
+    elif isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an int (the number of scores to prune); "
                         f"got {k!r}.")
     if not scores:
@@ -74,19 +82,21 @@ def prune_smallest_(
     native = (native_module(scores[0].device)
               if _native_eligible(scores, masks) else None)
     if native is not None and scores[0].device.type == "cpu":
-        # The CPU kernel screens before it writes and returns False if it
-        # finds NaN (or inf, when asked to).
-        if not native.prune_smallest_(list(scores), list(masks), int(k),
-                                      check_finite):
+        # The CPU operator screens before it writes and raises a ValueError
+        # if it finds NaN (or inf, when asked to); the message says where.
+        count = k if isinstance(k, Tensor) else torch.tensor(int(k))
+        try:
+            native.prune_smallest_(list(scores), list(masks), count,
+                                   check_finite)
+        except ValueError:
             check_finite_scores(scores, allow_infinite=not check_finite)
-            raise RuntimeError("internal error: the kernel refused scores "
-                               "that passed the finite check")
+            raise
         return
     check_finite_scores(scores, allow_infinite=not check_finite)
     if native is not None:
         native.prune_smallest_(list(scores), list(masks), int(k))
     else:
-        prune_smallest_reference_(scores, masks, k)
+        prune_smallest_reference_(scores, masks, int(k))
 
 
 # The mask dtypes the native kernels write; any other goes to the reference.

@@ -16,7 +16,8 @@
 // Non-finite scores are screened from the histogram of pass 1 (their keys
 // have bins of their own), so validation costs no extra pass, and it ends
 // before any mask is written: a refused call leaves the masks untouched.
-#include <torch/extension.h>
+#include <torch/library.h>
+#include <ATen/ATen.h>
 
 #include <ATen/Parallel.h>
 
@@ -47,7 +48,7 @@ struct Segment {
   int64_t length;
 };
 
-std::vector<Segment> make_segments(const std::vector<torch::Tensor>& scores) {
+std::vector<Segment> make_segments(const std::vector<at::Tensor>& scores) {
   std::vector<Segment> segments;
   for (int t = 0; t < static_cast<int>(scores.size()); ++t) {
     const int64_t n = scores[t].numel();
@@ -311,15 +312,20 @@ void select(const std::vector<const float*>& data,
 
 }  // namespace
 
-// Zeroes the k smallest scores (ties by position) over all tensors. Returns
-// false, having written nothing, if a score is NaN (or infinite, with
-// reject_infinite).
-bool prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
-                        const std::vector<torch::Tensor>& masks, int64_t k,
-                        bool reject_infinite) {
+// Zeroes the k smallest scores (ties by position) over all tensors. Throws
+// a ValueError, having written nothing, if a score is NaN (or infinite,
+// with reject_infinite).
+void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
+                        const at::Tensor& count, bool reject_infinite) {
+  // k comes as a one-element CPU tensor, so that a compiled graph reads
+  // the sparsity of the moment instead of baking it in.
+  TORCH_CHECK(count.numel() == 1 && count.device().is_cpu() &&
+                  !at::isFloatingType(count.scalar_type()),
+              "k must be a one-element integer CPU tensor");
+  int64_t k = count.item<int64_t>();
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
-  std::vector<torch::Tensor> contiguous;
+  std::vector<at::Tensor> contiguous;
   std::vector<const float*> data;
   int64_t total = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
@@ -335,20 +341,20 @@ bool prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
     data.push_back(contiguous.back().data_ptr<float>());
     total += scores[i].numel();
   }
-  if (scores.empty()) return true;
+  if (scores.empty()) return;
   k = std::min(std::max<int64_t>(k, 0), total);
   const std::vector<Segment> segments = make_segments(contiguous);
   // Screen first (pass 1), write after: a refused call writes nothing.
   const std::vector<int64_t> hist = top_histogram(data, segments, total);
-  if (has_nonfinite(hist) && (reject_infinite || has_nan(data, segments))) {
-    return false;
-  }
-  std::vector<torch::Tensor> outputs;
+  TORCH_CHECK_VALUE(
+      !(has_nonfinite(hist) && (reject_infinite || has_nan(data, segments))),
+      "non-finite scores: no mask was written");
+  std::vector<at::Tensor> outputs;
   for (const auto& mask : masks) {
     outputs.push_back(
         mask.is_contiguous()
             ? mask
-            : torch::empty_like(mask, at::MemoryFormat::Contiguous));
+            : at::empty_like(mask, at::MemoryFormat::Contiguous));
   }
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, masks[0].scalar_type(), "prune_smallest_cpu",
@@ -358,16 +364,21 @@ bool prune_smallest_cpu(const std::vector<torch::Tensor>& scores,
         select<scalar_t>(data, segments, total, hist, out, k);
       });
   for (size_t i = 0; i < masks.size(); ++i) {
-    if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
+    if (!outputs[i].is_same(masks[i])) {
+      const_cast<at::Tensor&>(masks[i]).copy_(outputs[i]);
+    }
   }
-  return true;
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("prune_smallest_", &prune_smallest_cpu,
-        "Zero the k globally smallest scores (CPU). Returns false, having "
-        "written nothing, if some score is NaN (or infinite, with "
-        "reject_infinite).",
-        pybind11::arg("scores"), pybind11::arg("masks"), pybind11::arg("k"),
-        pybind11::arg("reject_infinite"));
+// The operator torch.ops.torch_geometric_ugt.prune_smallest_: the masks are
+// mutated arguments; its fake (meta) kernel is registered in Python
+// (torch_geometric_ugt/backend.py).
+TORCH_LIBRARY(torch_geometric_ugt, m) {
+  m.def(
+      "prune_smallest_(Tensor[] scores, Tensor(a!)[] masks, Tensor k, "
+      "bool reject_infinite) -> ()");
+}
+
+TORCH_LIBRARY_IMPL(torch_geometric_ugt, CPU, m) {
+  m.impl("prune_smallest_", &prune_smallest_cpu);
 }

@@ -113,7 +113,12 @@ class SupermaskSparsifier:
         self.last_epoch = -1
         self.current_sparsity = sparsity
         self._blocks: List[float] = []  # targets of the open at_sparsity()
-        self._stale = True
+        # k of each selection at the sparsity in force (one for the global
+        # scope, one per tensor for the layer scope), as a CPU tensor that
+        # a compiled forward pass reads at run time; set with the flag
+        self._counts = torch.zeros(1 if scope == "global" else len(weights),
+                                   dtype=torch.int64)
+        self._mark_stale()
         self._removed = False
         self._select()
         self._hook: Optional[RemovableHandle] = None
@@ -177,7 +182,7 @@ class SupermaskSparsifier:
         after editing scores in place by hand (e.g. through :obj:`.data`).
         """
         self._check_active()
-        self._stale = True
+        self._mark_stale()
         self._bring_up_to_date()
 
     @contextlib.contextmanager
@@ -263,6 +268,10 @@ class SupermaskSparsifier:
                                "to go on choosing masks.")
 
     def _mark_stale(self) -> None:
+        s = self.sparsity_in_force
+        sizes = ([self.num_weights] if self.scope == "global" else
+                 [t.numel() for t in self._scores])
+        self._counts.copy_(torch.tensor([round(s * n) for n in sizes]))
         self._stale = True
 
     def _bring_up_to_date(self) -> None:
@@ -281,6 +290,13 @@ class SupermaskSparsifier:
                     f"them. Edit scores in place (then call refresh()), or "
                     f"remove() this sparsifier and build a new one with a "
                     f"new optimizer.")
+            if scores.device.type == "meta":
+                raise ValueError(
+                    f"The scores of '{w.name}' are on the meta device: they "
+                    f"hold no values, so no mask can be chosen. Build the "
+                    f"model on a real device (or materialise it with "
+                    f"to_empty() and load a checkpoint) before building the "
+                    f"sparsifier.")
             if scores.dtype != torch.float32:
                 raise TypeError(f"The scores of '{w.name}' are "
                                 f"{scores.dtype}; scores must stay float32.")
@@ -298,17 +314,14 @@ class SupermaskSparsifier:
         # call back here); nothing is written unless every check passes
         # (prune_smallest_ refuses non-finite scores before it writes).
         masks = [w.parametrization.stored_mask() for w in self.weights]
-        sparsity = self.sparsity_in_force
         if self.scope == "global":
             self._check_scores()
-            prune_smallest_(self._scores, masks,
-                            round(sparsity * self.num_weights),
+            prune_smallest_(self._scores, masks, self._counts[0],
                             check_finite=True)
         else:
             self._check_scores(finite=True)  # all tensors, before any write
-            for score, mask in zip(self._scores, masks):
-                prune_smallest_([score], [mask],
-                                round(sparsity * score.numel()),
+            for i, (score, mask) in enumerate(zip(self._scores, masks)):
+                prune_smallest_([score], [mask], self._counts[i],
                                 check_finite=True)
         self._stale = False
 
