@@ -60,27 +60,13 @@ def writable_root(family: str, name: str, root: Optional[str]) -> Path:
     return target
 
 
-def load_planetoid(name: str, root: Optional[str] = None,
-                   sparse: bool = False,
-                   perturb: Optional[T.BaseTransform] = None) -> Data:
-    """The public split of Cora / CiteSeer / PubMed with row-normalised
-    features; with ``sparse=True`` the adjacency is a normalised
-    ``SparseTensor`` in ``data.adj_t`` (needs torch-sparse). ``perturb``
-    (e.g. :class:`torch_geometric_ugt.transforms.FeatureNoise`) is applied
-    to the raw graph, before the normalisation."""
-    if name not in PLANETOID:
-        raise ValueError(f"Unknown Planetoid dataset {name!r}; choose one of "
-                         f"{PLANETOID}.")
-    folder = writable_root("planetoid", name, root)
-    transform = [T.NormalizeFeatures()]
-    if perturb is not None:
-        transform.insert(0, perturb)
-    dataset = Planetoid(str(folder), name, transform=T.Compose(transform))
-    data = dataset[0]
-    if sparse:
-        data = T.ToSparseTensor()(data)
-    data.num_classes = dataset.num_classes
-    return data
+ADJACENCIES = ("edge_index", "sparse_tensor", "csr")
+"""How a graph's adjacency is passed to the models: ``edge_index``,
+torch-sparse's ``SparseTensor`` (``adj_t``) or a ``torch.sparse`` CSR
+``adj_t`` (PyG's own sparse path, no torch-sparse needed)."""
+
+ADJACENCY_NAMES = {"edge_index": "edge_index",
+                   "sparse_tensor": "SparseTensor", "csr": "torch.sparse CSR"}
 
 
 def has_torch_sparse() -> bool:
@@ -89,6 +75,57 @@ def has_torch_sparse() -> bool:
     except ImportError:
         return False
     return True
+
+
+def fast_adjacency() -> str:
+    """The fastest adjacency here: ``SparseTensor`` with torch-sparse,
+    else PyG's ``torch.sparse`` CSR."""
+    return "sparse_tensor" if has_torch_sparse() else "csr"
+
+
+def add_adjacency_option(parser) -> None:
+    """``--adjacency auto|edge_index|sparse_tensor|csr`` (``sparse`` is
+    ``sparse_tensor``); resolve it with :func:`resolve_adjacency`."""
+    parser.add_argument(
+        "--adjacency", default="auto",
+        choices=("auto", "sparse") + ADJACENCIES,
+        help="auto (default): SparseTensor with torch-sparse, else "
+        "torch.sparse CSR; or edge_index, sparse_tensor (also 'sparse'), "
+        "csr")
+
+
+def resolve_adjacency(choice: str) -> str:
+    """The adjacency an ``--adjacency`` choice asks for."""
+    return {"auto": fast_adjacency(), "sparse": "sparse_tensor"}.get(
+        choice, choice)
+
+
+def load_planetoid(name: str, root: Optional[str] = None,
+                   adjacency: str = "edge_index",
+                   perturb: Optional[T.BaseTransform] = None) -> Data:
+    """The public split of Cora / CiteSeer / PubMed with row-normalised
+    features; the adjacency is one of :data:`ADJACENCIES` (a sparse one in
+    ``data.adj_t``, with ``edge_index`` removed). ``perturb`` (e.g.
+    :class:`torch_geometric_ugt.transforms.FeatureNoise`) is applied to
+    the raw graph, before the normalisation."""
+    if name not in PLANETOID:
+        raise ValueError(f"Unknown Planetoid dataset {name!r}; choose one of "
+                         f"{PLANETOID}.")
+    if adjacency not in ADJACENCIES:
+        raise ValueError(f"Unknown adjacency {adjacency!r}; choose one of "
+                         f"{ADJACENCIES}.")
+    folder = writable_root("planetoid", name, root)
+    transform = [T.NormalizeFeatures()]
+    if perturb is not None:
+        transform.insert(0, perturb)
+    dataset = Planetoid(str(folder), name, transform=T.Compose(transform))
+    data = dataset[0]
+    if adjacency == "sparse_tensor":
+        data = T.ToSparseTensor()(data)
+    elif adjacency == "csr":
+        data = T.ToSparseTensor(layout=torch.sparse_csr)(data)
+    data.num_classes = dataset.num_classes
+    return data
 
 
 def graph_input(data: Data) -> torch.Tensor:

@@ -21,7 +21,8 @@ import torch
 from torch_geometric.nn import GCN
 
 from benchmarks import cli
-from benchmarks.data import graph_input, has_torch_sparse, load_planetoid
+from benchmarks.data import (ADJACENCY_NAMES, add_adjacency_option,
+                             graph_input, load_planetoid, resolve_adjacency)
 from benchmarks.train import evaluate, ticket_epoch, train_step
 from torch_geometric_ugt import (GlobalGradualSparsifier, SupermaskSparsifier,
                                  backend, score_parameters, supermask)
@@ -63,8 +64,7 @@ def main(argv: List[str] | None = None) -> Dict:
     p.add_argument("--ramp", type=int, default=200)
     p.add_argument("--sparsity", type=float, default=0.9)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--adjacency", default="auto",
-                   choices=["auto", "sparse", "edge_index"])
+    add_adjacency_option(p)
     p.add_argument("--backend", default="auto",
                    choices=list(backend.BACKENDS))
     p.add_argument("--compile", action="store_true",
@@ -76,10 +76,9 @@ def main(argv: List[str] | None = None) -> Dict:
     backend.active_backend("cpu")  # build / load the kernel before timing
     # torch-sparse's operators have no fake kernels, so a SparseTensor
     # adjacency cannot be compiled: --compile times edge_index throughout
-    sparse = not args.compile and (
-        args.adjacency == "sparse"
-        or (args.adjacency == "auto" and has_torch_sparse()))
-    data = load_planetoid(args.dataset, args.root, sparse=sparse)
+    adjacency = ("edge_index" if args.compile else
+                 resolve_adjacency(args.adjacency))
+    data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
     adj = graph_input(data)
 
     torch.manual_seed(0)
@@ -136,7 +135,7 @@ def main(argv: List[str] | None = None) -> Dict:
 
     report: Dict[str, Any] = {
         "config": vars(args),
-        "adjacency": "SparseTensor" if sparse else "edge_index",
+        "adjacency": ADJACENCY_NAMES[adjacency],
         "threshold_backend": backend.active_backend("cpu"),
         "threshold_share": timer.seconds / sum(ugt),
         # During the ramp the protocol selects two mask sets per epoch (new

@@ -15,7 +15,8 @@ import torch
 from torch_geometric.nn import GCN
 
 from benchmarks import cli
-from benchmarks.data import PLANETOID, has_torch_sparse, load_planetoid
+from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
+                             load_planetoid, resolve_adjacency)
 from benchmarks.train import RunResult, search_ticket, train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  SupermaskSparsifier, score_parameters,
@@ -44,10 +45,7 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-dense", action="store_true",
                    help="skip the trained dense GCN beside the ticket")
     p.add_argument("--dense-epochs", type=int, default=200)
-    p.add_argument("--adjacency", default="auto",
-                   choices=["auto", "sparse", "edge_index"],
-                   help="SparseTensor adjacency (faster, needs torch-sparse) "
-                   "or edge_index")
+    add_adjacency_option(p)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="write the results here")
     return p.parse_args(argv)
@@ -89,11 +87,10 @@ def main(argv: List[str] | None = None) -> Dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    sparse = (args.adjacency == "sparse"
-              or (args.adjacency == "auto" and has_torch_sparse()))
-    data = load_planetoid(args.dataset, args.root, sparse=sparse)
+    adjacency = resolve_adjacency(args.adjacency)
+    data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
     print(f"{args.dataset}: {data.num_nodes} nodes, adjacency "
-          f"{'SparseTensor' if sparse else 'edge_index'}; GCN "
+          f"{ADJACENCY_NAMES[adjacency]}; GCN "
           f"{args.layers}x{args.hidden}; {args.method} at sparsity "
           f"{args.sparsity}, {args.epochs} epochs (ramp {args.ramp}), "
           f"Adam lr {args.lr}, {args.weight_init} weights")

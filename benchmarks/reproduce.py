@@ -33,8 +33,8 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import torch
 
 from benchmarks import cli
-from benchmarks.data import (PLANETOID, graph_input, has_torch_sparse,
-                             load_planetoid)
+from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, fast_adjacency,
+                             graph_input, load_planetoid)
 from benchmarks.models import MODELS, build
 from benchmarks.records import (claim, device_name, record_done,
                                 write_record)
@@ -212,7 +212,7 @@ def dataset(cfg: Config, root: Optional[str]):
     perturb = perturbation(cfg.variant, cfg.seed)
     key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None)
     if key not in _DATA:
-        data = load_planetoid(cfg.dataset, root, sparse=has_torch_sparse(),
+        data = load_planetoid(cfg.dataset, root, adjacency=fast_adjacency(),
                               perturb=perturb)
         if cfg.variant == "ood":
             data = OODSplit(0.4, seed=cfg.seed)(data)
@@ -374,7 +374,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         config=asdict(cfg), key=cfg.key(), library=__version__,
         torch=torch.__version__, device=device_name(device),
         threads=torch.get_num_threads(), machine=platform.machine(),
-        adjacency="SparseTensor" if has_torch_sparse() else "edge_index",
+        adjacency=ADJACENCY_NAMES[fast_adjacency()],
         test_acc=result.test_acc, val_acc=result.val_acc,
         best_epoch=result.best_epoch, curve=result.curve,
         epoch_time_s=result.epoch_time,

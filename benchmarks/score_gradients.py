@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from benchmarks import cli
-from benchmarks.data import graph_input, has_torch_sparse, load_planetoid
+from benchmarks.data import fast_adjacency, graph_input, load_planetoid
 from benchmarks.models import build
 from torch_geometric_ugt import (GlobalGradualSparsifier, score_parameters,
                                  supermask)
@@ -93,7 +93,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
 
-    data = load_planetoid("Cora", args.root, sparse=has_torch_sparse())
+    data = load_planetoid("Cora", args.root, adjacency=fast_adjacency())
     record: Dict[str, Any] = {
         "config": {k: v for k, v in vars(args).items()
                    if k not in ("root", "json")},
