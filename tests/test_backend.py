@@ -116,3 +116,40 @@ def test_build_killed_half_way_does_not_hang_the_next(tmp_path):
     assert "torch_geometric_ugt.prune_smallest_" in after.stdout
     assert not list(tmp_path.glob("*/lock"))
     print(f"rebuilt after the kill in {time.monotonic() - start:.0f} s")
+
+
+def test_ahead_of_time_build_needs_no_compiler_at_run_time(tmp_path):
+    # UGT_BUILD_EXTENSIONS=1 builds the kernel into the wheel; a machine
+    # without a compiler then loads it instead of compiling.
+    import os
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(backend.__file__).parent.parent
+    env = dict(os.environ, UGT_BUILD_EXTENSIONS="1", MAX_JOBS="2")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q",
+                    "--no-build-isolation", "--no-deps", "-w",
+                    str(tmp_path / "wheel"), str(root)], env=env,
+                   check=True, capture_output=True, timeout=900)
+    wheel = next((tmp_path / "wheel").glob("*.whl"))
+    assert "-none-any" not in wheel.name  # a platform wheel
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path / "site")
+    code = ("import torch; from torch_geometric_ugt import backend; "
+            "ops = backend.native_module(torch.device('cpu')); "
+            "s = [torch.tensor([3.0, 1.0, 2.0])]; m = [torch.empty(3)]; "
+            "ops.prune_smallest_(s, m, torch.tensor(1), True); "
+            "print(backend.__file__, m[0].tolist())")
+    run_env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"),
+                   CXX="/nonexistent/c++", TORCH_EXTENSIONS_DIR=str(
+                       tmp_path / "empty"), **{backend.ENV_VAR: "native"})
+    out = subprocess.run([sys.executable, "-c", code], env=run_env,
+                         capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert str(tmp_path / "site") in out.stdout
+    assert out.stdout.strip().endswith("[1.0, 0.0, 1.0]")
+    assert "building" not in out.stderr
+    assert not (tmp_path / "empty").exists()

@@ -2,7 +2,9 @@ r"""Which implementation computes the masks: native kernels or PyTorch.
 
 The native kernels (``csrc/``) are compiled on first use with
 :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ninja;
-about 40 s once, announced by a one-line notice, then cached). If that is
+about 40 s once, announced by a one-line notice, then cached), unless they
+were built at install time (``UGT_BUILD_EXTENSIONS=1 pip install
+--no-build-isolation .``, see ``setup.py``). If that is
 not possible, a warning is shown once and the pure-PyTorch reference is
 used, which gives the same masks, only slower.
 
@@ -189,7 +191,33 @@ def _register_fake() -> None:
         return None
 
 
+def _prebuilt(kind: str) -> Optional[Path]:
+    # A kernel built at install time (UGT_BUILD_EXTENSIONS=1, setup.py).
+    found = sorted(Path(__file__).parent.glob(f"_threshold_{kind}.*"))
+    return next((p for p in found if p.suffix in (".so", ".pyd")), None)
+
+
+def _load_prebuilt(kind: str, path: Path) -> Any:
+    if kind == "cuda":
+        import importlib
+        return importlib.import_module("torch_geometric_ugt._threshold_cuda")
+    torch.ops.load_library(str(path))
+    _register_fake()
+    return getattr(torch.ops, OPS)
+
+
 def _build(kind: str) -> Any:
+    prebuilt = _prebuilt(kind)
+    if prebuilt is not None:
+        try:
+            return _load_prebuilt(kind, prebuilt)
+        except (OSError, ImportError) as error:
+            # built against another torch: compile on first use instead
+            warnings.warn(f"The {kind.upper()} threshold kernel built at "
+                          f"install time ({prebuilt}) does not load "
+                          f"({error}); building it now. Reinstall with "
+                          f"UGT_BUILD_EXTENSIONS=1 after upgrading torch.",
+                          RuntimeWarning, stacklevel=4)
     from torch.utils.cpp_extension import load
     name = build_name(kind)
     root = build_root()
