@@ -9,7 +9,17 @@ from torch_geometric_ugt.init import (SCORE_INITS, WEIGHT_INITS, fan_in,
 
 def test_fan_in_rules():
     assert fan_in("weight", torch.empty(256, 1433)) == 1433
-    assert fan_in("att_src", torch.empty(1, 4, 32)) == 32
+    # attention vectors (1, heads, channels): as torch counts them
+    assert fan_in("att_src", torch.empty(1, 4, 32)) == 4 * 32
+    assert fan_in("att_src", torch.empty(1, 4, 32), "channels") == 32
+    assert fan_in("att", torch.empty(1, 1, 32)) == fan_in(
+        "att", torch.empty(1, 1, 32), "channels") == 32  # one head: same
+    from torch.nn.init import _calculate_fan_in_and_fan_out
+    for shape in [(1, 4, 32), (1, 1, 8), (3, 16, 8), (256, 1433)]:
+        t = torch.empty(shape)
+        assert fan_in("att_dst", t) == _calculate_fan_in_and_fan_out(t)[0]
+    with pytest.raises(ValueError, match="fan-in rule"):
+        fan_in("att", torch.empty(1, 2, 3), "heads")
     assert fan_in("weight", torch.empty(3, 16, 8)) == 16 * 8
     assert fan_in("weight", torch.empty(5)) == 5
 

@@ -234,3 +234,35 @@ def test_version_1_files_still_load(graph):
     loaded = load_ticket(MODELS["GCN"](), old).eval()
     assert torch.equal(loaded(graph.x, graph.edge_index),
                        model(graph.x, graph.edge_index))
+
+
+def test_tickets_of_earlier_releases_keep_their_fan_in(graph):
+    # earlier releases counted an attention vector's fan-in as its channels
+    from torch_geometric_ugt.init import WEIGHT_INITS, sample
+    from torch_geometric_ugt.ticket import regenerate_weights
+    model, _ = searched("GAT", graph)  # heads=2
+    old = [w for w in masked_weights(model) if ".att" in w.name]
+    assert old and all(w.weight.shape[1] == 2 for w in old)
+    recipe = {"weight_init": "kaiming_uniform", "seed": 3}
+    names = [w.name for w in masked_weights(model)]
+    shapes = [list(w.weight.shape) for w in masked_weights(model)]
+    legacy = regenerate_weights(recipe, shapes, names)
+    current = regenerate_weights(dict(recipe, fan_in="torch"), shapes, names)
+    for name, a, b in zip(names, legacy, current):
+        assert torch.equal(a, b) == (".att" not in name)
+    # a model with the old weights saves and loads with its rule
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for w in masked_weights(model):
+            w.weight.copy_(sample(w.weight.shape, w.attr,
+                                  WEIGHT_INITS["kaiming_uniform"], gen,
+                                  "channels"))
+            w.parametrization.recipe = ("kaiming_uniform", 3, "channels")
+    want = model(graph.x, graph.edge_index)
+    ticket = torch.load(io.BytesIO(saved(model).getvalue()),
+                        weights_only=True)
+    assert ticket["recipe"]["fan_in"] == "channels"
+    loaded = load_ticket(MODELS["GAT"](), saved(model)).eval()
+    assert torch.equal(loaded(graph.x, graph.edge_index), want)
+    again = load_ticket(MODELS["GAT"](), saved(loaded)).eval()
+    assert torch.equal(again(graph.x, graph.edge_index), want)

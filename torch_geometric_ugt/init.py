@@ -22,20 +22,32 @@ GAIN = math.sqrt(2.0)
 Initializer = Callable[[Tensor, int, Optional[torch.Generator]], None]
 
 
-def fan_in(name: str, tensor: Tensor) -> int:
+FAN_IN_RULES = ("torch", "channels")
+r"""How the fan-in of an attention vector is counted: :obj:`"torch"` (the
+default since this release, as :func:`torch.nn.init._calculate_fan_in_and_
+fan_out` and the UGTs reference code count it) or :obj:`"channels"` (the
+rule of earlier releases, kept to regenerate their tickets)."""
+
+
+def fan_in(name: str, tensor: Tensor, rule: str = "torch") -> int:
     r"""The fan-in of a masked weight.
 
     A 2-D weight is stored as ``(out, in)``, so :math:`f` is its second
-    dimension. An attention vector (a parameter whose name starts with
-    ``att``, shaped ``(1, heads, channels)``) is contracted over its last
-    dimension, so :math:`f` is ``channels``. Any other shape uses
-    PyTorch's convention (second dimension times the receptive field).
+    dimension; any other shape uses PyTorch's convention (second dimension
+    times the receptive field), so an attention vector ``(1, heads,
+    channels)`` has :math:`f = \text{heads} \cdot \text{channels}`. With
+    :obj:`rule="channels"` (earlier releases) an attention vector (a
+    parameter whose name starts with ``att``) has :math:`f =
+    \text{channels}`; the two agree for one head.
     """
+    if rule not in FAN_IN_RULES:
+        raise ValueError(f"Unknown fan-in rule {rule!r}; choose one of "
+                         f"{FAN_IN_RULES}.")
     if tensor.dim() == 0:
         return 1
     if tensor.dim() == 1:
         return tensor.numel()
-    if name.startswith("att"):
+    if rule == "channels" and name.startswith("att"):
         return tensor.size(-1)
     return tensor.size(1) * math.prod(tensor.shape[2:])
 
@@ -84,12 +96,12 @@ def resolve_init(kind: str, table: Dict[str, Initializer],
 
 
 def sample(shape: torch.Size, name: str, init: Initializer,
-           gen: Optional[torch.Generator]) -> Tensor:
+           gen: Optional[torch.Generator], rule: str = "torch") -> Tensor:
     r"""Draws a float32 CPU tensor of :obj:`shape` with :obj:`init`.
 
     Sampling on the CPU with an explicit generator makes the values depend
     only on the seed, never on the device the model lives on.
     """
     out = torch.empty(shape, dtype=torch.float32)
-    init(out, fan_in(name, out), gen)
+    init(out, fan_in(name, out, rule), gen)
     return out

@@ -66,7 +66,7 @@ class ScoreMask(torch.nn.Module):
     """
 
     mask: Tensor
-    recipe: Optional[Tuple[str, int]]
+    recipe: Optional[Tuple[str, int, str]]
 
     def __init__(self, scores: Tensor, weight_dtype: torch.dtype) -> None:
         super().__init__()
@@ -75,7 +75,8 @@ class ScoreMask(torch.nn.Module):
                           device=scores.device)
         self.register_buffer("mask", mask)
         self._owner: Optional[weakref.ref] = None
-        # (weight_init, seed) of the frozen weight, set by supermask().
+        # (weight_init, seed, fan-in rule) of the frozen weight, set by
+        # supermask() (or load_ticket()).
         self.recipe = None
         self.register_load_state_dict_pre_hook(_check_checkpoint_shapes)
         self.register_load_state_dict_post_hook(_mark_stale)

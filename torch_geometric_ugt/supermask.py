@@ -318,7 +318,7 @@ def supermask(
         weight.requires_grad_(False)
         scores = sample(weight.shape, attr_name, init_score, score_gen)
         parametrization = ScoreMask(scores.to(weight.device), weight.dtype)
-        parametrization.recipe = (weight_init, seed)
+        parametrization.recipe = (weight_init, seed, "torch")
         parametrize.register_parametrization(module, attr, parametrization)
         module.register_state_dict_post_hook(_drop_computed_weights)
         module.register_load_state_dict_pre_hook(_check_plain_checkpoint)

@@ -49,13 +49,16 @@ def regenerate_weights(recipe: Dict[str, Any],
                        shapes: List[List[int]],
                        names: List[str]) -> List[Tensor]:
     r"""The float32 frozen weights that :func:`supermask` drew for
-    :obj:`recipe` (:obj:`seed`, :obj:`weight_init`), in the order of
+    :obj:`recipe` (:obj:`seed`, :obj:`weight_init` and :obj:`fan_in`, the
+    fan-in rule of attention vectors; tickets without it come from releases
+    that counted their channels only), in the order of
     :func:`masked_weights`.
     """
     init = resolve_init(recipe["weight_init"], WEIGHT_INITS, "weight_init")
     gen = torch.Generator().manual_seed(int(recipe["seed"]))
+    rule = recipe.get("fan_in", "channels")
     return [
-        sample(torch.Size(shape), name.rsplit(".", 1)[-1], init, gen)
+        sample(torch.Size(shape), name.rsplit(".", 1)[-1], init, gen, rule)
         for shape, name in zip(shapes, names)
     ]
 
@@ -142,8 +145,8 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
                          "one supermask() call with a known seed, so a "
                          "compact ticket cannot regenerate them; save its "
                          "state_dict() instead.")
-    weight_init, seed = next(iter(recipes))  # type: ignore[misc]
-    recipe = {"weight_init": weight_init, "seed": seed}
+    weight_init, seed, rule = next(iter(recipes))  # type: ignore[misc]
+    recipe = {"weight_init": weight_init, "seed": seed, "fan_in": rule}
     names = [w.name for w in found]
     shapes = [list(w.parametrization.scores.shape) for w in found]
     drawn = regenerate_weights(recipe, shapes, names)
@@ -317,8 +320,13 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
         assert [w.name for w in found] == names
         offset = 0
         with torch.no_grad():
-            for w, size in zip(found, sizes):
+            for w, size, values in zip(found, sizes, drawn):
                 p = w.parametrization
+                # the recipe's weights (another fan-in rule for the
+                # attention vectors of an older ticket)
+                w.weight.copy_(values)
+                p.recipe = (recipe["weight_init"], recipe["seed"],
+                            recipe.get("fan_in", "channels"))
                 mask = p.stored_mask()
                 bits = unpack_bits(packed[offset:offset + size],
                                    mask.numel()).view(mask.shape)
