@@ -8,7 +8,9 @@ nodes have no compiler, build them into the package instead:
 
 (--no-build-isolation so that the kernels are compiled against the torch
 that is installed, not against one pip would fetch for the build). The CUDA
-kernel is built too when torch has CUDA and the CUDA toolkit is found.
+kernel is built too when torch has CUDA and the CUDA toolkit is found. The
+kernels register an operator with PyTorch's dispatcher: they are loaded
+with torch.ops.load_library, not imported.
 """
 import os
 

@@ -181,10 +181,18 @@ OPS = "torch_geometric_ugt"
 r"""The operator namespace: :obj:`torch.ops.torch_geometric_ugt`."""
 
 
+_fake_registered = False
+
+
 def _register_fake() -> None:
-    # The shape-only (meta / fake tensor) kernel of the CPU operator, for
+    # The shape-only (meta / fake tensor) kernel of the operator, for
     # torch.compile and torch.library.opcheck: it mutates its masks and
-    # returns nothing, so there is nothing to compute.
+    # returns nothing, so there is nothing to compute. Once per process.
+    global _fake_registered
+    if _fake_registered:
+        return
+    _fake_registered = True
+
     @torch.library.register_fake(f"{OPS}::prune_smallest_")
     def _(scores: List[torch.Tensor], masks: List[torch.Tensor],
           k: torch.Tensor, reject_infinite: bool) -> None:
@@ -197,16 +205,27 @@ def _prebuilt(kind: str) -> Optional[Path]:
     return next((p for p in found if p.suffix in (".so", ".pyd")), None)
 
 
-def _load_prebuilt(kind: str, path: Path) -> Any:
-    if kind == "cuda":
-        import importlib
-        return importlib.import_module("torch_geometric_ugt._threshold_cuda")
-    torch.ops.load_library(str(path))
-    _register_fake()
+def _ops_after_load(kind: str) -> Any:
+    # The CPU library defines the operator (and gets its fake kernel); the
+    # CUDA one adds an implementation to it.
+    if kind == "cpu":
+        _register_fake()
     return getattr(torch.ops, OPS)
 
 
+def _load_prebuilt(kind: str, path: Path) -> Any:
+    torch.ops.load_library(str(path))
+    return _ops_after_load(kind)
+
+
 def _build(kind: str) -> Any:
+    if kind == "cuda":
+        if "cpu" not in _loaded:
+            _loaded["cpu"] = _try_build("cpu")
+        if isinstance(_loaded["cpu"], Exception):
+            raise RuntimeError(f"the CUDA kernel implements the operator "
+                               f"that the CPU kernel defines, which did not "
+                               f"build: {_loaded['cpu']}")
     prebuilt = _prebuilt(kind)
     if prebuilt is not None:
         try:
@@ -233,20 +252,23 @@ def _build(kind: str) -> Any:
                   f"threshold kernel once, about 40 s ({folder})",
                   file=sys.stderr, flush=True)
         folder.mkdir(exist_ok=True)
-        if kind == "cuda":  # a pybind module
-            return load(name=name, build_directory=str(folder),
-                        verbose=False, **_recipe(kind))  # type: ignore
-        # the CPU kernel registers operators with the dispatcher
+        # the kernels register with the dispatcher: libraries, not modules
         load(name=name, build_directory=str(folder), verbose=False,
              is_python_module=False, **_recipe(kind))  # type: ignore
-    _register_fake()
-    return getattr(torch.ops, OPS)
+    return _ops_after_load(kind)
+
+
+def _try_build(kind: str) -> Any:
+    try:
+        return _build(kind)
+    except Exception as error:  # no compiler, ninja, build error
+        return error
 
 
 def native_module(device: torch.device) -> Optional[Any]:
-    r"""The compiled kernels for :obj:`device`'s type (on the CPU the
-    operator namespace :obj:`torch.ops.torch_geometric_ugt`), or
-    :obj:`None` when the PyTorch backend is to be used.
+    r"""The operator namespace :obj:`torch.ops.torch_geometric_ugt` once
+    the kernel for :obj:`device`'s type is loaded, or :obj:`None` when the
+    PyTorch backend is to be used.
     """
     requested = requested_backend()
     if requested == "torch":
@@ -262,10 +284,9 @@ def native_module(device: torch.device) -> Optional[Any]:
         return loaded  # built already: no lock (torch.compile traces this)
     with _lock:
         if kind not in _loaded:
-            try:
-                _loaded[kind] = _build(kind)
-            except Exception as error:  # no compiler, ninja, build error
-                _loaded[kind] = error
+            _loaded[kind] = _try_build(kind)
+            error = _loaded[kind]
+            if isinstance(error, Exception):
                 if requested == "auto":
                     warnings.warn(
                         f"The native {kind.upper()} threshold kernel could "

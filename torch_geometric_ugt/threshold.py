@@ -81,9 +81,10 @@ def prune_smallest_(
         return
     native = (native_module(scores[0].device)
               if _native_eligible(scores, masks) else None)
-    if native is not None and scores[0].device.type == "cpu":
-        # The CPU operator screens before it writes and raises a ValueError
-        # if it finds NaN (or inf, when asked to); the message says where.
+    if native is not None:
+        # The operator (CPU or CUDA) screens before it writes and raises a
+        # ValueError if it finds NaN (or inf, when asked to); the message
+        # of check_finite_scores says where.
         count = k if isinstance(k, Tensor) else torch.tensor(int(k))
         try:
             native.prune_smallest_(list(scores), list(masks), count,
@@ -93,10 +94,7 @@ def prune_smallest_(
             raise
         return
     check_finite_scores(scores, allow_infinite=not check_finite)
-    if native is not None:
-        native.prune_smallest_(list(scores), list(masks), int(k))
-    else:
-        prune_smallest_reference_(scores, masks, int(k))
+    prune_smallest_reference_(scores, masks, int(k))
 
 
 # The mask dtypes the native kernels write; any other goes to the reference.

@@ -1,7 +1,9 @@
 """The CUDA kernel: compiled here with nvcc, run where a GPU exists."""
 import math
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +26,51 @@ def test_cuda_source_compiles(tmp_path):
          "-o", str(tmp_path / "k.o")],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+
+
+CUDA_INCLUDE = next((Path(p) / "include" for p in (
+    os.environ.get("CUDA_HOME", ""), "/usr/local/cuda")
+    if p and (Path(p) / "include" / "cuda_runtime.h").exists()), None)
+
+
+@pytest.mark.skipif(CUDA_INCLUDE is None or shutil.which("g++") is None,
+                    reason="needs the CUDA headers and g++")
+def test_cuda_binding_compiles_against_torch(tmp_path):
+    # The operator's CUDA implementation, against the installed torch's
+    # headers (a CPU build of torch lacks one generated CUDA header, which
+    # is empty on Linux: a stand-in is enough to check the source).
+    from torch.utils.cpp_extension import include_paths
+    stub = tmp_path / "c10" / "cuda" / "impl"
+    stub.mkdir(parents=True)
+    (stub / "cuda_cmake_macros.h").write_text("#pragma once\n")
+    flags = [f"-I{p}" for p in include_paths()]
+    result = subprocess.run(
+        ["g++", "-fsyntax-only", "-std=c++17", f"-I{tmp_path}", *flags,
+         f"-I{CUDA_INCLUDE}", str(backend.CSRC / "threshold_cuda.cpp")],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+@needs_gpu
+def test_cuda_operator_opcheck():
+    backend.set_backend("native")
+    try:
+        assert backend.active_backend("cuda") == "native"
+        gen = torch.Generator().manual_seed(0)
+        scores = [torch.randn(40, 3, generator=gen).cuda(),
+                  torch.randn(9, generator=gen).cuda()]
+        masks = [torch.empty(40, 3, device="cuda"),
+                 torch.empty(9, device="cuda")]
+        torch.library.opcheck(torch.ops.torch_geometric_ugt.prune_smallest_,
+                              (scores, masks, torch.tensor(50), True))
+        bad = [torch.tensor([1.0, math.nan], device="cuda")]
+        out = [torch.full((2, ), 7.0, device="cuda")]
+        with pytest.raises(ValueError, match="NaN"):
+            from torch_geometric_ugt.threshold import prune_smallest_
+            prune_smallest_(bad, out, 1)
+        assert out[0].tolist() == [7.0, 7.0]
+    finally:
+        backend.set_backend("auto")
 
 
 def cases():

@@ -1,9 +1,12 @@
-// Torch binding of the CUDA global-threshold kernels (threshold_cuda.cu).
-// Built on first use on machines with CUDA; see torch_geometric_ugt/backend.py.
-#include <torch/extension.h>
-
-#include <ATen/cuda/CUDAContext.h>
+// The CUDA implementation of the operator
+// torch.ops.torch_geometric_ugt.prune_smallest_ (its schema is defined by
+// the CPU library, threshold_cpu.cpp, which is loaded first), around the
+// kernels of threshold_cuda.cu. Built on first use on machines with CUDA;
+// see torch_geometric_ugt/backend.py.
+#include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
 
 #include <algorithm>
 #include <vector>
@@ -29,18 +32,22 @@ ugt::MaskDtype mask_dtype(at::ScalarType type) {
 
 }  // namespace
 
-void prune_smallest_cuda(const std::vector<torch::Tensor>& scores,
-                         const std::vector<torch::Tensor>& masks, int64_t k) {
+void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
+                         const at::Tensor& count, bool reject_infinite) {
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
-  TORCH_CHECK(!scores.empty(), "no score tensors");
+  TORCH_CHECK(count.numel() == 1 && count.device().is_cpu() &&
+                  !at::isFloatingType(count.scalar_type()),
+              "k must be a one-element integer CPU tensor");
+  int64_t k = count.item<int64_t>();
+  if (scores.empty()) return;
   const auto device = scores[0].device();
   TORCH_CHECK(device.is_cuda(), "prune_smallest_cuda takes CUDA tensors");
   const c10::cuda::CUDAGuard guard(device);
   const auto dtype = masks[0].scalar_type();
 
-  std::vector<torch::Tensor> inputs;
-  std::vector<torch::Tensor> outputs;
+  std::vector<at::Tensor> inputs;
+  std::vector<at::Tensor> outputs;
   int64_t total = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
     TORCH_CHECK(scores[i].device() == device && masks[i].device() == device,
@@ -54,19 +61,31 @@ void prune_smallest_cuda(const std::vector<torch::Tensor>& scores,
     inputs.push_back(scores[i].contiguous());
     outputs.push_back(masks[i].is_contiguous()
                           ? masks[i]
-                          : torch::empty_like(masks[i],
-                                              at::MemoryFormat::Contiguous));
+                          : at::empty_like(masks[i],
+                                           at::MemoryFormat::Contiguous));
     total += scores[i].numel();
   }
+  // Screen before any write (one reduction and one host synchronisation):
+  // a refused call leaves the masks untouched.
+  at::Tensor bad = at::zeros({}, inputs[0].options().dtype(at::kBool));
+  for (const auto& input : inputs) {
+    bad = bad.logical_or(reject_infinite
+                             ? at::isfinite(input).all().logical_not()
+                             : at::isnan(input).any());
+  }
+  TORCH_CHECK_VALUE(!bad.item<bool>(),
+                    "non-finite scores: no mask was written");
   k = std::min(std::max<int64_t>(k, 0), total);
   if (k == 0 || k == total) {
-    for (const auto& mask : masks) mask.fill_(k == 0 ? 1.0 : 0.0);
+    for (const auto& mask : masks) {
+      const_cast<at::Tensor&>(mask).fill_(k == 0 ? 1.0 : 0.0);
+    }
     return;
   }
 
   // Host tables: per tensor the pointers, per chunk (tensor, start, length).
-  const auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
-  const auto cpu_int = torch::TensorOptions().dtype(torch::kInt);
+  const auto cpu_long = at::TensorOptions().dtype(at::kLong);
+  const auto cpu_int = at::TensorOptions().dtype(at::kInt);
   std::vector<int64_t> pointers;
   std::vector<int32_t> chunk_tensor;
   std::vector<int64_t> chunk_start;
@@ -87,22 +106,22 @@ void prune_smallest_cuda(const std::vector<torch::Tensor>& scores,
     }
   }
   const int64_t num_chunks = static_cast<int64_t>(chunk_tensor.size());
-  auto to_device = [&](torch::Tensor host) {
+  auto to_device = [&](at::Tensor host) {
     return host.pin_memory().to(device, /*non_blocking=*/true);
   };
   const auto d_pointers = to_device(
-      torch::from_blob(pointers.data(), {static_cast<int64_t>(pointers.size())},
+      at::from_blob(pointers.data(), {static_cast<int64_t>(pointers.size())},
                        cpu_long));
   const auto d_tensor = to_device(
-      torch::from_blob(chunk_tensor.data(), {num_chunks}, cpu_int));
+      at::from_blob(chunk_tensor.data(), {num_chunks}, cpu_int));
   const auto d_start = to_device(
-      torch::from_blob(chunk_start.data(), {num_chunks}, cpu_long));
+      at::from_blob(chunk_start.data(), {num_chunks}, cpu_long));
   const auto d_length = to_device(
-      torch::from_blob(chunk_length.data(), {num_chunks}, cpu_int));
+      at::from_blob(chunk_length.data(), {num_chunks}, cpu_int));
   const size_t bytes = ugt::prune_smallest_workspace_bytes(num_chunks);
-  auto workspace = torch::empty(
+  auto workspace = at::empty(
       {static_cast<int64_t>(bytes)},
-      torch::TensorOptions().dtype(torch::kByte).device(device));
+      at::TensorOptions().dtype(at::kByte).device(device));
 
   const auto* table = reinterpret_cast<const int64_t*>(d_pointers.data_ptr());
   const cudaError_t status = ugt::prune_smallest_cuda(
@@ -110,15 +129,16 @@ void prune_smallest_cuda(const std::vector<torch::Tensor>& scores,
       reinterpret_cast<void* const*>(table + inputs.size()),
       mask_dtype(dtype), d_tensor.data_ptr<int32_t>(),
       d_start.data_ptr<int64_t>(), d_length.data_ptr<int32_t>(), num_chunks,
-      k, workspace.data_ptr(), bytes, at::cuda::getCurrentCUDAStream());
+      k, workspace.data_ptr(), bytes, c10::cuda::getCurrentCUDAStream());
   TORCH_CHECK(status == cudaSuccess, "prune_smallest_cuda failed: ",
               cudaGetErrorString(status));
   for (size_t i = 0; i < masks.size(); ++i) {
-    if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
+    if (!outputs[i].is_same(masks[i])) {
+      const_cast<at::Tensor&>(masks[i]).copy_(outputs[i]);
+    }
   }
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("prune_smallest_", &prune_smallest_cuda,
-        "Zero the k globally smallest scores (CUDA)");
+TORCH_LIBRARY_IMPL(torch_geometric_ugt, CUDA, m) {
+  m.impl("prune_smallest_", &prune_smallest_cuda);
 }
