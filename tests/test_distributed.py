@@ -114,8 +114,14 @@ def mask_digest_of(flat, model):
 def _disagree(rank: int, init_file: str, out: str) -> None:
     _join(rank, init_file)
     results = []
-    for final, ramp in ((0.7, 3), (0.7 + 0.1 * rank, 3), (0.7, 3 + rank)):
+    for final, ramp in ((0.7, 3), (0.7 + 0.1 * rank, 3), (0.7, 3 + rank),
+                        (0.7, 3)):
         model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
+        if len(results) == 3 and rank == 1:  # refuses: the others too
+            next(model.parameters()).data.fill_(0.0)
+            for s in model.parameters():
+                if s.requires_grad:
+                    s.data[0] = float("nan")
         try:
             GlobalGradualSparsifier(model, final_sparsity=final,
                                     ramp_epochs=ramp)
@@ -129,9 +135,10 @@ def _disagree(rank: int, init_file: str, out: str) -> None:
 @pytest.mark.skipif(not dist.is_available() or
                     not dist.is_gloo_available(), reason="needs gloo")
 def test_ranks_that_disagree_on_the_schedule_fail_loudly(tmp_path):
-    for same, sparsity, ramp in _spawn(_disagree, tmp_path):
+    for same, sparsity, ramp, refused in _spawn(_disagree, tmp_path):
         assert same == "built"
         assert "ranks [1] differ" in sparsity and "ranks [1]" in ramp
+        assert "NaN" in refused  # rank 1's own message, on every rank
 
 
 def test_masks_in_sync_needs_a_process_group():

@@ -266,3 +266,55 @@ def test_tickets_of_earlier_releases_keep_their_fan_in(graph):
     assert torch.equal(loaded(graph.x, graph.edge_index), want)
     again = load_ticket(MODELS["GAT"](), saved(loaded)).eval()
     assert torch.equal(again(graph.x, graph.edge_index), want)
+
+
+def test_refused_device_leaves_the_model_untouched(graph):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    model, _ = searched("GCN", graph)
+    target = MODELS["GCN"]()
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises((RuntimeError, AssertionError)):
+        load_ticket(target, saved(model), device="cuda:7")
+    assert not masked_weights(target)
+    assert all(torch.equal(before[k], v)
+               for k, v in target.state_dict().items())
+
+
+def test_buffers_named_like_parametrization_parts_are_kept(graph):
+    class WithMask(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gcn = MODELS["GCN"]()
+            self.sub = torch.nn.Module()
+            self.sub.register_buffer("mask", torch.arange(4.0))
+
+        def forward(self, x, edge_index):
+            return self.gcn(x, edge_index) + self.sub.mask[:1]
+
+    torch.manual_seed(0)
+    model = supermask(WithMask(), seed=1)
+    with torch.no_grad():
+        model.sub.mask.mul_(3)
+    loaded = load_ticket(WithMask(), saved(model))
+    assert torch.equal(loaded.sub.mask, model.sub.mask)
+
+
+def test_dtype_mismatch_is_refused(graph):
+    model, _ = searched("GCN", graph)
+    data = saved(model.half()).getvalue()
+    with pytest.raises(ValueError, match=r"float16.*model\.half\(\)"):
+        load_ticket(MODELS["GCN"](), io.BytesIO(data))
+    load_ticket(MODELS["GCN"]().half(), io.BytesIO(data))
+
+
+def test_a_lowered_version_does_not_skip_the_checksum(graph):
+    model, _ = searched("GCN", graph)
+    ticket = torch.load(io.BytesIO(saved(model).getvalue()),
+                        weights_only=True)
+    ticket["version"] = 1
+    ticket["other"][next(iter(ticket["other"]))].add_(1.0)
+    edited = io.BytesIO()
+    torch.save(ticket, edited)
+    with pytest.raises(ValueError, match="fails its checksum"):
+        load_ticket(MODELS["GCN"](), edited)

@@ -156,7 +156,7 @@ def _build_lock(path: Path, timeout: float) -> Iterator[bool]:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except OSError:
+            except BlockingIOError:  # another process holds it
                 if time.monotonic() - start > timeout:
                     handle.seek(0)
                     holder = handle.read().strip() or "unknown"
@@ -167,6 +167,9 @@ def _build_lock(path: Path, timeout: float) -> Iterator[bool]:
                         f"raise ${TIMEOUT_ENV_VAR}, or set {ENV_VAR}=torch."
                     ) from None
                 time.sleep(0.2)
+            except OSError:  # no locks on this file system (e.g. NFS)
+                yield False
+                return
         try:
             handle.seek(0)
             handle.truncate()

@@ -23,7 +23,9 @@ class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, weight: Tensor, scores: Tensor,
                 mask: Tensor) -> Tensor:
-        ctx.save_for_backward(weight, mask)
+        # The mask is only needed for the weight's gradient: a frozen
+        # weight's backward pass does not mind a mask selected since.
+        ctx.save_for_backward(weight, mask if weight.requires_grad else None)
         ctx.scores_dtype = scores.dtype
         return weight * mask
 
@@ -150,9 +152,14 @@ def _mark_stale(module: torch.nn.Module, *args: Any) -> None:
 
 def _check_checkpoint_shapes(module: torch.nn.Module, state_dict: dict,
                              prefix: str, *args: Any) -> None:
-    for name in ("scores", "mask"):
+    # (reads the stored tensors: loading must work whatever the current
+    # scores are, e.g. to recover from NaN scores)
+    own_tensors = {"scores": module._parameters.get("scores"),
+                   "mask": module._buffers.get("mask")}
+    for name, own in own_tensors.items():
         saved = state_dict.get(prefix + name)
-        own = getattr(module, name)
+        if own is None:
+            continue
         if saved is not None and saved.shape != own.shape:
             raise RuntimeError(
                 f"Checkpoint entry '{prefix}{name}' has shape "

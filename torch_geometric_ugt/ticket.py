@@ -42,7 +42,19 @@ r"""The format written; version 1 files (no checksum of the unmasked
 tensors) are read too."""
 PathLike = Union[str, "os.PathLike[str]", io.BytesIO]
 
-_STATE_SUFFIXES = (".scores", ".mask", ".original")
+
+
+def _parametrization_keys(names: List[str]) -> set:
+    # The state-dict keys of the masked weights' parametrizations (the
+    # frozen weight, the scores, the mask): what a ticket does not store.
+    keys = set()
+    for name in names:
+        prefix, attr = (name.rsplit(".", 1) if "." in name else ("", name))
+        base = f"{prefix}." if prefix else ""
+        keys |= {f"{base}parametrizations.{attr}.original",
+                 f"{base}parametrizations.{attr}.0.scores",
+                 f"{base}parametrizations.{attr}.0.mask"}
+    return keys
 
 
 def regenerate_weights(recipe: Dict[str, Any],
@@ -82,7 +94,7 @@ _FIELDS = ("format", "version", "torch", "recipe", "names", "shapes",
 
 def _ticket_digest(ticket: Dict[str, Any], mask_bits: bytes) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({k: ticket.get(k) for k in _FIELDS},
+    h.update(json.dumps({k: ticket.get(k) for k in _FIELDS + ("dtype", )},
                         sort_keys=True).encode())
     h.update(mask_bits)
     other = ticket["other"]
@@ -164,10 +176,10 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
     payload = packed.numpy().tobytes()
     if compress:
         payload = zlib.compress(payload, 9)
+    internal = _parametrization_keys([w.name for w in found])
     other = {
         key: value.detach().cpu()
-        for key, value in model.state_dict().items()
-        if not key.endswith(_STATE_SUFFIXES)
+        for key, value in model.state_dict().items() if key not in internal
     }
     ticket = {
         "format": FORMAT,
@@ -182,6 +194,7 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
         # which spends two bytes on every byte above 127.
         "mask_bits": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
         "mask_sha256": hashlib.sha256(payload).hexdigest(),
+        "dtype": str(found[0].weight.dtype),
         "other": other,
     }
     ticket["sha256"] = _ticket_digest(ticket, payload)
@@ -218,7 +231,7 @@ def _read(path: PathLike) -> Dict[str, Any]:
         raise ValueError(f"{path!r} lacks parts of a ticket: the file is "
                          f"corrupted.")
     payload = bits.numpy().tobytes()
-    if ticket["version"] >= 2 and \
+    if (ticket["version"] >= 2 or "sha256" in ticket) and \
             _ticket_digest(ticket, payload) != ticket.get("sha256"):
         raise ValueError(f"{path!r} fails its checksum: the file is "
                          f"corrupted (a field, a mask bit or an unmasked "
@@ -285,6 +298,22 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
         raise ValueError(f"The ticket was saved for another architecture "
                          f"(unexpected: {unexpected[:3]}, missing: "
                          f"{left[:3]}, other shapes: {reshaped[:3]}).")
+    # version 1 tickets do not record the masked weights' dtype
+    saved_dtypes = {str(other[k].dtype) for k in other
+                    if other[k].is_floating_point()}
+    own_dtypes = {str(own[k].dtype) for k in other
+                  if own[k].is_floating_point()}
+    if ticket.get("dtype") is not None:
+        saved_dtypes.add(str(ticket["dtype"]))
+        own_dtypes |= {str(params[n].dtype) for n in names}
+    if saved_dtypes != own_dtypes:
+        raise ValueError(f"The ticket was saved from a model in "
+                         f"{sorted(saved_dtypes)}, this one is in "
+                         f"{sorted(own_dtypes)}: build the model in the "
+                         f"ticket's dtype (e.g. model.half() or "
+                         f"model.to(torch.bfloat16)) before load_ticket(), "
+                         f"or cast it after.")
+    target = torch.device(device) if device is not None else None
     recipe = ticket["recipe"]
     try:
         drawn = regenerate_weights(recipe, ticket["shapes"], names)
@@ -334,11 +363,11 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                 mask.copy_(bits.to(mask.dtype))
                 p.scores.copy_(bits.float())
         model.load_state_dict(other, strict=False)
+        if target is not None:
+            model.to(target)
     except BaseException:
         _undo_supermask(model, state, flags)
         raise
-    if device is not None:
-        model.to(device)
     return model
 
 

@@ -382,7 +382,7 @@ def test_refused_refresh_leaves_the_masks(graph, backend_name, scope):
 
         for call in (sp.refresh, read_in_block,
                      lambda: model(graph.x, graph.edge_index),
-                     sp.realised_sparsity, sp.remove):
+                     sp.realised_sparsity):
             with pytest.raises(ValueError, match="NaN"):
                 call()
             assert all(torch.equal(a, b)
@@ -514,3 +514,72 @@ def test_schedule_must_end_at_final_sparsity():
         GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
                                 ramp_epochs=2,
                                 schedule=GradualSchedule(0.8, 2))
+
+
+def test_a_model_with_nan_scores_can_be_reloaded_and_released(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=2)
+    good = {k: v.clone() for k, v in model.state_dict().items()}
+    for s in score_parameters(model):
+        s.grad = torch.full_like(s, float("nan"))
+    opt.step()  # diverged
+    with pytest.raises(ValueError, match="NaN"):
+        model(graph.x, graph.edge_index)
+    model.load_state_dict(good)  # the recovery the error suggests
+    assert_masks(model, sp.sparsity_in_force)
+    for s in score_parameters(model):
+        s.grad = torch.full_like(s, float("nan"))
+    opt.step()
+    kept = buffers(model)
+    sp.remove()  # releases, keeping the last valid masks
+    assert all(torch.equal(a, b) for a, b in zip(kept, buffers(model)))
+    assert masked_weights(model)[0].parametrization.sparsifier is None
+
+
+def test_blocks_may_exit_in_any_order(graph):
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.9,
+                                 ramp_epochs=10)
+    sp.step(3)
+    a, b = sp.at_sparsity(0.2), sp.at_sparsity(0.9)
+    a.__enter__()
+    b.__enter__()
+    assert_masks(model, 0.9)
+    a.__exit__(None, None, None)  # the outer block ends first
+    assert sp.sparsity_in_force == 0.9
+    assert_masks(model, 0.9)
+    b.__exit__(None, None, None)
+    assert sp.sparsity_in_force == sp.current_sparsity
+    assert_masks(model, sp.current_sparsity)
+    assert sp.realised_sparsity() == pytest.approx(0.27, abs=2e-3)
+
+
+@pytest.mark.parametrize("backend_name", ["native", "torch"])
+def test_a_mask_saved_for_backward_is_never_used_changed(graph,
+                                                         backend_name):
+    # a trainable weight's gradient needs the mask of its forward pass
+    from torch_geometric_ugt import backend
+    backend.set_backend(backend_name)
+    try:
+        model = supermask(GCN(IN, HIDDEN, 2, OUT), seed=0,
+                          freeze_unmasked=False)
+        for w in masked_weights(model):
+            w.weight.requires_grad_(True)
+        sp = GlobalGradualSparsifier(model, final_sparsity=0.9,
+                                     ramp_epochs=10, initial_sparsity=0.2)
+        loss = model(graph.x, graph.edge_index).sum()
+        with torch.no_grad(), sp.at_sparsity(0.9):
+            model(graph.x, graph.edge_index)
+        with pytest.raises(RuntimeError, match="inplace operation"):
+            loss.backward()
+        # frozen weights (the usual case) need no mask in backward
+        frozen, opt = make()
+        sp2 = GlobalGradualSparsifier(frozen, opt, final_sparsity=0.9,
+                                      ramp_epochs=10, initial_sparsity=0.2)
+        loss = frozen(graph.x, graph.edge_index).sum()
+        with torch.no_grad(), sp2.at_sparsity(0.9):
+            frozen(graph.x, graph.edge_index)
+        loss.backward()
+    finally:
+        backend.set_backend("auto")

@@ -279,6 +279,15 @@ void write_candidates(const std::vector<mask_t*>& out,
   }
 }
 
+// The masks were written behind autograd's back: bump their versions, so
+// that a mask saved for a backward pass is never used changed (autograd
+// raises instead, as for any in-place write).
+inline void bump_versions(at::TensorList masks) {
+  for (const auto& mask : masks) {
+    if (!mask.is_inference()) mask.unsafeGetTensorImpl()->bump_version();
+  }
+}
+
 // The select, given the pass-1 histogram of the (screened) scores: pass 2,
 // then the candidates.
 template <typename mask_t>
@@ -364,10 +373,9 @@ void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
         select<scalar_t>(data, segments, total, hist, out, k);
       });
   for (size_t i = 0; i < masks.size(); ++i) {
-    if (!outputs[i].is_same(masks[i])) {
-      const_cast<at::Tensor&>(masks[i]).copy_(outputs[i]);
-    }
+    if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
   }
+  bump_versions(masks);
 }
 
 // The operator torch.ops.torch_geometric_ugt.prune_smallest_: the masks are

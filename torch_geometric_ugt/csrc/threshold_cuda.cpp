@@ -30,6 +30,15 @@ ugt::MaskDtype mask_dtype(at::ScalarType type) {
   }
 }
 
+// The masks were written behind autograd's back: bump their versions, so
+// that a mask saved for a backward pass is never used changed (autograd
+// raises instead, as for any in-place write).
+inline void bump_versions(at::TensorList masks) {
+  for (const auto& mask : masks) {
+    if (!mask.is_inference()) mask.unsafeGetTensorImpl()->bump_version();
+  }
+}
+
 }  // namespace
 
 void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
@@ -77,9 +86,8 @@ void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
                     "non-finite scores: no mask was written");
   k = std::min(std::max<int64_t>(k, 0), total);
   if (k == 0 || k == total) {
-    for (const auto& mask : masks) {
-      const_cast<at::Tensor&>(mask).fill_(k == 0 ? 1.0 : 0.0);
-    }
+    for (const auto& mask : masks) mask.fill_(k == 0 ? 1.0 : 0.0);
+    bump_versions(masks);
     return;
   }
 
@@ -133,10 +141,9 @@ void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
   TORCH_CHECK(status == cudaSuccess, "prune_smallest_cuda failed: ",
               cudaGetErrorString(status));
   for (size_t i = 0; i < masks.size(); ++i) {
-    if (!outputs[i].is_same(masks[i])) {
-      const_cast<at::Tensor&>(masks[i]).copy_(outputs[i]);
-    }
+    if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
   }
+  bump_versions(masks);
 }
 
 TORCH_LIBRARY_IMPL(torch_geometric_ugt, CUDA, m) {

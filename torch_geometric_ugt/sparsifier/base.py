@@ -74,6 +74,42 @@ class SupermaskSparsifier:
         schedule: SparsitySchedule,
         scope: str = "global",
     ) -> None:
+        # In a distributed run the ranks compare what they built (or that
+        # they refused) before any of them raises, so none is left waiting.
+        try:
+            sparsity = self._validate(model, optimizer, schedule, scope)
+        except (TypeError, ValueError, RuntimeError) as error:
+            reason = f"refused: {error}"
+            _check_ranks_agree(lambda: reason)
+            raise
+        _check_ranks_agree(self._fingerprint)
+
+        # Everything is validated: from here on nothing can be refused.
+        self.last_epoch = -1
+        self.current_sparsity = sparsity
+        self._blocks: List[List[float]] = []  # open at_sparsity() targets
+        # k of each selection at the sparsity in force (one for the global
+        # scope, one per tensor for the layer scope), as a CPU tensor that
+        # a compiled forward pass reads at run time; set with the flag
+        self._counts = torch.zeros(1 if scope == "global" else
+                                   len(self.weights),
+                                   dtype=torch.int64)
+        self._mark_stale()
+        self._removed = False
+        self._select()
+        self._hook: Optional[RemovableHandle] = None
+        if optimizer is not None:
+            self._hook = optimizer.register_step_post_hook(
+                lambda opt, args, kwargs: self._mark_stale())
+        ref = weakref.ref(self)
+        for w in self.weights:
+            w.parametrization._owner = ref
+
+    def _validate(self, model: torch.nn.Module,
+                  optimizer: Optional[torch.optim.Optimizer],
+                  schedule: SparsitySchedule, scope: str) -> float:
+        # The constructor's checks; sets the validated attributes and
+        # returns the sparsity of epoch 0. Changes nothing outside self.
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module; got "
                             f"{type(model).__name__}.")
@@ -107,27 +143,7 @@ class SupermaskSparsifier:
         self.schedule = schedule
         self.scope = scope
         self.num_weights = sum(s.numel() for s in self._scores)
-        _check_ranks_agree(self._fingerprint)
-
-        # Everything is validated: from here on nothing can be refused.
-        self.last_epoch = -1
-        self.current_sparsity = sparsity
-        self._blocks: List[float] = []  # targets of the open at_sparsity()
-        # k of each selection at the sparsity in force (one for the global
-        # scope, one per tensor for the layer scope), as a CPU tensor that
-        # a compiled forward pass reads at run time; set with the flag
-        self._counts = torch.zeros(1 if scope == "global" else len(weights),
-                                   dtype=torch.int64)
-        self._mark_stale()
-        self._removed = False
-        self._select()
-        self._hook: Optional[RemovableHandle] = None
-        if optimizer is not None:
-            self._hook = optimizer.register_step_post_hook(
-                lambda opt, args, kwargs: self._mark_stale())
-        ref = weakref.ref(self)
-        for w in weights:
-            w.parametrization._owner = ref
+        return sparsity
 
     @property
     def final_sparsity(self) -> float:
@@ -142,15 +158,20 @@ class SupermaskSparsifier:
         the innermost :meth:`at_sparsity` block, else
         :attr:`current_sparsity`.
         """
-        return self._blocks[-1] if self._blocks else self.current_sparsity
+        return self._blocks[-1][0] if self._blocks else self.current_sparsity
 
     def remove(self) -> None:
         r"""Detaches the sparsifier from the optimizer and the model; the
-        masks are brought up to date and then stay as they are. A new
-        sparsifier may then take the model.
+        masks are brought up to date (at :attr:`sparsity_in_force`, so
+        inside an :meth:`at_sparsity` block at its target) and then stay as
+        they are. Scores that cannot be selected from (NaN) leave the masks
+        of the last selection. A new sparsifier may then take the model.
         """
         self._check_active()
-        self._bring_up_to_date()
+        try:
+            self._bring_up_to_date()
+        except ValueError:
+            pass  # non-finite scores: keep the last valid masks, release
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
@@ -205,14 +226,16 @@ class SupermaskSparsifier:
         target = (self.final_sparsity if sparsity is None else
                   check_sparsity(sparsity))
         before = self.sparsity_in_force
-        self._blocks.append(target)
+        block = [target]  # this block's own entry (blocks may exit in any
+        self._blocks.append(block)  # order: generators, interleaving)
         if target != before:
             self._mark_stale()
         try:
             yield
         finally:
-            self._blocks.pop()
-            if self.sparsity_in_force != target:
+            inside = self.sparsity_in_force
+            self._blocks = [b for b in self._blocks if b is not block]
+            if self.sparsity_in_force != inside:
                 self._mark_stale()
 
     def layer_sparsities(self) -> Dict[str, float]:
@@ -415,6 +438,13 @@ def _check_ranks_agree(fingerprint: Callable[[], str]) -> None:
         return
     gathered: List[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, fingerprint())
+    refused = [(rank, f) for rank, f in enumerate(gathered)
+               if str(f).startswith("refused: ")]
+    if refused:
+        rank, reason = refused[0]
+        raise ValueError(f"Rank {rank} refused to build its sparsifier "
+                         f"({reason[len('refused: '):]}); every rank must "
+                         f"build the same one.")
     differ = [rank for rank, f in enumerate(gathered) if f != gathered[0]]
     if differ:
         raise ValueError(
