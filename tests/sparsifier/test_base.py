@@ -583,3 +583,14 @@ def test_a_mask_saved_for_backward_is_never_used_changed(graph,
         loss.backward()
     finally:
         backend.set_backend("auto")
+
+
+def test_schedule_state_is_read_only():
+    model, opt = make()
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=2)
+    for name, value in (("current_sparsity", 0.3), ("last_epoch", 4),
+                        ("schedule", GradualSchedule(0.9, 2))):
+        with pytest.raises(AttributeError):
+            setattr(sp, name, value)
+    assert sp.current_sparsity == 0.0 and sp.last_epoch == -1

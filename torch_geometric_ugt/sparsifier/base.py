@@ -85,8 +85,8 @@ class SupermaskSparsifier:
         _check_ranks_agree(self._fingerprint)
 
         # Everything is validated: from here on nothing can be refused.
-        self.last_epoch = -1
-        self.current_sparsity = sparsity
+        self._last_epoch = -1
+        self._current_sparsity = sparsity
         self._blocks: List[List[float]] = []  # open at_sparsity() targets
         # k of each selection at the sparsity in force (one for the global
         # scope, one per tensor for the layer scope), as a CPU tensor that
@@ -140,10 +140,30 @@ class SupermaskSparsifier:
         self._check_scores(finite=True)
         if optimizer is not None:
             _check_optimizer(optimizer, weights)
-        self.schedule = schedule
+        self._schedule = schedule
         self.scope = scope
         self.num_weights = sum(s.numel() for s in self._scores)
         return sparsity
+
+    @property
+    def schedule(self) -> SparsitySchedule:
+        r"""The sparsity of each epoch (read-only)."""
+        return self._schedule
+
+    @property
+    def last_epoch(self) -> int:
+        r"""The epoch of the last :meth:`step` (:obj:`-1` before the first;
+        read-only: set it with :meth:`step`).
+        """
+        return self._last_epoch
+
+    @property
+    def current_sparsity(self) -> float:
+        r"""The sparsity of :attr:`last_epoch` (read-only: set it with
+        :meth:`step`, or evaluate at another one with
+        :meth:`at_sparsity`).
+        """
+        return self._current_sparsity
 
     @property
     def final_sparsity(self) -> float:
@@ -189,8 +209,8 @@ class SupermaskSparsifier:
                  check_epoch(epoch, "epoch"))
         sparsity = self.schedule(epoch)  # may refuse: nothing changed yet
         before = self.sparsity_in_force
-        self.last_epoch = epoch
-        self.current_sparsity = sparsity
+        self._last_epoch = epoch
+        self._current_sparsity = sparsity
         # The scores did not change here: the masks are stale only if the
         # sparsity in force did (not after the ramp, nor inside a block).
         if self.sparsity_in_force != before:
@@ -274,8 +294,8 @@ class SupermaskSparsifier:
         self._check_active()
         last_epoch, sparsity = self._check_state(state_dict)
         self._check_scores(finite=True)
-        self.last_epoch = last_epoch
-        self.current_sparsity = sparsity
+        self._last_epoch = last_epoch
+        self._current_sparsity = sparsity
         self.refresh()
 
     def __repr__(self) -> str:
