@@ -61,3 +61,15 @@ def test_squashing_a_copy_leaves_the_original(graph):
         copy.deepcopy(model)))
     squash(model)
     assert torch.equal(model(graph.x, graph.edge_index), want)
+
+
+def test_squash_removes_the_sparsifier(graph):
+    from torch_geometric_ugt import score_parameters
+    model = supermask(MODELS["GCN"](), seed=0)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.1)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.5,
+                                 ramp_epochs=1, initial_sparsity=0.5)
+    want = model(graph.x, graph.edge_index)
+    squash(model)
+    assert sp._removed and not opt._optimizer_step_post_hooks
+    assert torch.equal(model(graph.x, graph.edge_index), want)

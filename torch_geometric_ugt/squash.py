@@ -14,9 +14,11 @@ def squash(model: torch.nn.Module) -> torch.nn.Module:
     :math:`W \odot m` for the current mask, so the model gives exactly the
     same outputs, has no scores, pickles and :func:`torch.save`\ s like any
     model. All its parameters stay frozen (:obj:`requires_grad=False`);
-    call :obj:`model.requires_grad_()` to fine-tune it. A copy
-    (:func:`copy.deepcopy`) can be squashed while the original stays a
-    supermask model.
+    call :obj:`model.requires_grad_()` to fine-tune it. The sparsifier
+    that owned the masks is removed (:meth:`SupermaskSparsifier.remove`),
+    so its optimizer hook goes too. A copy (:func:`copy.deepcopy`) can be
+    squashed while the original stays a supermask model with its
+    sparsifier.
 
     Returns:
         The same :obj:`model`.
@@ -26,6 +28,11 @@ def squash(model: torch.nn.Module) -> torch.nn.Module:
     if not found:
         raise ValueError("squash() found no masked weight; it takes a model "
                          "returned by supermask().")
+    # the masks as their sparsifier selects them now, then it lets go
+    owners = {id(s): s for s in (e.parametrization.sparsifier for e in found)
+              if s is not None}
+    for sparsifier in owners.values():
+        sparsifier.remove()
     for module in {id(e.module): e.module for e in found}.values():
         _own_class(module)
     for entry in found:
