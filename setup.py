@@ -19,18 +19,30 @@ from setuptools import setup
 ext_modules = []
 cmdclass = {}
 if os.environ.get("UGT_BUILD_EXTENSIONS", "0") == "1":
+    import importlib.util
+
     import torch
     from torch.utils import cpp_extension
 
-    csrc = "torch_geometric_ugt/csrc"
-    ext_modules.append(cpp_extension.CppExtension(
-        "torch_geometric_ugt._threshold_cpu", [f"{csrc}/threshold_cpu.cpp"],
-        extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"]))
+    # The sources and flags of the JIT build, from the one place that lists
+    # them (backend.py imports only torch, so it loads without the package).
+    spec = importlib.util.spec_from_file_location(
+        "_ugt_backend", os.path.join("torch_geometric_ugt", "backend.py"))
+    backend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backend)
+
+    def extension(kind, make):
+        recipe = backend._recipe(kind)
+        return make(
+            f"torch_geometric_ugt._threshold_{kind}",
+            [os.path.relpath(s) for s in recipe["sources"]],
+            extra_compile_args={"cxx": recipe["extra_cflags"],
+                                "nvcc": recipe.get("extra_cuda_cflags", [])},
+            extra_link_args=recipe.get("extra_ldflags", []))
+
+    ext_modules.append(extension("cpu", cpp_extension.CppExtension))
     if torch.version.cuda and cpp_extension.CUDA_HOME is not None:
-        ext_modules.append(cpp_extension.CUDAExtension(
-            "torch_geometric_ugt._threshold_cuda",
-            [f"{csrc}/threshold_cuda.cpp", f"{csrc}/threshold_cuda.cu"],
-            extra_compile_args={"cxx": ["-O3"], "nvcc": ["-O3"]}))
+        ext_modules.append(extension("cuda", cpp_extension.CUDAExtension))
     cmdclass["build_ext"] = cpp_extension.BuildExtension
 
 setup(ext_modules=ext_modules, cmdclass=cmdclass)

@@ -6,19 +6,13 @@ import pytest
 import torch
 import torch._dynamo as dynamo
 import torch.nn.functional as F
-from torch_geometric.nn import GAT, GCN, GIN, GraphSAGE
 
-from tests.conftest import HIDDEN, IN, OUT, tiny_graph
+from benchmarks import graph_breaks
+from benchmarks.graph_breaks import MODELS
+from tests.conftest import tiny_graph
 from torch_geometric_ugt import (GlobalGradualSparsifier, backend,
                                  score_parameters, supermask)
 from torch_geometric_ugt.threshold import prune_smallest_reference_
-
-MODELS = {
-    "GCN": lambda: GCN(IN, HIDDEN, 2, OUT),
-    "GAT": lambda: GAT(IN, HIDDEN, 2, OUT, heads=2),
-    "GIN": lambda: GIN(IN, HIDDEN, 2, OUT),
-    "GraphSAGE": lambda: GraphSAGE(IN, HIDDEN, 2, OUT),
-}
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +25,12 @@ def native():
 
 
 def breaks(model, graph):
-    dynamo.reset()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        explained = dynamo.explain(model)(graph.x, graph.edge_index)
+        count = graph_breaks.breaks(model, graph)
     assert not [w for w in caught
                 if "does not know how to trace" in str(w.message)]
-    return explained.graph_break_count
+    return count
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -111,8 +111,8 @@ def build_name(kind: str) -> str:
     """
     recipe = _recipe(kind)
     h = hashlib.sha256()
-    for source in recipe["sources"] + [str(CSRC / "threshold_cuda.h")]:
-        h.update(Path(source).read_bytes())
+    for source in sorted(CSRC.glob("*.*")):  # sources and headers
+        h.update(source.name.encode() + source.read_bytes())
     h.update(repr(sorted(recipe.items())).encode())
     h.update(f"{sys.version} {torch.__version__} {torch.version.cuda} "
              f"{_compiler_version(kind)}".encode())

@@ -1,6 +1,7 @@
 r"""What :func:`supermask` did to a model, as a table."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -34,10 +35,7 @@ class ParameterRow:
     @property
     def numel(self) -> int:
         r"""The number of elements."""
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
 
 class ModelSummary:

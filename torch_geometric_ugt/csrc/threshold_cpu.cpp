@@ -19,6 +19,8 @@
 #include <torch/library.h>
 #include <ATen/ATen.h>
 
+#include "operator.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -279,15 +281,6 @@ void write_candidates(const std::vector<mask_t*>& out,
   }
 }
 
-// The masks were written behind autograd's back: bump their versions, so
-// that a mask saved for a backward pass is never used changed (autograd
-// raises instead, as for any in-place write).
-inline void bump_versions(at::TensorList masks) {
-  for (const auto& mask : masks) {
-    if (!mask.is_inference()) mask.unsafeGetTensorImpl()->bump_version();
-  }
-}
-
 // The select, given the pass-1 histogram of the (screened) scores: pass 2,
 // then the candidates.
 template <typename mask_t>
@@ -326,12 +319,7 @@ void select(const std::vector<const float*>& data,
 // with reject_infinite).
 void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
                         const at::Tensor& count, bool reject_infinite) {
-  // k comes as a one-element CPU tensor, so that a compiled graph reads
-  // the sparsity of the moment instead of baking it in.
-  TORCH_CHECK(count.numel() == 1 && count.device().is_cpu() &&
-                  !at::isFloatingType(count.scalar_type()),
-              "k must be a one-element integer CPU tensor");
-  int64_t k = count.item<int64_t>();
+  int64_t k = ugt::count_of(count);
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
   std::vector<at::Tensor> contiguous;
@@ -375,7 +363,7 @@ void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
   }
-  bump_versions(masks);
+  ugt::bump_versions(masks);
 }
 
 // The operator torch.ops.torch_geometric_ugt.prune_smallest_: the masks are

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "operator.h"
 #include "threshold_cuda.h"
 
 namespace {
@@ -30,25 +31,13 @@ ugt::MaskDtype mask_dtype(at::ScalarType type) {
   }
 }
 
-// The masks were written behind autograd's back: bump their versions, so
-// that a mask saved for a backward pass is never used changed (autograd
-// raises instead, as for any in-place write).
-inline void bump_versions(at::TensorList masks) {
-  for (const auto& mask : masks) {
-    if (!mask.is_inference()) mask.unsafeGetTensorImpl()->bump_version();
-  }
-}
-
 }  // namespace
 
 void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
                          const at::Tensor& count, bool reject_infinite) {
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
-  TORCH_CHECK(count.numel() == 1 && count.device().is_cpu() &&
-                  !at::isFloatingType(count.scalar_type()),
-              "k must be a one-element integer CPU tensor");
-  int64_t k = count.item<int64_t>();
+  int64_t k = ugt::count_of(count);
   if (scores.empty()) return;
   const auto device = scores[0].device();
   TORCH_CHECK(device.is_cuda(), "prune_smallest_cuda takes CUDA tensors");
@@ -87,7 +76,7 @@ void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
   k = std::min(std::max<int64_t>(k, 0), total);
   if (k == 0 || k == total) {
     for (const auto& mask : masks) mask.fill_(k == 0 ? 1.0 : 0.0);
-    bump_versions(masks);
+    ugt::bump_versions(masks);
     return;
   }
 
@@ -143,7 +132,7 @@ void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
   }
-  bump_versions(masks);
+  ugt::bump_versions(masks);
 }
 
 TORCH_LIBRARY_IMPL(torch_geometric_ugt, CUDA, m) {

@@ -94,7 +94,7 @@ class SupermaskSparsifier:
         self._counts = torch.zeros(1 if scope == "global" else
                                    len(self.weights),
                                    dtype=torch.int64)
-        self._mark_stale()
+        self._sparsity_changed()
         self._removed = False
         self._select()
         self._hook: Optional[RemovableHandle] = None
@@ -214,7 +214,7 @@ class SupermaskSparsifier:
         # The scores did not change here: the masks are stale only if the
         # sparsity in force did (not after the ramp, nor inside a block).
         if self.sparsity_in_force != before:
-            self._mark_stale()
+            self._sparsity_changed()
         return sparsity
 
     def refresh(self) -> None:
@@ -249,14 +249,14 @@ class SupermaskSparsifier:
         block = [target]  # this block's own entry (blocks may exit in any
         self._blocks.append(block)  # order: generators, interleaving)
         if target != before:
-            self._mark_stale()
+            self._sparsity_changed()
         try:
             yield
         finally:
             inside = self.sparsity_in_force
             self._blocks = [b for b in self._blocks if b is not block]
             if self.sparsity_in_force != inside:
-                self._mark_stale()
+                self._sparsity_changed()
 
     def layer_sparsities(self) -> Dict[str, float]:
         r"""The realised sparsity of every masked tensor, by name, at
@@ -296,7 +296,8 @@ class SupermaskSparsifier:
         self._check_scores(finite=True)
         self._last_epoch = last_epoch
         self._current_sparsity = sparsity
-        self.refresh()
+        self._sparsity_changed()
+        self._bring_up_to_date()
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(tensors={len(self.weights)}, "
@@ -311,6 +312,14 @@ class SupermaskSparsifier:
                                "to go on choosing masks.")
 
     def _mark_stale(self) -> None:
+        # The scores may have changed (every optimizer step): select on the
+        # next read.
+        self._stale = True
+
+    def _sparsity_changed(self) -> None:
+        # The sparsity in force may have changed: its counts (the only
+        # place a selection reads it from), then stale. Every write of
+        # _current_sparsity or _blocks is followed by this call.
         s = self.sparsity_in_force
         sizes = ([self.num_weights] if self.scope == "global" else
                  [t.numel() for t in self._scores])
