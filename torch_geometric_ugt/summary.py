@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from torch_geometric_ugt.supermask import masked_weights
+from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,11 @@ def summary(model: torch.nn.Module) -> ModelSummary:
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"summary() takes a torch.nn.Module; got "
                         f"{type(model).__name__}.")
-    masked = {}
+    by_module: Dict[int, List[MaskedWeight]] = {}
     internal = set()
     for w in masked_weights(model):
-        p = w.parametrization
-        masked[w.name] = w
-        internal.add(id(p.scores))
+        by_module.setdefault(id(w.module), []).append(w)
+        internal.add(id(w.parametrization.scores))
         internal.add(id(w.weight))
     rows: List[ParameterRow] = []
     listed = set()
@@ -125,7 +124,7 @@ def summary(model: torch.nn.Module) -> ModelSummary:
             listed.add(id(param))
             rows.append(ParameterRow(qualified, tuple(param.shape), False,
                                      param.requires_grad, None))
-        for w in [w for w in masked.values() if w.module is module]:
+        for w in by_module.get(id(module), []):
             mask = w.parametrization.mask
             sparsity = (None if mask.device.type == "meta" else
                         int((mask == 0).sum()) / max(mask.numel(), 1))

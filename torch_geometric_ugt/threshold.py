@@ -70,7 +70,8 @@ def prune_smallest_(
     _check_pairs(scores, masks)
     if isinstance(k, Tensor):
         if (k.numel() != 1 or k.device.type != "cpu"
-                or k.dtype.is_floating_point or k.dtype == torch.bool):
+                or k.dtype.is_floating_point or k.dtype.is_complex
+                or k.dtype == torch.bool):
             raise TypeError(f"k must be an int or a one-element integer CPU "
                             f"tensor; got a {k.dtype} tensor of shape "
                             f"{tuple(k.shape)} on {k.device}.")
