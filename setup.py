@@ -34,7 +34,7 @@ if os.environ.get("UGT_BUILD_EXTENSIONS", "0") == "1":
     def extension(kind, make):
         recipe = backend._recipe(kind)
         return make(
-            f"torch_geometric_ugt._threshold_{kind}",
+            f"torch_geometric_ugt._native_{kind}",
             [os.path.relpath(s) for s in recipe["sources"]],
             extra_compile_args={"cxx": recipe["extra_cflags"],
                                 "nvcc": recipe.get("extra_cuda_cflags", [])},

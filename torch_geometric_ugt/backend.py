@@ -1,12 +1,18 @@
-r"""Which implementation computes the masks: native kernels or PyTorch.
+r"""Which implementation runs the operators: native kernels or PyTorch.
+
+Two operators have native kernels: the global threshold selection that
+writes the masks (:mod:`torch_geometric_ugt.threshold`) and the
+sparse-weight product of a sparse squashed model
+(:mod:`torch_geometric_ugt.sparse_linear`).
 
 The native kernels (``csrc/``) are compiled on first use with
 :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ninja;
-about 40 s once, announced by a one-line notice, then cached), unless they
+about 60 s once, announced by a one-line notice, then cached), unless they
 were built at install time (``UGT_BUILD_EXTENSIONS=1 pip install
 --no-build-isolation .``, see ``setup.py``). If that is
-not possible, a warning is shown once and the pure-PyTorch reference is
-used, which gives the same masks, only slower.
+not possible, a warning is shown once and the pure-PyTorch implementations
+are used, which give the same masks and the same products (up to float
+rounding), only slower.
 
 Each build has a folder of its own under ``$TORCH_EXTENSIONS_DIR`` (default
 ``~/.cache/torch_extensions``), named by a hash of the kernel sources, the
@@ -19,8 +25,9 @@ A wait longer than ``$UGT_BUILD_TIMEOUT`` seconds (default 900) gives up
 with an error that names the lock and the process holding it.
 
 Choose with :func:`set_backend` or the ``UGT_THRESHOLD_BACKEND`` environment
-variable: ``"auto"`` (native when it builds, the default), ``"native"``
-(fail loudly if it does not build) or ``"torch"``.
+variable (it chooses for both operators): ``"auto"`` (native when it
+builds, the default), ``"native"`` (fail loudly if it does not build) or
+``"torch"``.
 """
 from __future__ import annotations
 
@@ -79,7 +86,8 @@ _TOOLCHAIN = {"cpu": "a C++ compiler and ninja",
 # Sources and flags of each kernel.
 def _recipe(kind: str) -> Dict[str, List[str]]:
     if kind == "cpu":
-        return {"sources": [str(CSRC / "threshold_cpu.cpp")],
+        return {"sources": [str(CSRC / "threshold_cpu.cpp"),
+                            str(CSRC / "sparse_linear_cpu.cpp")],
                 "extra_cflags": ["-O3", "-fopenmp"],
                 "extra_ldflags": ["-fopenmp"]}
     return {"sources": [str(CSRC / "threshold_cuda.cpp"),
@@ -116,7 +124,7 @@ def build_name(kind: str) -> str:
     h.update(repr(sorted(recipe.items())).encode())
     h.update(f"{sys.version} {torch.__version__} {torch.version.cuda} "
              f"{_compiler_version(kind)}".encode())
-    return f"ugt_threshold_{kind}_{h.hexdigest()[:16]}"
+    return f"ugt_native_{kind}_{h.hexdigest()[:16]}"
 
 
 def build_root() -> Path:
@@ -163,7 +171,7 @@ def _build_lock(path: Path, timeout: float) -> Iterator[bool]:
                     raise TimeoutError(
                         f"Waited {timeout:.0f} s for another process "
                         f"({holder}) to finish building the native "
-                        f"threshold kernel (lock {path}). End that process, "
+                        f"kernels (lock {path}). End that process, "
                         f"raise ${TIMEOUT_ENV_VAR}, or set {ENV_VAR}=torch."
                     ) from None
                 time.sleep(0.2)
@@ -188,9 +196,10 @@ _fake_registered = False
 
 
 def _register_fake() -> None:
-    # The shape-only (meta / fake tensor) kernel of the operator, for
-    # torch.compile and torch.library.opcheck: it mutates its masks and
-    # returns nothing, so there is nothing to compute. Once per process.
+    # The shape-only (meta / fake tensor) kernels of the operators, for
+    # torch.compile and torch.library.opcheck: prune_smallest_ mutates its
+    # masks and returns nothing; sparse_linear returns (*, out_features).
+    # Once per process.
     global _fake_registered
     if _fake_registered:
         return
@@ -201,10 +210,16 @@ def _register_fake() -> None:
           k: torch.Tensor, reject_infinite: bool) -> None:
         return None
 
+    @torch.library.register_fake(f"{OPS}::sparse_linear")
+    def _sparse_linear(input: torch.Tensor, indptr: torch.Tensor,
+                       indices: torch.Tensor, values: torch.Tensor,
+                       bias: Optional[torch.Tensor]) -> torch.Tensor:
+        return input.new_empty((*input.shape[:-1], indptr.shape[0] - 1))
+
 
 def _prebuilt(kind: str) -> Optional[Path]:
     # A kernel built at install time (UGT_BUILD_EXTENSIONS=1, setup.py).
-    found = sorted(Path(__file__).parent.glob(f"_threshold_{kind}.*"))
+    found = sorted(Path(__file__).parent.glob(f"_native_{kind}.*"))
     return next((p for p in found if p.suffix in (".so", ".pyd")), None)
 
 
@@ -235,9 +250,9 @@ def _build(kind: str) -> Any:
             return _load_prebuilt(kind, prebuilt)
         except (OSError, ImportError) as error:
             # built against another torch: compile on first use instead
-            warnings.warn(f"The {kind.upper()} threshold kernel built at "
-                          f"install time ({prebuilt}) does not load "
-                          f"({error}); building it now. Reinstall with "
+            warnings.warn(f"The {kind.upper()} kernels built at "
+                          f"install time ({prebuilt}) do not load "
+                          f"({error}); building them now. Reinstall with "
                           f"UGT_BUILD_EXTENSIONS=1 after upgrading torch.",
                           RuntimeWarning, stacklevel=4)
     from torch.utils.cpp_extension import load
@@ -252,7 +267,7 @@ def _build(kind: str) -> Any:
             shutil.rmtree(folder)
         if not any(folder.glob(f"{name}.*")):
             print(f"torch_geometric_ugt: building the native {kind.upper()} "
-                  f"threshold kernel once, about 40 s ({folder})",
+                  f"kernels once, about 60 s ({folder})",
                   file=sys.stderr, flush=True)
         folder.mkdir(exist_ok=True)
         # the kernels register with the dispatcher: libraries, not modules
@@ -292,17 +307,17 @@ def native_module(device: torch.device) -> Optional[Any]:
             if isinstance(error, Exception):
                 if requested == "auto":
                     warnings.warn(
-                        f"The native {kind.upper()} threshold kernel could "
+                        f"The native {kind.upper()} kernels could "
                         f"not be built ({type(error).__name__}: "
                         f"{str(error).splitlines()[0][:200]}); using the "
-                        f"pure-PyTorch implementation (same masks, slower). "
+                        f"pure-PyTorch implementation (same results, slower). "
                         f"Install {_TOOLCHAIN[kind]}, or set "
                         f"{ENV_VAR}=torch to silence this.", RuntimeWarning,
                         stacklevel=3)
     loaded = _loaded[kind]
     if isinstance(loaded, Exception):
         if requested == "native":
-            raise RuntimeError(f"The native {kind.upper()} threshold kernel "
+            raise RuntimeError(f"The native {kind.upper()} kernels "
                                f"could not be built: {loaded}. Install "
                                f"{_TOOLCHAIN[kind]}, or use the 'torch' "
                                f"backend.") from loaded

@@ -1,0 +1,179 @@
+"""SparseLinear and sparse_linear: the dense product up to float rounding,
+on both paths, for any input; inference only."""
+import io
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from torch_geometric_ugt import backend
+from torch_geometric_ugt.sparse_linear import (NATIVE_MAX_DENSITY,
+                                               TORCH_MAX_DENSITY, SparseLinear,
+                                               max_density, sparse_linear,
+                                               sparse_linear_reference)
+
+PATHS = {"native": sparse_linear, "reference": sparse_linear_reference}
+TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-12,
+             torch.float16: 1e-2, torch.bfloat16: 2e-2}
+
+
+@pytest.fixture(autouse=True)
+def native():
+    backend.set_backend("native")
+    yield
+    backend.set_backend("auto")
+
+
+def sparse_weight(out_features, in_features, density, dtype=torch.float32,
+                  seed=0, zero_rows=()):
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(out_features, in_features, generator=gen)
+    weight *= torch.rand(out_features, in_features, generator=gen) < density
+    weight[list(zero_rows)] = 0
+    return weight.to(dtype)
+
+
+def check(layer, x, weight, bias=None):
+    with torch.no_grad():
+        got = layer(x)
+    want = F.linear(x.double(), weight.double(),
+                    None if bias is None else bias.double())
+    tol = TOLERANCE[x.dtype] * max([1.0] + want.abs().flatten().tolist())
+    assert got.dtype == x.dtype and got.shape == want.shape
+    torch.testing.assert_close(got.double(), want, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("dtype", sorted(TOLERANCE, key=str))
+def test_the_dense_product(path, dtype):
+    weight = sparse_weight(70, 45, 0.1, dtype, zero_rows=(0, 3, 69))
+    bias = torch.randn(70).to(dtype)
+    layer = SparseLinear.from_dense(weight, bias).eval()
+    assert layer.nnz == int((weight != 0).sum())
+    x = torch.randn(53, 45).to(dtype)  # 53: tiles of 16 and a remainder
+    out = PATHS[path](x, layer.indptr, layer.indices, layer.values,
+                      layer.bias)
+    want = F.linear(x.double(), weight.double(), bias.double())
+    tol = TOLERANCE[dtype] * float(want.abs().max())
+    torch.testing.assert_close(out.double(), want, atol=tol, rtol=0)
+    assert torch.all(out[:, [0, 3, 69]] == bias[[0, 3, 69]])
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_any_input_layout(path):
+    weight = sparse_weight(30, 20, 0.3)
+    layer = SparseLinear.from_dense(weight, None).eval()
+
+    def run(x):
+        with torch.no_grad():
+            return PATHS[path](x, layer.indptr, layer.indices, layer.values)
+
+    base = torch.randn(20, 41)
+    for x in (base.t(),                      # non-contiguous
+              torch.randn(41, 40)[:, ::2],   # strided
+              torch.randn(3, 7, 20),         # leading dimensions
+              torch.randn(20),               # one sample
+              torch.randn(0, 20),            # no nodes
+              torch.randn(2, 0, 20)):
+        want = F.linear(x, weight)
+        got = run(x)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.integers(0, 40), in_features=st.integers(1, 40),
+       out_features=st.integers(0, 40), density=st.floats(0, 1),
+       bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_matches_dense_for_any_shape(rows, in_features, out_features, density,
+                                     bias, seed):
+    weight = sparse_weight(out_features, in_features, density, seed=seed)
+    b = torch.randn(out_features) if bias else None
+    layer = SparseLinear.from_dense(weight, b).eval()
+    check(layer, torch.randn(rows, in_features), weight, b)
+
+
+def test_the_fallback_path_is_used_without_the_kernel():
+    backend.set_backend("torch")
+    assert max_density(torch.device("cpu")) == TORCH_MAX_DENSITY
+    weight = sparse_weight(40, 24, 0.2, torch.bfloat16)
+    layer = SparseLinear.from_dense(weight, None).eval()
+    check(layer, torch.randn(19, 24).to(torch.bfloat16), weight)
+    backend.set_backend("native")
+    assert max_density(torch.device("cpu")) == NATIVE_MAX_DENSITY
+    assert max_density(torch.device("meta")) == 0.0  # not measured: dense
+
+
+def test_conversions_and_the_dense_weight():
+    weight = sparse_weight(12, 9, 0.4)
+    bias = torch.randn(12)
+    layer = SparseLinear.from_dense(weight, bias).eval()
+    assert torch.equal(layer.weight, weight)
+    layer = layer.double()
+    assert layer.values.dtype == layer.bias.dtype == torch.float64
+    assert layer.indices.dtype == torch.int32
+    check(layer, torch.randn(5, 9).double(), weight.double(), bias.double())
+    with pytest.raises(TypeError, match="convert the model"):
+        layer(torch.randn(5, 9))
+    with pytest.raises(ValueError, match="9 features"):
+        layer(torch.randn(5, 8).double())
+
+
+def test_state_dict_round_trip_resizes():
+    weight = sparse_weight(16, 10, 0.3)
+    layer = SparseLinear.from_dense(weight, torch.randn(16)).eval()
+    buffer = io.BytesIO()
+    torch.save(layer.state_dict(), buffer)
+    buffer.seek(0)
+    fresh = SparseLinear(10, 16).eval()
+    assert fresh.nnz == 0
+    fresh.load_state_dict(torch.load(buffer))
+    assert fresh.nnz == layer.nnz
+    assert torch.equal(fresh.weight, weight)
+    x = torch.randn(7, 10)
+    with torch.no_grad():
+        assert torch.equal(fresh(x), layer(x))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.update(indices=torch.full_like(s["indices"], 10)),
+     "outside"),
+    (lambda s: s.update(indptr=s["indptr"][:-1]), "indptr must be int64"),
+    (lambda s: s.update(values=s["values"][:-1]), "one per index"),
+])
+def test_a_mismatched_checkpoint_is_refused(edit, message):
+    layer = SparseLinear.from_dense(sparse_weight(16, 10, 0.3), None)
+    state = dict(layer.state_dict())
+    edit(state)
+    fresh = SparseLinear(10, 16, bias=False)
+    with pytest.raises(RuntimeError, match=message):
+        fresh.load_state_dict(state)
+    assert fresh.nnz == 0
+
+
+def test_training_is_refused():
+    layer = SparseLinear.from_dense(sparse_weight(16, 10, 0.3), None)
+    assert not any(p.requires_grad for p in layer.parameters())
+    x = torch.randn(3, 10)
+    with pytest.raises(RuntimeError, match="inference only"):
+        layer(x)  # training mode, autograd on
+    layer.eval()
+    with pytest.raises(RuntimeError, match="inference only"):
+        layer(x.requires_grad_())
+    with torch.no_grad():
+        layer(x)
+    with torch.inference_mode():
+        layer.train()(x.detach())
+    with pytest.raises(RuntimeError, match="cannot be re-initialised"):
+        layer.reset_parameters()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="non-negative int"):
+        SparseLinear(-1, 3)
+    with pytest.raises(ValueError, match="2-D floating point"):
+        SparseLinear.from_dense(torch.ones(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="bias"):
+        SparseLinear.from_dense(torch.ones(3, 2), torch.ones(2))

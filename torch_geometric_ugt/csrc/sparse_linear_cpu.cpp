@@ -1,0 +1,239 @@
+// torch_geometric_ugt::sparse_linear: y = x W^T + b for a weight W stored
+// in CSR (one row per output channel), the product that a model squashed
+// with squash(model, sparse=True) runs.
+//
+// A ticket's layer keeps few weights per output channel, and a GNN layer
+// multiplies them with many nodes. So the nodes are taken in tiles of
+// kTile: the tile's inputs are transposed into a buffer x_t (in x kTile,
+// in the L1/L2 cache), and every output channel o accumulates
+//     y_t[o, :] = b[o] + sum_{p in row o} values[p] * x_t[indices[p], :]
+// as kTile-wide vector multiply-adds; y_t is transposed back into the
+// output rows. The work is nnz * nodes multiply-adds plus one pass over the
+// inputs and outputs; tiles run in parallel. Accumulation is in float
+// (double for double inputs); half and bfloat16 are converted on the way.
+#include <torch/library.h>
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kTile = 16;
+
+// The multiply-adds of one tile (see above), on vectors of kBytes bytes
+// (GCC/Clang vector extensions: 16 is SSE2 / NEON, 32 is AVX).
+template <typename acc_t, int kBytes>
+__attribute__((always_inline)) inline void tile_product_body(
+    const acc_t* __restrict__ x_t, const int64_t* __restrict__ indptr,
+    const int32_t* __restrict__ indices, const acc_t* __restrict__ values,
+    const acc_t* __restrict__ bias, int64_t out_features,
+    acc_t* __restrict__ y_t) {
+  typedef acc_t vec __attribute__((vector_size(kBytes)));
+  constexpr int64_t kLanes = kBytes / sizeof(acc_t);
+  constexpr int64_t kVectors = kTile / kLanes;
+  static_assert(kTile % kLanes == 0, "a tile is whole vectors");
+  for (int64_t o = 0; o < out_features; ++o) {
+    vec acc[kVectors];
+    const acc_t start = bias != nullptr ? bias[o] : acc_t(0);
+    for (int64_t v = 0; v < kVectors; ++v) acc[v] = vec{} + start;
+    for (int64_t p = indptr[o]; p < indptr[o + 1]; ++p) {
+      const vec w = vec{} + values[p];
+      const acc_t* x = x_t + static_cast<int64_t>(indices[p]) * kTile;
+      for (int64_t v = 0; v < kVectors; ++v) {
+        vec xv;
+        __builtin_memcpy(&xv, x + v * kLanes, sizeof(vec));
+        acc[v] += w * xv;
+      }
+    }
+    __builtin_memcpy(y_t + o * kTile, acc, sizeof(acc));
+  }
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define UGT_X86 1
+// AVX2 + FMA code, chosen at run time on the CPUs that have them (the
+// library itself is built for the baseline instruction set).
+template <typename acc_t>
+__attribute__((target("avx2,fma"))) void tile_product_avx2(
+    const acc_t* x_t, const int64_t* indptr, const int32_t* indices,
+    const acc_t* values, const acc_t* bias, int64_t out_features,
+    acc_t* y_t) {
+  tile_product_body<acc_t, 32>(x_t, indptr, indices, values, bias,
+                               out_features, y_t);
+}
+
+bool has_avx2() {
+  static const bool found =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return found;
+}
+#endif
+
+template <typename acc_t>
+void tile_product(const acc_t* x_t, const int64_t* indptr,
+                  const int32_t* indices, const acc_t* values,
+                  const acc_t* bias, int64_t out_features, acc_t* y_t) {
+#ifdef UGT_X86
+  if (has_avx2()) {
+    tile_product_avx2<acc_t>(x_t, indptr, indices, values, bias,
+                             out_features, y_t);
+    return;
+  }
+#endif
+  tile_product_body<acc_t, 16>(x_t, indptr, indices, values, bias,
+                               out_features, y_t);
+}
+
+template <typename scalar_t>
+void sparse_linear_impl(const at::Tensor& input, const at::Tensor& indptr,
+                        const at::Tensor& indices, const at::Tensor& values,
+                        const c10::optional<at::Tensor>& bias,
+                        at::Tensor& output) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t rows = input.size(0);
+  const int64_t in_features = input.size(1);
+  const int64_t out_features = indptr.numel() - 1;
+  const int64_t nnz = values.numel();
+
+  // values and bias in the accumulation type, once per call (O(nnz))
+  std::vector<acc_t> w(static_cast<size_t>(nnz));
+  const scalar_t* v = values.data_ptr<scalar_t>();
+  for (int64_t p = 0; p < nnz; ++p) w[p] = static_cast<acc_t>(v[p]);
+  std::vector<acc_t> b;
+  if (bias.has_value()) {
+    const scalar_t* bp = bias->data_ptr<scalar_t>();
+    b.resize(static_cast<size_t>(out_features));
+    for (int64_t o = 0; o < out_features; ++o) b[o] = static_cast<acc_t>(bp[o]);
+  }
+  const scalar_t* x = input.data_ptr<scalar_t>();
+  scalar_t* y = output.data_ptr<scalar_t>();
+  const int64_t* ip = indptr.data_ptr<int64_t>();
+  const int32_t* ix = indices.data_ptr<int32_t>();
+  const acc_t* bb = b.empty() ? nullptr : b.data();
+  const int64_t tiles = (rows + kTile - 1) / kTile;
+
+  at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> x_t(static_cast<size_t>(in_features * kTile));
+    std::vector<acc_t> y_t(static_cast<size_t>(out_features * kTile));
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t first = tile * kTile;
+      const int64_t count = std::min(kTile, rows - first);
+      // Both transposes go kTile x kTile block by block, so that the
+      // block's lines of x_t / y_t stay in the L1 cache.
+      for (int64_t j0 = 0; j0 < in_features; j0 += kTile) {
+        const int64_t j1 = std::min(j0 + kTile, in_features);
+        for (int64_t r = 0; r < count; ++r) {
+          const scalar_t* row = x + (first + r) * in_features;
+          for (int64_t j = j0; j < j1; ++j) {
+            x_t[j * kTile + r] = static_cast<acc_t>(row[j]);
+          }
+        }
+        for (int64_t r = count; r < kTile; ++r) {  // last tile: pad with 0
+          for (int64_t j = j0; j < j1; ++j) x_t[j * kTile + r] = 0;
+        }
+      }
+      tile_product(x_t.data(), ip, ix, w.data(), bb, out_features,
+                   y_t.data());
+      for (int64_t o0 = 0; o0 < out_features; o0 += kTile) {
+        const int64_t o1 = std::min(o0 + kTile, out_features);
+        for (int64_t r = 0; r < count; ++r) {
+          scalar_t* row = y + (first + r) * out_features;
+          for (int64_t o = o0; o < o1; ++o) {
+            row[o] = static_cast<scalar_t>(y_t[o * kTile + r]);
+          }
+        }
+      }
+    }
+  });
+}
+
+// Checks that (indptr, indices, values) is a CSR matrix of out x in
+// entries that matches the input, in O(out + nnz): a bad weight is an
+// error, never a read out of bounds.
+void check_operands(const at::Tensor& input, const at::Tensor& indptr,
+                    const at::Tensor& indices, const at::Tensor& values,
+                    const c10::optional<at::Tensor>& bias) {
+  TORCH_CHECK(input.dim() >= 1, "sparse_linear: the input needs at least "
+              "one dimension (its last one is the features)");
+  TORCH_CHECK(indptr.dim() == 1 && indptr.numel() >= 1 &&
+                  indptr.scalar_type() == at::kLong,
+              "sparse_linear: indptr must be a 1-D int64 tensor of "
+              "out_features + 1 entries");
+  TORCH_CHECK(indices.dim() == 1 && indices.scalar_type() == at::kInt,
+              "sparse_linear: indices must be a 1-D int32 tensor");
+  TORCH_CHECK(values.dim() == 1 && values.numel() == indices.numel(),
+              "sparse_linear: values must be 1-D, one per index");
+  TORCH_CHECK(values.scalar_type() == input.scalar_type(),
+              "sparse_linear: the input is ", input.scalar_type(),
+              " but the weight is ", values.scalar_type(),
+              "; convert the model (e.g. model.to(torch.", 
+              input.scalar_type(), ")) or the input");
+  for (const auto* t : {&input, &indptr, &indices, &values}) {
+    TORCH_CHECK(t->device().is_cpu(), "sparse_linear: CPU tensors expected");
+  }
+  const int64_t out_features = indptr.numel() - 1;
+  if (bias.has_value()) {
+    TORCH_CHECK(bias->dim() == 1 && bias->numel() == out_features &&
+                    bias->scalar_type() == input.scalar_type() &&
+                    bias->device().is_cpu(),
+                "sparse_linear: the bias must be a 1-D CPU tensor of ",
+                out_features, " entries of the input's dtype");
+  }
+  const int64_t* ip = indptr.data_ptr<int64_t>();
+  TORCH_CHECK(ip[0] == 0 && ip[out_features] == values.numel(),
+              "sparse_linear: indptr must start at 0 and end at nnz");
+  for (int64_t o = 0; o < out_features; ++o) {
+    TORCH_CHECK(ip[o] <= ip[o + 1], "sparse_linear: indptr must not "
+                "decrease");
+  }
+  const int64_t in_features = input.size(-1);
+  const int32_t* ix = indices.data_ptr<int32_t>();
+  for (int64_t p = 0; p < indices.numel(); ++p) {
+    TORCH_CHECK(ix[p] >= 0 && ix[p] < in_features, "sparse_linear: column ",
+                ix[p], " is out of range for an input of ", in_features,
+                " features");
+  }
+}
+
+at::Tensor sparse_linear_cpu(const at::Tensor& input, const at::Tensor& indptr,
+                             const at::Tensor& indices,
+                             const at::Tensor& values,
+                             const c10::optional<at::Tensor>& bias) {
+  const auto ip = indptr.contiguous();
+  const auto ix = indices.contiguous();
+  const auto v = values.contiguous();
+  c10::optional<at::Tensor> b;
+  if (bias.has_value()) b = bias->contiguous();
+  check_operands(input, ip, ix, v, b);
+  const int64_t in_features = input.size(-1);
+  const int64_t out_features = ip.numel() - 1;
+  auto sizes = input.sizes().vec();
+  sizes.back() = out_features;
+  int64_t rows = 1;  // the samples: all leading dimensions
+  for (size_t d = 0; d + 1 < sizes.size(); ++d) rows *= sizes[d];
+  auto output = at::empty(sizes, input.options());
+  if (rows == 0 || out_features == 0) return output;
+  const auto x = input.reshape({rows, in_features}).contiguous();
+  auto y = output.view({rows, out_features});
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, x.scalar_type(), "sparse_linear", [&] {
+        sparse_linear_impl<scalar_t>(x, ip, ix, v, b, y);
+      });
+  return output;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(torch_geometric_ugt, m) {
+  m.def(
+      "sparse_linear(Tensor input, Tensor indptr, Tensor indices, "
+      "Tensor values, Tensor? bias) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(torch_geometric_ugt, CPU, m) {
+  m.impl("sparse_linear", &sparse_linear_cpu);
+}
