@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from benchmarks import cli
+from benchmarks import cli, memory
 from benchmarks.markdown import replace_section
 from torch_geometric_ugt import __version__, backend
 from torch_geometric_ugt.threshold import (prune_smallest_,
@@ -90,30 +90,10 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
 def peak_extra_bytes(method: Method, scores, masks, k: int,
                      device: str) -> Optional[int]:
     """Peak memory one call adds above what is allocated before it."""
-    if device == "cuda":
-        sync(device)
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        method(scores, masks, k)
-        sync(device)
-        return torch.cuda.max_memory_allocated() - base
-    try:  # Linux: reset the RSS high-water mark, then read it back
-        Path("/proc/self/clear_refs").write_text("5")
-        base = _status_kb("VmRSS")
-    except (OSError, KeyError):
-        return None
-    method(scores, masks, k)
-    return max(_status_kb("VmHWM") - base, 0) * 1024
+    return memory.peak_extra_bytes(lambda: method(scores, masks, k), device)
 
 
 def probe(name: str, n: int, tensors: int, device: str,

@@ -36,20 +36,44 @@ __attribute__((always_inline)) inline void tile_product_body(
   constexpr int64_t kLanes = kBytes / sizeof(acc_t);
   constexpr int64_t kVectors = kTile / kLanes;
   static_assert(kTile % kLanes == 0, "a tile is whole vectors");
+  // kChains independent sums per output channel (nonzeros p, p + 1, ...
+  // go to different ones), so that consecutive multiply-adds do not wait
+  // for each other's results.
+  constexpr int64_t kChains = 4;
   for (int64_t o = 0; o < out_features; ++o) {
-    vec acc[kVectors];
+    vec acc[kChains][kVectors];
     const acc_t start = bias != nullptr ? bias[o] : acc_t(0);
-    for (int64_t v = 0; v < kVectors; ++v) acc[v] = vec{} + start;
-    for (int64_t p = indptr[o]; p < indptr[o + 1]; ++p) {
+    for (int64_t v = 0; v < kVectors; ++v) {
+      acc[0][v] = vec{} + start;
+      for (int64_t c = 1; c < kChains; ++c) acc[c][v] = vec{};
+    }
+    const int64_t end = indptr[o + 1];
+    int64_t p = indptr[o];
+    for (; p + kChains <= end; p += kChains) {
+      for (int64_t c = 0; c < kChains; ++c) {
+        const vec w = vec{} + values[p + c];
+        const acc_t* x = x_t + static_cast<int64_t>(indices[p + c]) * kTile;
+        for (int64_t v = 0; v < kVectors; ++v) {
+          vec xv;
+          __builtin_memcpy(&xv, x + v * kLanes, sizeof(vec));
+          acc[c][v] += w * xv;
+        }
+      }
+    }
+    for (; p < end; ++p) {
       const vec w = vec{} + values[p];
       const acc_t* x = x_t + static_cast<int64_t>(indices[p]) * kTile;
       for (int64_t v = 0; v < kVectors; ++v) {
         vec xv;
         __builtin_memcpy(&xv, x + v * kLanes, sizeof(vec));
-        acc[v] += w * xv;
+        acc[0][v] += w * xv;
       }
     }
-    __builtin_memcpy(y_t + o * kTile, acc, sizeof(acc));
+    for (int64_t v = 0; v < kVectors; ++v) {
+      vec sum = acc[0][v];
+      for (int64_t c = 1; c < kChains; ++c) sum += acc[c][v];
+      __builtin_memcpy(y_t + o * kTile + v * kLanes, &sum, sizeof(vec));
+    }
   }
 }
 
