@@ -33,6 +33,7 @@ README's "Deploying a ticket" paragraph from the committed records.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import statistics
 import subprocess
@@ -145,8 +146,10 @@ def layer_choices(model: torch.nn.Module) -> List[Dict[str, Any]]:
                         "density": module.density})
         elif isinstance(module, LINEAR_TYPES):
             weight = module.weight
+            assert isinstance(weight, torch.Tensor)
             out.append({"name": name, "sparse": False,
-                        "density": float((weight != 0).float().mean())})
+                        "density": int(torch.count_nonzero(weight)) /
+                        weight.numel()})
     return out
 
 
@@ -260,9 +263,10 @@ def time_layers(threads: int, repeats: int) -> Dict[str, Any]:
                                       generator=gen) < density)
                 layer = SparseLinear.from_dense(weight)
                 operands = (layer.indptr, layer.indices, layer.values)
-                calls = {"dense": lambda: F.linear(x, weight)}
+                calls: Dict[str, Callable[[], torch.Tensor]] = {
+                    "dense": functools.partial(F.linear, x, weight)}
                 for name, fn in methods.items():
-                    calls[name] = (lambda fn=fn: fn(x, *operands))
+                    calls[name] = functools.partial(fn, x, *operands)
                 times: Dict[str, List[float]] = {k: [] for k in calls}
                 with torch.inference_mode():
                     for round_ in range(repeats + 1):
