@@ -27,8 +27,12 @@ product stops being faster (``sparse-crossover-<device>.json``); the
 library's default crossover (``torch_geometric_ugt.sparse_linear.
 NATIVE_MAX_DENSITY``) is the smallest of these, rounded down.
 
+``--device cuda`` times on a GPU instead (torch's CSR product, cuSPARSE,
+against dense; ``scripts/gpu_check.sh`` runs the crossover so) and writes
+``-cuda`` records.
+
 ``--report`` writes docs/inference.md's tables, its plot and the
-README's "Deploying a ticket" paragraph from the committed records.
+README's "Deploying a ticket" paragraph from the committed CPU records.
 """
 from __future__ import annotations
 
@@ -158,13 +162,18 @@ def model_bytes(model: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
-             repeats: int) -> Dict[str, Any]:
+             repeats: int, device: str = "cpu") -> Dict[str, Any]:
     """Times one (graph, model, hidden) at every sparsity; then measures
     the peak memory of one forward pass of each variant."""
     torch.set_num_threads(threads)
     backend.set_backend("native")
-    data = load_graph(case["graph"], root)
+    data = load_graph(case["graph"], root).to(device)
     x, edge_index = data.x, data.edge_index
     out_channels = data.num_classes
     results = []
@@ -172,7 +181,7 @@ def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
     for sparsity in SPARSITIES:
         ticket = supermask(build(case["model"], data.num_features,
                                  case["hidden"], 2, out_channels,
-                                 dense=False), seed=0)
+                                 dense=False), seed=0).to(device)
         EdgePopupSparsifier(ticket, sparsity=sparsity)
         models = {"dense": squash(copy.deepcopy(ticket)).eval(),
                   "sparse": squash(copy.deepcopy(ticket), sparse=True).eval(),
@@ -190,8 +199,10 @@ def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
                     backend.set_backend(paths[name])
                     watch = watches[name]
                     watch.reset()
+                    sync(device)
                     start = time.perf_counter()
                     out = models[name](x, edge_index)
+                    sync(device)
                     elapsed = time.perf_counter() - start
                     if round_ == 0:
                         outputs[name] = out
@@ -236,7 +247,7 @@ def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
                 backend.set_backend(
                     "torch" if name == "torch_csr" else "native")
                 peaks[name] = memory.peak_extra_bytes(
-                    lambda: models[name](x, edge_index), "cpu")
+                    lambda: models[name](x, edge_index), device)
             result["peak_extra_bytes"] = peaks
     backend.set_backend("native")
     return {**case, "nodes": data.num_nodes,
@@ -246,21 +257,26 @@ def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
             "sparsities": results}
 
 
-def time_layers(threads: int, repeats: int) -> Dict[str, Any]:
-    """--crossover: single layers over a grid of densities."""
+def time_layers(threads: int, repeats: int,
+                device: str = "cpu") -> Dict[str, Any]:
+    """--crossover: single layers over a grid of densities (the native
+    kernel is a CPU one)."""
     torch.set_num_threads(threads)
     backend.set_backend("native")
     methods: Dict[str, Callable[..., torch.Tensor]] = {
-        "native": sparse_linear, "torch_csr": sparse_linear_reference}
+        "torch_csr": sparse_linear_reference}
+    if device == "cpu":
+        methods["native"] = sparse_linear
     rows = []
     for nodes in LAYER_NODES:
         for in_features, out_features in LAYERS:
             gen = torch.Generator().manual_seed(0)
-            x = torch.randn(nodes, in_features, generator=gen)
+            x = torch.randn(nodes, in_features, generator=gen).to(device)
             for density in DENSITIES:
                 weight = torch.randn(out_features, in_features, generator=gen)
                 weight *= (torch.rand(out_features, in_features,
                                       generator=gen) < density)
+                weight = weight.to(device)
                 layer = SparseLinear.from_dense(weight)
                 operands = (layer.indptr, layer.indices, layer.values)
                 calls: Dict[str, Callable[[], torch.Tensor]] = {
@@ -271,8 +287,10 @@ def time_layers(threads: int, repeats: int) -> Dict[str, Any]:
                 with torch.inference_mode():
                     for round_ in range(repeats + 1):
                         for name, call in calls.items():
+                            sync(device)
                             start = time.perf_counter()
                             call()
+                            sync(device)
                             if round_:
                                 times[name].append(time.perf_counter() -
                                                    start)
@@ -281,10 +299,9 @@ def time_layers(threads: int, repeats: int) -> Dict[str, Any]:
                              "out": out_features, "density": density,
                              "nnz": layer.nnz, "median_s": med})
                 print(f"n={nodes} {in_features}->{out_features} "
-                      f"density {density}: dense "
-                      f"{1e3 * med['dense']:.2f} ms, native "
-                      f"{1e3 * med['native']:.2f} ms, torch CSR "
-                      f"{1e3 * med['torch_csr']:.2f} ms", flush=True)
+                      f"density {density}: " + ", ".join(
+                          f"{k} {1e3 * v:.2f} ms" for k, v in med.items()),
+                      flush=True)
     return {"rows": rows, "crossover": crossovers(rows)}
 
 
@@ -294,7 +311,9 @@ def crossovers(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     the smallest of them over the layers of :data:`MIN_ELEMENTS` entries
     or more."""
     shapes: Dict[str, Dict[str, float]] = {}
-    for method in ("native", "torch_csr"):
+    methods = [m for m in ("native", "torch_csr")
+               if all(m in r["median_s"] for r in rows)]
+    for method in methods:
         groups: Dict[tuple, List[Dict[str, Any]]] = {}
         for r in rows:
             groups.setdefault((r["nodes"], r["in"], r["out"]), []).append(r)
@@ -310,7 +329,7 @@ def crossovers(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
              int(k.split("x")[1]) >= MIN_ELEMENTS}
     return {"by_layer": shapes,
             "smallest": {m: min(v[m] for v in large.values())
-                         for m in ("native", "torch_csr")}}
+                         for m in methods}}
 
 
 def _child(case: Dict[str, Any], args: Any) -> Dict[str, Any]:
@@ -319,7 +338,7 @@ def _child(case: Dict[str, Any], args: Any) -> Dict[str, Any]:
         out = Path(tmp) / "case.json"
         command = [sys.executable, "-m", "benchmarks.sparse_inference",
                    "--case", json.dumps(case), "--out", str(out),
-                   "--threads", str(args.threads),
+                   "--threads", str(args.threads), "--device", args.device,
                    "--repeats", str(repeats_for(case, args.repeats))]
         if args.root:
             command += ["--root", args.root]
@@ -460,6 +479,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--root", default=None,
                    help="data root (default: $UGT_DATA, else download)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where to time (records are per device; --report "
+                   "reads the CPU ones)")
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--graphs", nargs="+", default=None,
                    help="time only these graphs (e.g. synthetic-20k)")
@@ -470,10 +492,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--case", default=None, help=argparse_suppress())
     p.add_argument("--out", default=None, help=argparse_suppress())
     args = p.parse_args(argv)
-    device = "cpu"
+    device = args.device
     if args.case:
         result = run_case(json.loads(args.case), args.root, args.threads,
-                          args.repeats)
+                          args.repeats, device)
         Path(args.out).write_text(json.dumps(result))
         return
     meta = {"device": device_name(torch.device(device)),
@@ -481,9 +503,9 @@ def main(argv: Optional[List[str]] = None) -> None:
             "torch": torch.__version__, "version": __version__}
     if args.report:
         inference = json.loads(
-            (RESULTS / f"sparse-inference-{device}.json").read_text())
+            (RESULTS / "sparse-inference-cpu.json").read_text())
         crossover = json.loads(
-            (RESULTS / f"sparse-crossover-{device}.json").read_text())
+            (RESULTS / "sparse-crossover-cpu.json").read_text())
         text = report(inference, crossover)
         replace_section(DOCS / "inference.md", "inference-results",
                         text["inference"])
@@ -493,7 +515,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     if args.crossover:
         record = {**meta, "repeats": args.repeats,
-                  **time_layers(args.threads, args.repeats)}
+                  **time_layers(args.threads, args.repeats, device)}
         write_record(RESULTS / f"sparse-crossover-{device}.json", record)
         print(json.dumps(record["crossover"], indent=1))
         return

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU (torch with CUDA, nvcc and ninja installed):
 # builds the CUDA threshold kernel, checks it bit for bit against the
-# reference, and times it against the PyTorch paths. Copies the record to
+# reference, and times it against the PyTorch paths; times sparse
+# inference (cuSPARSE) against dense layers. Copies the records to
 # $OUT when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,8 @@ print("torch", torch.__version__, "cuda", torch.version.cuda,
 PY
 python -m pytest -q -p no:cacheprovider tests/csrc tests/test_threshold.py
 python -m benchmarks.kernel --device cuda --threads "$(nproc)"
-if [ -n "${OUT:-}" ]; then cp benchmarks/results/kernel-cuda.json "$OUT/"; fi
+python -m benchmarks.sparse_inference --crossover --device cuda --repeats 5
+if [ -n "${OUT:-}" ]; then
+  cp benchmarks/results/kernel-cuda.json \
+     benchmarks/results/sparse-crossover-cuda.json "$OUT/"
+fi

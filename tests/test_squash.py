@@ -5,7 +5,7 @@ import pickle
 import pytest
 import torch
 from torch.nn.utils import parametrize
-from torch_geometric.nn import GIN
+from torch_geometric.nn import GIN, RGCNConv
 
 import torch_geometric_ugt.sparse_linear as sparse_module
 from tests.conftest import HIDDEN, IN, MODELS, OUT
@@ -84,9 +84,26 @@ def test_squash_removes_the_sparsifier(graph):
 
 # squash(model, sparse=True)
 
+class RGCN(torch.nn.Module):
+    """Bare message-passing weights (RGCNConv's weight and root) and a
+    linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = RGCNConv(IN, HIDDEN, num_relations=2)
+        self.head = torch.nn.Linear(HIDDEN, OUT)
+
+    def forward(self, x, edge_index):
+        edge_type = edge_index[0] % 2
+        return self.head(self.conv(x, edge_index, edge_type).relu())
+
+
+# every kind of weight that supermask() masks: Linear / PyG Linear,
+# attention vectors, bare conv weights, MultiheadAttention, LSTM, pooling
 SPARSE_CASES = dict(
     {name: build for name, build in MODELS.items()},
-    **{name: build for name, (build, _) in COVERAGE_MODELS.items()})
+    **{name: build for name, (build, _) in COVERAGE_MODELS.items()},
+    RGCN=RGCN)
 
 
 def searched(build, sparsity=0.8):

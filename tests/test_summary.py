@@ -37,3 +37,23 @@ def test_summary_of_a_plain_model_and_bad_input():
     assert table.realised_sparsity == 0.0
     with pytest.raises(TypeError, match="Module"):
         summary("GCN")
+
+
+def test_summary_of_a_sparse_squashed_model():
+    from torch_geometric_ugt import squash
+    from torch_geometric_ugt.sparse_linear import SparseLinear
+    model = supermask(torch.nn.Sequential(torch.nn.Linear(128, 64),
+                                          torch.nn.Linear(64, 4)), seed=0)
+    GlobalGradualSparsifier(model, final_sparsity=0.9, ramp_epochs=1,
+                            initial_sparsity=0.9)
+    squash(model, sparse=True)
+    assert isinstance(model[0], SparseLinear)  # 64 x 4 stays dense
+    table = summary(model)
+    rows = {r.name: r for r in table.rows}
+    assert rows["0.weight"].sparse and rows["0.weight"].shape == (64, 128)
+    assert rows["0.weight"].sparsity == pytest.approx(1 - model[0].density)
+    assert not rows["1.weight"].sparse and rows["1.weight"].sparsity is None
+    assert table.sparse_weights == 64 * 128
+    assert table.dense_parameters == 64 + 64 * 4 + 4
+    text = str(table)
+    assert "sparse" in text and f"({model[0].nnz:,} stored)" in text

@@ -29,20 +29,23 @@ from torch import Tensor
 
 from torch_geometric_ugt.backend import native_module
 
-NATIVE_MAX_DENSITY = 0.3
+NATIVE_MAX_DENSITY = 0.2
 r"""Densest weight (share of nonzeros) that the native CPU kernel runs
 faster than dense :func:`torch.nn.functional.linear`, measured by
 ``python -m benchmarks.sparse_inference --crossover`` (record
 ``benchmarks/results/sparse-crossover.json``, see docs/inference.md): the
 smallest crossover over the measured layer shapes, rounded down."""
 
-TORCH_MAX_DENSITY = 0.02
+TORCH_MAX_DENSITY = 0.0
 r"""The same for :func:`torch.sparse.mm` on a CSR weight (the CPU path
-without the native kernel)."""
+without the native kernel): it was slower than dense for some layer shapes
+at every measured density (down to 0.005), so without the native kernel
+only all-zero weights go sparse unless :obj:`max_density` is given."""
 
 MIN_ELEMENTS = 4096
 r"""Weights with fewer elements stay dense: their product is too small for
-the sparse kernel's fixed costs to pay off."""
+the sparse kernel's fixed costs to pay off (a 64 x 32 layer was slower
+sparse at every measured density)."""
 
 
 def _check_real(value: Any, name: str) -> float:

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from torch_geometric_ugt.sparse_linear import SparseLinear
 from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
 
 
@@ -21,8 +22,12 @@ class ParameterRow:
         trainable (bool): Whether an optimizer can change it: the scores of
             a masked weight, the parameter itself otherwise.
         sparsity (float, optional): The fraction of a masked weight's mask
-            that is zero (:obj:`None` for a dense parameter, or a mask on
-            the :obj:`meta` device).
+            that is zero, or of a sparse weight's entries that are not
+            stored (:obj:`None` for a dense parameter, or a mask on the
+            :obj:`meta` device).
+        sparse (bool): Whether it is the weight of a
+            :class:`~torch_geometric_ugt.sparse_linear.SparseLinear` (of
+            :obj:`squash(model, sparse=True)`), stored in CSR.
 
     """
 
@@ -31,6 +36,7 @@ class ParameterRow:
     masked: bool
     trainable: bool
     sparsity: Optional[float]
+    sparse: bool = False
 
     @property
     def numel(self) -> int:
@@ -53,8 +59,14 @@ class ModelSummary:
 
     @property
     def dense_parameters(self) -> int:
-        r"""Elements of the parameters without a mask."""
-        return sum(r.numel for r in self.rows if not r.masked)
+        r"""Elements of the parameters without a mask, stored dense."""
+        return sum(r.numel for r in self.rows
+                   if not r.masked and not r.sparse)
+
+    @property
+    def sparse_weights(self) -> int:
+        r"""Entries of the weights stored sparse (stored or not)."""
+        return sum(r.numel for r in self.rows if r.sparse)
 
     @property
     def realised_sparsity(self) -> float:
@@ -66,7 +78,8 @@ class ModelSummary:
     def __str__(self) -> str:
         header = ("parameter", "shape", "mask", "trainable", "sparsity")
         body = [(r.name, str(list(r.shape)), "masked" if r.masked else
-                 "dense", "yes" if r.trainable else "frozen",
+                 "sparse" if r.sparse else "dense",
+                 "yes" if r.trainable else "frozen",
                  "-" if r.sparsity is None else f"{r.sparsity:.4f}")
                 for r in self.rows]
         widths = [max(len(row[i]) for row in [header] + body)
@@ -77,14 +90,16 @@ class ModelSummary:
                              for c, w in zip(cells, widths)).rstrip()
 
         rule = "-" * len(line(header))
-        return "\n".join(
-            [rule, line(header), rule] + [line(b) for b in body] + [
-                rule,
-                f"masked weights: {self.masked_weights:,} (realised "
-                f"sparsity {self.realised_sparsity:.4f}); dense "
-                f"parameters: {self.dense_parameters:,}",
-                rule,
-            ])
+        totals = (f"masked weights: {self.masked_weights:,} (realised "
+                  f"sparsity {self.realised_sparsity:.4f}); dense "
+                  f"parameters: {self.dense_parameters:,}")
+        if self.sparse_weights:
+            stored = sum(r.numel * (1 - (r.sparsity or 0.0))
+                         for r in self.rows if r.sparse)
+            totals += (f"; sparse weights: {self.sparse_weights:,} "
+                       f"({round(stored):,} stored)")
+        return "\n".join([rule, line(header), rule] +
+                         [line(b) for b in body] + [rule, totals, rule])
 
     def __repr__(self) -> str:
         return str(self)
@@ -94,7 +109,9 @@ def summary(model: torch.nn.Module) -> ModelSummary:
     r"""Lists every parameter of :obj:`model`: its shape, whether it is
     masked or dense, trainable or frozen, and the realised sparsity of each
     mask (read as the forward pass reads it, so a sparsifier brings it up to
-    date first).
+    date first); for a model squashed with :obj:`sparse=True`, also the
+    weight of each :class:`~torch_geometric_ugt.sparse_linear.SparseLinear`
+    and the share of it that is not stored.
 
     .. code-block:: python
 
@@ -124,6 +141,11 @@ def summary(model: torch.nn.Module) -> ModelSummary:
             listed.add(id(param))
             rows.append(ParameterRow(qualified, tuple(param.shape), False,
                                      param.requires_grad, None))
+        if isinstance(module, SparseLinear):
+            rows.append(ParameterRow(
+                f"{name}.weight" if name else "weight",
+                (module.out_channels, module.in_channels), False, False,
+                1.0 - module.density, sparse=True))
         for w in by_module.get(id(module), []):
             mask = w.parametrization.mask
             sparsity = (None if mask.device.type == "meta" else
