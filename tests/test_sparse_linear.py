@@ -153,6 +153,13 @@ def test_a_mismatched_checkpoint_is_refused(edit, message):
     assert fresh.nnz == 0
 
 
+def test_a_dense_checkpoint_is_refused_with_the_fix():
+    layer = SparseLinear(10, 16)
+    dense = torch.nn.Linear(10, 16).state_dict()
+    with pytest.raises(RuntimeError, match="is a dense weight"):
+        layer.load_state_dict(dense)
+
+
 def test_training_is_refused():
     layer = SparseLinear.from_dense(sparse_weight(16, 10, 0.3), None)
     assert not any(p.requires_grad for p in layer.parameters())

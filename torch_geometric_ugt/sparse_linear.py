@@ -288,6 +288,14 @@ class SparseLinear(torch.nn.Module):
         # The number of nonzeros is the checkpoint's: check the CSR arrays
         # it holds, then take their sizes before the usual copy.
         names = ("indptr", "indices", "values")
+        if prefix + "weight" in state_dict and prefix + "indptr" \
+                not in state_dict:
+            error_msgs.append(
+                f"'{prefix}weight' is a dense weight, but this layer is a "
+                f"SparseLinear (of squash(model, sparse=True)): load the "
+                f"checkpoint into the model squashed without sparse=True, or "
+                f"load the ticket and squash it with sparse=True.")
+            return
         saved = {n: state_dict.get(prefix + n) for n in names}
         tensors = {n: t for n, t in saved.items() if isinstance(t, Tensor)}
         if len(tensors) == len(names):
