@@ -38,6 +38,7 @@ README's "Deploying a ticket" paragraph from the committed CPU records.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import functools
 import json
@@ -329,26 +330,26 @@ def crossovers(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     grid density up to which the method is never slower than dense; and
     the smallest of them over the layers of :data:`MIN_ELEMENTS` entries
     or more."""
-    shapes: Dict[str, Dict[str, float]] = {}
     methods = [m for m in ("native", "torch_csr")
                if all(m in r["median_s"] for r in rows)]
-    for method in methods:
-        groups: Dict[tuple, List[Dict[str, Any]]] = {}
-        for r in rows:
-            groups.setdefault((r["nodes"], r["in"], r["out"]), []).append(r)
-        for (nodes, fin, fout), group in groups.items():
-            best = 0.0
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["nodes"], r["in"], r["out"]), []).append(r)
+    shapes: Dict[str, Dict[str, float]] = {}
+    large: List[Dict[str, float]] = []
+    for (nodes, fin, fout), group in groups.items():
+        found = {}
+        for method in methods:
+            found[method] = 0.0
             for r in sorted(group, key=lambda r: r["density"]):
                 if r["median_s"][method] > r["median_s"]["dense"]:
                     break
-                best = r["density"]
-            shapes.setdefault(f"{nodes}:{fin}x{fout}", {})[method] = best
-    large = {k: v for k, v in shapes.items()
-             if int(k.split(":")[1].split("x")[0]) *
-             int(k.split("x")[1]) >= MIN_ELEMENTS}
+                found[method] = r["density"]
+        shapes[f"{nodes}:{fin}x{fout}"] = found
+        if fin * fout >= MIN_ELEMENTS:
+            large.append(found)
     return {"by_layer": shapes,
-            "smallest": {m: min(v[m] for v in large.values())
-                         for m in methods}}
+            "smallest": {m: min(v[m] for v in large) for m in methods}}
 
 
 def _child(case: Dict[str, Any], args: Any) -> Dict[str, Any]:
@@ -519,8 +520,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help="time single layers over densities instead")
     p.add_argument("--report", action="store_true",
                    help="write docs/inference.md and README from records")
-    p.add_argument("--case", default=None, help=argparse_suppress())
-    p.add_argument("--out", default=None, help=argparse_suppress())
+    p.add_argument("--case", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     device = args.device
     if args.case:
@@ -572,11 +573,6 @@ def main(argv: Optional[List[str]] = None) -> None:
                                              c["hidden"])))
     write_record(path, {**meta, "repeats": args.repeats, "cases": done})
     print(f"wrote {path}")
-
-
-def argparse_suppress() -> str:
-    import argparse
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ NATIVE_MAX_DENSITY = 0.2
 r"""Densest weight (share of nonzeros) that the native CPU kernel runs
 faster than dense :func:`torch.nn.functional.linear`, measured by
 ``python -m benchmarks.sparse_inference --crossover`` (record
-``benchmarks/results/sparse-crossover.json``, see docs/inference.md): the
+``benchmarks/results/sparse-crossover-cpu.json``, see
+docs/inference.md): the
 smallest crossover over the measured layer shapes, rounded down."""
 
 TORCH_MAX_DENSITY = 0.0

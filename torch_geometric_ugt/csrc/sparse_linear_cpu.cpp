@@ -121,23 +121,23 @@ void sparse_linear_impl(const at::Tensor& input, const at::Tensor& indptr,
   const int64_t rows = input.size(0);
   const int64_t in_features = input.size(1);
   const int64_t out_features = indptr.numel() - 1;
-  const int64_t nnz = values.numel();
 
-  // values and bias in the accumulation type, once per call (O(nnz))
-  std::vector<acc_t> w(static_cast<size_t>(nnz));
-  const scalar_t* v = values.data_ptr<scalar_t>();
-  for (int64_t p = 0; p < nnz; ++p) w[p] = static_cast<acc_t>(v[p]);
-  std::vector<acc_t> b;
-  if (bias.has_value()) {
-    const scalar_t* bp = bias->data_ptr<scalar_t>();
-    b.resize(static_cast<size_t>(out_features));
-    for (int64_t o = 0; o < out_features; ++o) b[o] = static_cast<acc_t>(bp[o]);
-  }
+  // values and bias in the accumulation type: float and double are read
+  // as they are, half and bfloat16 converted once per call (O(nnz))
+  const auto accumulated = [&](const at::Tensor& t) {
+    return t.scalar_type() == c10::CppTypeToScalarType<acc_t>::value
+               ? t
+               : t.to(c10::CppTypeToScalarType<acc_t>::value);
+  };
+  const at::Tensor w = accumulated(values);
+  c10::optional<at::Tensor> b;
+  if (bias.has_value()) b = accumulated(*bias);
   const scalar_t* x = input.data_ptr<scalar_t>();
   scalar_t* y = output.data_ptr<scalar_t>();
   const int64_t* ip = indptr.data_ptr<int64_t>();
   const int32_t* ix = indices.data_ptr<int32_t>();
-  const acc_t* bb = b.empty() ? nullptr : b.data();
+  const acc_t* wp = w.data_ptr<acc_t>();
+  const acc_t* bb = b.has_value() ? b->data_ptr<acc_t>() : nullptr;
   const int64_t tiles = (rows + kTile - 1) / kTile;
 
   at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
@@ -160,7 +160,7 @@ void sparse_linear_impl(const at::Tensor& input, const at::Tensor& indptr,
           for (int64_t j = j0; j < j1; ++j) x_t[j * kTile + r] = 0;
         }
       }
-      tile_product(x_t.data(), ip, ix, w.data(), bb, out_features,
+      tile_product(x_t.data(), ip, ix, wp, bb, out_features,
                    y_t.data());
       for (int64_t o0 = 0; o0 < out_features; o0 += kTile) {
         const int64_t o1 = std::min(o0 + kTile, out_features);
