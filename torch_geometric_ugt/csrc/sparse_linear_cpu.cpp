@@ -119,132 +119,83 @@ void tile_product(const acc_t* x_t, const int64_t* indptr,
                                out_features, y_t);
 }
 
-// The tile's transposes, x_t[j, r] = x[first + r, j] in and
-// y[first + r, o] = y_t[o, r] out, kTile x kTile block by block so that
-// the block's lines of x_t / y_t stay in the L1 cache; the last tile's
-// missing rows read as 0.
-template <typename scalar_t, typename acc_t>
-void load_tile(const scalar_t* x, int64_t count, int64_t in_features,
-               int64_t j0, int64_t j1, acc_t* x_t) {
-  for (int64_t r = 0; r < count; ++r) {
-    const scalar_t* row = x + r * in_features;
-    for (int64_t j = j0; j < j1; ++j) {
-      x_t[j * kTile + r] = static_cast<acc_t>(row[j]);
-    }
-  }
-  for (int64_t r = count; r < kTile; ++r) {
-    for (int64_t j = j0; j < j1; ++j) x_t[j * kTile + r] = 0;
-  }
-}
-
-template <typename scalar_t, typename acc_t>
-void store_tile(const acc_t* y_t, int64_t count, int64_t out_features,
-                int64_t o0, int64_t o1, scalar_t* y) {
-  for (int64_t r = 0; r < count; ++r) {
-    scalar_t* row = y + r * out_features;
-    for (int64_t o = o0; o < o1; ++o) {
-      row[o] = static_cast<scalar_t>(y_t[o * kTile + r]);
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols
+// (converted to dst_t): the columns c0 <= c < c1 of rows r0 <= r < r1,
+// kTile x kTile block by block, so that a block's lines stay in the L1
+// cache.
+template <typename src_t, typename dst_t>
+void transpose_scalar(const src_t* src, int64_t src_stride, dst_t* dst,
+                      int64_t dst_stride, int64_t r0, int64_t r1, int64_t c0,
+                      int64_t c1) {
+  for (int64_t cb = c0; cb < c1; cb += kTile) {
+    const int64_t ce = std::min(cb + kTile, c1);
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t c = cb; c < ce; ++c) {
+        dst[c * dst_stride + r] = static_cast<dst_t>(src[r * src_stride + c]);
+      }
     }
   }
 }
 
 #ifdef UGT_X86
-// float tiles with AVX: 8 x 8 blocks transposed in registers
-// (unpack, shuffle, permute2f128), the columns past the last whole block
-// by the scalar loop.
+// One 8 x 8 float block transposed in registers (unpack, shuffle,
+// permute2f128).
 __attribute__((target("avx2,fma"))) inline void transpose8(
     const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m256 r0 = _mm256_loadu_ps(src + 0 * src_stride);
-  __m256 r1 = _mm256_loadu_ps(src + 1 * src_stride);
-  __m256 r2 = _mm256_loadu_ps(src + 2 * src_stride);
-  __m256 r3 = _mm256_loadu_ps(src + 3 * src_stride);
-  __m256 r4 = _mm256_loadu_ps(src + 4 * src_stride);
-  __m256 r5 = _mm256_loadu_ps(src + 5 * src_stride);
-  __m256 r6 = _mm256_loadu_ps(src + 6 * src_stride);
-  __m256 r7 = _mm256_loadu_ps(src + 7 * src_stride);
-  const __m256 t0 = _mm256_unpacklo_ps(r0, r1);
-  const __m256 t1 = _mm256_unpackhi_ps(r0, r1);
-  const __m256 t2 = _mm256_unpacklo_ps(r2, r3);
-  const __m256 t3 = _mm256_unpackhi_ps(r2, r3);
-  const __m256 t4 = _mm256_unpacklo_ps(r4, r5);
-  const __m256 t5 = _mm256_unpackhi_ps(r4, r5);
-  const __m256 t6 = _mm256_unpacklo_ps(r6, r7);
-  const __m256 t7 = _mm256_unpackhi_ps(r6, r7);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-  _mm256_storeu_ps(dst + 0 * dst_stride, _mm256_permute2f128_ps(s0, s4, 0x20));
-  _mm256_storeu_ps(dst + 1 * dst_stride, _mm256_permute2f128_ps(s1, s5, 0x20));
-  _mm256_storeu_ps(dst + 2 * dst_stride, _mm256_permute2f128_ps(s2, s6, 0x20));
-  _mm256_storeu_ps(dst + 3 * dst_stride, _mm256_permute2f128_ps(s3, s7, 0x20));
-  _mm256_storeu_ps(dst + 4 * dst_stride, _mm256_permute2f128_ps(s0, s4, 0x31));
-  _mm256_storeu_ps(dst + 5 * dst_stride, _mm256_permute2f128_ps(s1, s5, 0x31));
-  _mm256_storeu_ps(dst + 6 * dst_stride, _mm256_permute2f128_ps(s2, s6, 0x31));
-  _mm256_storeu_ps(dst + 7 * dst_stride, _mm256_permute2f128_ps(s3, s7, 0x31));
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+  __m256 t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m256 u[8];
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * dst_stride,
+                     _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * dst_stride,
+                     _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
 }
 
-__attribute__((target("avx2,fma"))) void load_full_tile_avx2(
-    const float* x, int64_t in_features, float* x_t) {
-  const int64_t whole = in_features / 8 * 8;
-  for (int64_t j = 0; j < whole; j += 8) {
-    for (int64_t r = 0; r < kTile; r += 8) {
-      transpose8(x + r * in_features + j, in_features, x_t + j * kTile + r,
-                 kTile);
+// The whole 8 x 8 blocks of rows < rows8, columns < cols8.
+__attribute__((target("avx2,fma"))) void transpose_blocks_avx2(
+    const float* src, int64_t src_stride, float* dst, int64_t dst_stride,
+    int64_t rows8, int64_t cols8) {
+  for (int64_t c = 0; c < cols8; c += 8) {
+    for (int64_t r = 0; r < rows8; r += 8) {
+      transpose8(src + r * src_stride + c, src_stride, dst + c * dst_stride + r,
+                 dst_stride);
     }
   }
-  load_tile(x, kTile, in_features, whole, in_features, x_t);
-}
-
-__attribute__((target("avx2,fma"))) void store_full_tile_avx2(
-    const float* y_t, int64_t out_features, float* y) {
-  const int64_t whole = out_features / 8 * 8;
-  for (int64_t o = 0; o < whole; o += 8) {
-    for (int64_t r = 0; r < kTile; r += 8) {
-      transpose8(y_t + o * kTile + r, kTile, y + r * out_features + o,
-                 out_features);
-    }
-  }
-  store_tile(y_t, kTile, out_features, whole, out_features, y);
 }
 #endif
 
-template <typename scalar_t, typename acc_t>
-void load_block_tile(const scalar_t* x, int64_t count, int64_t in_features,
-                     acc_t* x_t) {
+// The tile's transposes: dst[c * dst_stride + r] = src[r * src_stride + c]
+// for r < rows, c < cols; float to float with AVX2 in 8 x 8 register
+// blocks, the rest by the scalar loop.
+template <typename src_t, typename dst_t>
+void transpose(const src_t* src, int64_t src_stride, dst_t* dst,
+               int64_t dst_stride, int64_t rows, int64_t cols) {
+  int64_t rows8 = 0;
+  int64_t cols8 = 0;
 #ifdef UGT_X86
-  if constexpr (std::is_same_v<scalar_t, float>) {
-    if (count == kTile && has_avx2()) {
-      load_full_tile_avx2(x, in_features, x_t);
-      return;
+  if constexpr (std::is_same_v<src_t, float> && std::is_same_v<dst_t, float>) {
+    if (has_avx2()) {
+      rows8 = rows / 8 * 8;
+      cols8 = cols / 8 * 8;
+      transpose_blocks_avx2(src, src_stride, dst, dst_stride, rows8, cols8);
     }
   }
 #endif
-  for (int64_t j0 = 0; j0 < in_features; j0 += kTile) {
-    load_tile(x, count, in_features, j0, std::min(j0 + kTile, in_features),
-              x_t);
-  }
-}
-
-template <typename scalar_t, typename acc_t>
-void store_block_tile(const acc_t* y_t, int64_t count, int64_t out_features,
-                      scalar_t* y) {
-#ifdef UGT_X86
-  if constexpr (std::is_same_v<scalar_t, float>) {
-    if (count == kTile && has_avx2()) {
-      store_full_tile_avx2(y_t, out_features, y);
-      return;
-    }
-  }
-#endif
-  for (int64_t o0 = 0; o0 < out_features; o0 += kTile) {
-    store_tile(y_t, count, out_features, o0,
-               std::min(o0 + kTile, out_features), y);
-  }
+  transpose_scalar(src, src_stride, dst, dst_stride, 0, rows8, cols8, cols);
+  transpose_scalar(src, src_stride, dst, dst_stride, rows8, rows, 0, cols);
 }
 
 template <typename scalar_t>
@@ -281,11 +232,14 @@ void sparse_linear_impl(const at::Tensor& input, const at::Tensor& indptr,
     for (int64_t tile = begin; tile < end; ++tile) {
       const int64_t first = tile * kTile;
       const int64_t count = std::min(kTile, rows - first);
-      load_block_tile(x + first * in_features, count, in_features,
-                      x_t.data());
+      transpose(x + first * in_features, in_features, x_t.data(), kTile,
+                count, in_features);
+      for (int64_t j = 0; j < in_features; ++j) {  // last tile: pad with 0
+        for (int64_t r = count; r < kTile; ++r) x_t[j * kTile + r] = 0;
+      }
       tile_product(x_t.data(), ip, ix, wp, bb, out_features, y_t.data());
-      store_block_tile(y_t.data(), count, out_features,
-                       y + first * out_features);
+      transpose(y_t.data(), kTile, y + first * out_features, out_features,
+                out_features, count);
     }
   });
 }
