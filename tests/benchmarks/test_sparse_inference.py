@@ -80,3 +80,17 @@ def test_the_headline_targets_hold_in_the_record(sparsity):
         assert top["linear_speedup"]["sparse"] >= 4.0
     else:
         assert top["speedup"]["sparse"] >= 0.9
+
+
+def test_the_summary_spans_what_the_cases_give():
+    assert bench._span([1.234, 2.0, 1.5], 2) == "1.23–2.00x"
+    assert bench._span([3.0, 3.04]) == "3.0x"
+    assert bench._span([17.2, 51.0], 0, " %") == "17–51 %"
+    inference = json.loads(
+        (bench.RESULTS / "sparse-inference-cpu.json").read_text())
+    lines = bench.in_short(inference)
+    top = bench.headline(inference)["0.99"]
+    assert f"{top['speedup']['sparse']:.2f}x faster" in lines[0]
+    graphs = {c["graph"] for c in inference["cases"]}
+    assert {line.split(" (")[0][2:] for line in lines[1:1 + len(graphs)]} \
+        == graphs
