@@ -234,8 +234,10 @@ void sparse_linear_impl(const at::Tensor& input, const at::Tensor& indptr,
       const int64_t count = std::min(kTile, rows - first);
       transpose(x + first * in_features, in_features, x_t.data(), kTile,
                 count, in_features);
-      for (int64_t j = 0; j < in_features; ++j) {  // last tile: pad with 0
-        for (int64_t r = count; r < kTile; ++r) x_t[j * kTile + r] = 0;
+      if (count < kTile) {  // the last tile: pad with 0
+        for (int64_t j = 0; j < in_features; ++j) {
+          for (int64_t r = count; r < kTile; ++r) x_t[j * kTile + r] = 0;
+        }
       }
       tile_product(x_t.data(), ip, ix, wp, bb, out_features, y_t.data());
       transpose(y_t.data(), kTile, y + first * out_features, out_features,
