@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +80,7 @@ SYNTHETIC = {  # nodes, features, edges per node, classes
     "synthetic-20k": (20_000, 512, 2, 1024),
 }
 HEADLINE = {"graph": "synthetic-20k", "model": "PyG-GIN", "hidden": 1024}
+T = TypeVar("T")
 PYG_GIN = "PyG-GIN"  # torch_geometric.nn.GIN: a 2-layer MLP in every layer
 
 # the layer shapes (in, out) and node counts of --crossover
@@ -182,6 +183,14 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def rotated(items: Sequence[T], round_: int) -> List[T]:
+    """:obj:`items` in the order of interleaved round :obj:`round_`: each
+    round starts with the next one, so that none always runs right after
+    the same other (allocator and cache state)."""
+    turn = round_ % len(items)
+    return list(items[turn:]) + list(items[:turn])
+
+
 def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
              repeats: int, device: str = "cpu") -> Dict[str, Any]:
     """Times one (graph, model, hidden) at every sparsity; then measures
@@ -210,10 +219,7 @@ def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
         outputs = {}
         with torch.inference_mode():
             for round_ in range(repeats + 1):  # round 0 warms up
-                # each round starts with another variant: none always runs
-                # right after the same one (allocator and cache state)
-                turn = round_ % len(VARIANTS)
-                for name in VARIANTS[turn:] + VARIANTS[:turn]:
+                for name in rotated(VARIANTS, round_):
                     backend.set_backend(paths[name])
                     watch = watches[name]
                     watch.reset()
@@ -304,9 +310,8 @@ def time_layers(threads: int, repeats: int,
                 times: Dict[str, List[float]] = {k: [] for k in calls}
                 with torch.inference_mode():
                     for round_ in range(repeats + 1):
-                        order = list(calls.items())
-                        turn = round_ % len(order)
-                        for name, call in order[turn:] + order[:turn]:
+                        for name, call in rotated(list(calls.items()),
+                                                  round_):
                             sync(device)
                             start = time.perf_counter()
                             call()
@@ -408,17 +413,13 @@ def in_short(inference: Dict[str, Any]) -> List[str]:
         f"{by[0.9]['speedup']['sparse']:.2f}x at 0.9."]
     graphs = dict.fromkeys(c["graph"] for c in inference["cases"])
     for graph in graphs:
-        at: Dict[float, List[Dict[str, Any]]] = {0.99: [], 0.9: []}
-        for case in inference["cases"]:
-            if case["graph"] == graph and case is not top["case"]:
-                for r in case["sparsities"]:
-                    if r["sparsity"] in at:
-                        at[r["sparsity"]].append(r)
-        if not at[0.99]:
+        chosen = [c for c in inference["cases"]
+                  if c["graph"] == graph and c is not top["case"]]
+        if not chosen:
             continue
-        models = ", ".join(dict.fromkeys(
-            c["model"] for c in inference["cases"]
-            if c["graph"] == graph and c is not top["case"]))
+        at = {s: [r for c in chosen for r in c["sparsities"]
+                  if r["sparsity"] == s] for s in (0.99, 0.9)}
+        models = ", ".join(dict.fromkeys(c["model"] for c in chosen))
         shares = [100 * r["propagate_share_dense"] for r in at[0.99]]
         lines.append(
             f"- {graph} ({models}): "
