@@ -106,6 +106,21 @@ def test_the_fallback_path_is_used_without_the_kernel():
     assert max_density(torch.device("meta")) == 0.0  # not measured: dense
 
 
+@pytest.mark.parametrize("dtype", sorted(TOLERANCE, key=str))
+def test_the_csr_path_is_an_operator_too(dtype):
+    # torch.sparse.mm on a CSR weight, opaque to torch.compile
+    op = torch.ops.torch_geometric_ugt.sparse_linear_csr
+    weight = sparse_weight(21, 17, 0.3, dtype)
+    layer = SparseLinear.from_dense(weight, torch.randn(21).to(dtype))
+    parts = (layer.indptr, layer.indices, layer.values)
+    x = torch.randn(37, 17).to(dtype)
+    torch.library.opcheck(op, (x, *parts, layer.bias))
+    torch.library.opcheck(op, (x.view(1, 37, 17), *parts, None))
+    torch.library.opcheck(op, (x[:0], *parts, None))
+    assert torch.equal(op(x, *parts, layer.bias),
+                       sparse_linear_reference(x, *parts, layer.bias))
+
+
 def test_conversions_and_the_dense_weight():
     weight = sparse_weight(12, 9, 0.4)
     bias = torch.randn(12)

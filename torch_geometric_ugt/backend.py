@@ -192,6 +192,16 @@ OPS = "torch_geometric_ugt"
 r"""The operator namespace: :obj:`torch.ops.torch_geometric_ugt`."""
 
 
+def sparse_linear_fake(input: torch.Tensor, indptr: torch.Tensor,
+                       indices: torch.Tensor, values: torch.Tensor,
+                       bias: Optional[torch.Tensor]) -> torch.Tensor:
+    r"""The shape of a sparse-weight product, :math:`(*, C_{out})` for an
+    input :math:`(*, C_{in})` and :obj:`indptr` of :math:`C_{out} + 1`
+    entries: the fake kernel of both sparse_linear operators.
+    """
+    return input.new_empty((*input.shape[:-1], indptr.shape[0] - 1))
+
+
 _fake_registered = False
 
 
@@ -210,11 +220,7 @@ def _register_fake() -> None:
           k: torch.Tensor, reject_infinite: bool) -> None:
         return None
 
-    @torch.library.register_fake(f"{OPS}::sparse_linear")
-    def _sparse_linear(input: torch.Tensor, indptr: torch.Tensor,
-                       indices: torch.Tensor, values: torch.Tensor,
-                       bias: Optional[torch.Tensor]) -> torch.Tensor:
-        return input.new_empty((*input.shape[:-1], indptr.shape[0] - 1))
+    torch.library.register_fake(f"{OPS}::sparse_linear")(sparse_linear_fake)
 
 
 def _prebuilt(kind: str) -> Optional[Path]:

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import Tensor
 
-from torch_geometric_ugt.backend import native_module
+from torch_geometric_ugt.backend import OPS, native_module, sparse_linear_fake
 
 NATIVE_MAX_DENSITY = 0.2
 r"""Densest weight (share of nonzeros) that the native CPU kernel runs
@@ -126,6 +126,19 @@ def sparse_linear_reference(input: Tensor, indptr: Tensor, indices: Tensor,
     return out.to(input.dtype).reshape(*input.shape[:-1], out_features)
 
 
+@torch.library.custom_op(f"{OPS}::sparse_linear_csr", mutates_args=())
+def _sparse_linear_csr(input: Tensor, indptr: Tensor, indices: Tensor,
+                       values: Tensor, bias: Optional[Tensor]) -> Tensor:
+    # sparse_linear_reference as one operator with a fake kernel:
+    # torch.compile cannot build sparse tensors in a graph, so it traces
+    # this call whole instead of breaking the graph (or skipping the frame).
+    return sparse_linear_reference(input, indptr, indices, values,
+                                   bias).contiguous()
+
+
+_sparse_linear_csr.register_fake(sparse_linear_fake)
+
+
 def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,
                   values: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     r""":math:`\mathbf{X} \mathbf{W}^{\top} + \mathbf{b}` for a CSR weight
@@ -133,7 +146,10 @@ def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,
     dimension of :obj:`input` (any leading shape, any strides, 0 rows
     included). The native CPU kernel when it is available (see
     :mod:`torch_geometric_ugt.backend`), else
-    :func:`sparse_linear_reference`. No gradients.
+    :func:`sparse_linear_reference` (as the operator
+    :obj:`torch.ops.torch_geometric_ugt.sparse_linear_csr`). Both are
+    operators with fake kernels, so :func:`torch.compile` traces them
+    without a graph break. No gradients.
 
     Args:
         input (torch.Tensor): :math:`(*, C_{in})`, floating point.
@@ -151,7 +167,8 @@ def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,
         ops = native_module(input.device)
         if ops is not None:
             return ops.sparse_linear(input, indptr, indices, values, bias)
-    return sparse_linear_reference(input, indptr, indices, values, bias)
+    return torch.ops.torch_geometric_ugt.sparse_linear_csr(
+        input, indptr, indices, values, bias)
 
 
 class SparseLinear(torch.nn.Module):

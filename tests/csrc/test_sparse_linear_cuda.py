@@ -27,3 +27,12 @@ def test_sparse_linear_on_cuda(dtype):
     torch.testing.assert_close(got, want, atol=tol * want.abs().max(),
                                rtol=0)
     assert max_density(torch.device("cuda")) == 0.0  # not measured yet
+
+
+def test_the_csr_operator_on_cuda():
+    weight = torch.randn(21, 17) * (torch.rand(21, 17) < 0.3)
+    layer = SparseLinear.from_dense(weight, torch.randn(21)).to("cuda")
+    x = torch.randn(37, 17, device="cuda")
+    torch.library.opcheck(torch.ops.torch_geometric_ugt.sparse_linear_csr,
+                          (x, layer.indptr, layer.indices, layer.values,
+                           layer.bias))
