@@ -1,8 +1,9 @@
 """Graph breaks of torch.compile (``torch._dynamo.explain``) for plain PyG
 models beside the same models supermasked, with the masks up to date and
 stale (the forward pass then selects them, inside the graph), and, for
-inference, beside their sparse squashed tickets on both paths of the
-sparse product (the native operator, and ``torch.sparse`` as on CUDA).
+inference, beside their sparse squashed tickets; each on both paths
+(``native`` kernels, and their pure-PyTorch twins ``torch``: CUDA without
+nvcc, other devices), with the package's operators traced into the graphs.
 
     python -m benchmarks.graph_breaks \\
         --json benchmarks/results/graph-breaks.json
@@ -75,54 +76,70 @@ def sparse_squashed(name: str) -> torch.nn.Module:
     return sparse
 
 
-def inference_breaks(name: str) -> Dict[str, object]:
-    r"""Graph breaks under :func:`torch.no_grad` of the plain model in eval
-    mode and of its sparse squashed ticket on each path of the product,
-    with the operators traced for the ticket.
+def search_breaks(name: str, path: str) -> Dict[str, object]:
+    r"""Graph breaks of the supermasked :obj:`MODELS[name]` on the
+    :obj:`path` backend with its masks up to date and stale, and the
+    operators traced in each case (a selection only for stale masks).
+    """
+    data = graph()
+    previous = backend.requested_backend()
+    backend.set_backend(path)
+    try:
+        model = supermask(MODELS[name](), seed=0)
+        opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+        sparsifier = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
+                                             ramp_epochs=3)
+        fresh, fresh_operators = explain(model, data)
+        sparsifier.step(1)  # stale masks
+        stale, stale_operators = explain(model, data)
+    finally:
+        backend.set_backend(previous)
+    return {"fresh_masks": fresh, "fresh_operators": fresh_operators,
+            "stale_masks": stale, "stale_operators": stale_operators}
+
+
+def inference_breaks(name: str, path: str) -> Dict[str, object]:
+    r"""Graph breaks under :func:`torch.no_grad` of the sparse squashed
+    ticket of :obj:`MODELS[name]` on the :obj:`path` backend, and the
+    operators traced.
     """
     data = graph(SPARSE_WIDTH)
-    found: Dict[str, object] = {}
     previous = backend.requested_backend()
-    with torch.no_grad():
-        found["plain_eval"] = breaks(MODELS[name](SPARSE_WIDTH).eval(), data)
-        try:
-            for path in ("native", "torch"):
-                backend.set_backend(path)
-                count, operators = explain(sparse_squashed(name), data)
-                found[f"sparse_{path}"] = count
-                found[f"sparse_{path}_operators"] = operators
-        finally:
-            backend.set_backend(previous)
-    return found
+    backend.set_backend(path)
+    try:
+        with torch.no_grad():
+            count, operators = explain(sparse_squashed(name), data)
+    finally:
+        backend.set_backend(previous)
+    return {"breaks": count, "operators": operators}
+
+
+PATHS = ("native", "torch")
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
     p = cli.parser(__doc__)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    backend.set_backend("native")
-    data = graph()
     rows = []
     for name, build in MODELS.items():
-        plain = breaks(build(), data)
-        model = supermask(build(), seed=0)
-        opt = torch.optim.Adam(score_parameters(model), lr=0.05)
-        sparsifier = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
-                                             ramp_epochs=3)
-        fresh = breaks(model, data)
-        sparsifier.step(1)  # stale masks
-        stale, stale_operators = explain(model, data)
-        inference = inference_breaks(name)
-        rows.append({"model": name, "plain": plain, "fresh_masks": fresh,
-                     "stale_masks": stale,
-                     "stale_masks_operators": stale_operators, **inference})
-        print(f"{name}: plain {plain}, supermasked {fresh} (masks up to "
-              f"date), {stale} (stale masks; traced: {stale_operators}); "
-              f"inference: plain {inference['plain_eval']}, sparse "
-              f"squashed {inference['sparse_native']} (native; traced: "
-              f"{inference['sparse_native_operators']}), "
-              f"{inference['sparse_torch']} (torch.sparse; traced: "
-              f"{inference['sparse_torch_operators']})")
+        search: Dict[str, object] = {"plain": breaks(build(), graph())}
+        with torch.no_grad():
+            inference: Dict[str, object] = {"plain": breaks(
+                build(SPARSE_WIDTH).eval(), graph(SPARSE_WIDTH))}
+        for path in PATHS:
+            search[path] = found = search_breaks(name, path)
+            print(f"{name} search, {path}: plain {search['plain']}, "
+                  f"supermasked {found['fresh_masks']} (masks up to date), "
+                  f"{found['stale_masks']} (stale; traced "
+                  f"{found['stale_operators']})")
+        for path in PATHS:
+            inference[path] = found = inference_breaks(name, path)
+            print(f"{name} inference, {path}: plain {inference['plain']}, "
+                  f"sparse squashed {found['breaks']} (traced "
+                  f"{found['operators']})")
+        rows.append({"model": name, "search": search,
+                     "inference": inference})
     record = {"torch": torch.__version__, "rows": rows}
     if args.json:
         with open(args.json, "w") as f:

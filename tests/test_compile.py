@@ -1,6 +1,7 @@
 """torch.compile: a supermasked model gets no more graph breaks than the
 plain one, a compiled training loop keeps the masks exact, and a sparse
-squashed model compiles as the plain one does."""
+squashed model compiles as the plain one does (and exports), on the native
+kernels and on their pure-PyTorch twins."""
 import warnings
 
 import pytest
@@ -26,32 +27,38 @@ def native():
     backend.set_backend("auto")
 
 
-def explain(model, graph):
+def traceable(measure, *args):
+    # what a graph_breaks measurement returns, with no untraceable call
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        found = graph_breaks.explain(model, graph)
+        found = measure(*args)
     assert not [w for w in caught
                 if "does not know how to trace" in str(w.message)]
     return found
 
 
+# each path's operator: native kernels, or their pure-PyTorch twins (CUDA
+# without nvcc, other devices, UGT_THRESHOLD_BACKEND=torch)
+SELECTION = {"native": "prune_smallest_", "torch": "prune_smallest_torch_"}
+PRODUCT = {"native": "sparse_linear", "torch": "sparse_linear_csr"}
+
+
+@pytest.mark.parametrize("backend_name", sorted(SELECTION))
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_no_more_graph_breaks_than_the_plain_model(name):
-    graph = tiny_graph()
-    plain, _ = explain(MODELS[name](), graph)
-    model = supermask(MODELS[name](), seed=0)
-    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
-    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
-                                 ramp_epochs=3)
-    count, operators = explain(model, graph)  # masks up to date
-    assert count <= plain and operators == []
-    sp.step(1)  # stale: the forward pass selects them, inside the graph
-    count, operators = explain(model, graph)
-    assert count <= plain
-    assert operators == ["torch_geometric_ugt.prune_smallest_"]
+def test_no_more_graph_breaks_than_the_plain_model(name, backend_name):
+    plain = traceable(graph_breaks.breaks, MODELS[name](),
+                      graph_breaks.graph())
+    found = traceable(graph_breaks.search_breaks, name, backend_name)
+    assert found["fresh_masks"] <= plain and found["stale_masks"] <= plain
+    assert found["fresh_operators"] == []  # masks up to date
+    # stale: the forward pass selects them, inside the graph
+    assert found["stale_operators"] == [
+        f"torch_geometric_ugt.{SELECTION[backend_name]}"]
 
 
-def test_compiled_training_keeps_the_masks_exact():
+@pytest.mark.parametrize("backend_name", sorted(SELECTION))
+def test_compiled_training_keeps_the_masks_exact(backend_name):
+    backend.set_backend(backend_name)
     graph = tiny_graph()
     model = supermask(MODELS["GIN"](), seed=0)
     opt = torch.optim.Adam(score_parameters(model), lr=0.05)
@@ -82,7 +89,7 @@ def test_compiled_training_keeps_the_masks_exact():
     assert moved >= 4
 
 
-@pytest.mark.parametrize("backend_name", ["native", "torch"])
+@pytest.mark.parametrize("backend_name", sorted(PRODUCT))
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_a_sparse_squashed_model_compiles_as_the_plain_one(name,
                                                            backend_name):
@@ -92,15 +99,16 @@ def test_a_sparse_squashed_model_compiles_as_the_plain_one(name,
     width = graph_breaks.SPARSE_WIDTH
     data = graph_breaks.graph(width)
     with torch.no_grad():
-        plain, _ = explain(MODELS[name](width).eval(), data)
+        plain = traceable(graph_breaks.breaks, MODELS[name](width).eval(),
+                          data)
+    found = traceable(graph_breaks.inference_breaks, name, backend_name)
     backend.set_backend(backend_name)
     sparse = graph_breaks.sparse_squashed(name)
     layers = sum(isinstance(m, SparseLinear) for m in sparse.modules())
-    op = {"native": "sparse_linear", "torch": "sparse_linear_csr"}
+    assert found["breaks"] <= plain
+    assert found["operators"] == [
+        f"torch_geometric_ugt.{PRODUCT[backend_name]}"] * layers
     with torch.no_grad():
-        count, operators = explain(sparse, data)
-        assert count <= plain
-        assert operators == [f"torch_geometric_ugt.{op[backend_name]}"] * layers
         want = sparse(data.x, data.edge_index)
         dynamo.reset()
         compiled = torch.compile(sparse, fullgraph=plain == 0)
@@ -108,14 +116,14 @@ def test_a_sparse_squashed_model_compiles_as_the_plain_one(name,
     torch.testing.assert_close(got, want)
 
 
-@pytest.mark.parametrize("backend_name", ["native", "torch"])
+@pytest.mark.parametrize("backend_name", sorted(PRODUCT))
 def test_a_sparse_squashed_model_exports(backend_name):
     backend.set_backend(backend_name)
     data = graph_breaks.graph(graph_breaks.SPARSE_WIDTH)
     sparse = graph_breaks.sparse_squashed("GIN")
     program = torch.export.export(sparse, (data.x, data.edge_index))
-    op = {"native": "sparse_linear", "torch": "sparse_linear_csr"}
-    assert f"torch_geometric_ugt.{op[backend_name]}" in str(program.graph)
+    assert f"torch_geometric_ugt.{PRODUCT[backend_name]}" in str(
+        program.graph)
     with torch.no_grad():
         want = sparse(data.x, data.edge_index)
     torch.testing.assert_close(

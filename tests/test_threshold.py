@@ -213,3 +213,20 @@ def test_refused_selection_writes_no_mask_property(n, frac, where, bad,
 def test_k_must_be_an_int(k):
     with pytest.raises(TypeError, match="k must be an int"):
         prune_smallest_([torch.randn(4)], [torch.empty(4)], k)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64,
+                                   torch.float16, torch.bfloat16])
+def test_the_torch_path_is_an_operator_too(dtype):
+    # the reference as one operator, opaque to torch.compile
+    op = torch.ops.torch_geometric_ugt.prune_smallest_torch_
+    gen = torch.Generator().manual_seed(0)
+    scores = [torch.randn(40, 3, generator=gen), torch.randn(9, generator=gen)]
+    masks = [torch.empty(40, 3, dtype=dtype), torch.empty(9, dtype=dtype)]
+    torch.library.opcheck(op, (scores, masks, torch.tensor(50), True))
+    op(scores, masks, torch.tensor(50), True)
+    assert_same(masks, reference_masks(scores, 50))
+    scores[1][4] = math.inf
+    with pytest.raises(ValueError, match="infinite"):
+        op(scores, masks, torch.tensor(50), True)
+    op(scores, masks, torch.tensor(50), False)

@@ -28,12 +28,12 @@ Contract (kept small on purpose, so that native kernels can implement it):
 from __future__ import annotations
 
 import numbers
-from typing import Sequence, Union
+from typing import List, Sequence, Union
 
 import torch
 from torch import Tensor
 
-from torch_geometric_ugt.backend import native_module
+from torch_geometric_ugt.backend import OPS, native_module
 
 
 def prune_smallest_(
@@ -49,7 +49,10 @@ def prune_smallest_(
     :mod:`torch_geometric_ugt.backend`) when it is available and the scores
     are float32 with masks of one dtype it writes (float32, float64,
     float16 or bfloat16), else to
-    :func:`prune_smallest_reference_`. Both follow this module's contract.
+    :func:`prune_smallest_reference_` (as the operator
+    :obj:`torch.ops.torch_geometric_ugt.prune_smallest_torch_`). Both
+    follow this module's contract, and both are operators with fake
+    kernels, so :func:`torch.compile` traces either without a graph break.
 
     Args:
         scores (Sequence[torch.Tensor]): Score tensors (any shapes, one
@@ -80,22 +83,39 @@ def prune_smallest_(
                         f"got {k!r}.")
     if not scores:
         return
+    count = k if isinstance(k, Tensor) else torch.tensor(int(k))
     native = (native_module(scores[0].device)
               if _native_eligible(scores, masks) else None)
-    if native is not None:
-        # The operator (CPU or CUDA) screens before it writes and raises a
-        # ValueError if it finds NaN (or inf, when asked to); the message
-        # of check_finite_scores says where.
-        count = k if isinstance(k, Tensor) else torch.tensor(int(k))
-        try:
-            native.prune_smallest_(list(scores), list(masks), count,
-                                   check_finite)
-        except ValueError:
-            check_finite_scores(scores, allow_infinite=not check_finite)
-            raise
+    if native is None:
+        torch.ops.torch_geometric_ugt.prune_smallest_torch_(
+            list(scores), list(masks), count, check_finite)
         return
-    check_finite_scores(scores, allow_infinite=not check_finite)
+    # The operator (CPU or CUDA) screens before it writes and raises a
+    # ValueError if it finds NaN (or inf, when asked to); the message of
+    # check_finite_scores says where.
+    try:
+        native.prune_smallest_(list(scores), list(masks), count,
+                               check_finite)
+    except ValueError:
+        check_finite_scores(scores, allow_infinite=not check_finite)
+        raise
+
+
+@torch.library.custom_op(f"{OPS}::prune_smallest_torch_",
+                         mutates_args=("masks", ))
+def _prune_smallest_torch_(scores: List[Tensor], masks: List[Tensor],
+                           k: Tensor, reject_infinite: bool) -> None:
+    # The pure-PyTorch path as one operator with the native one's schema
+    # and a fake kernel: torch.compile traces the call whole instead of
+    # breaking the graph at the screen's and the count's host reads.
+    check_finite_scores(scores, allow_infinite=not reject_infinite)
     prune_smallest_reference_(scores, masks, int(k))
+
+
+@_prune_smallest_torch_.register_fake
+def _(scores: List[Tensor], masks: List[Tensor], k: Tensor,
+      reject_infinite: bool) -> None:
+    return None
 
 
 # The mask dtypes the native kernels write; any other goes to the reference.
