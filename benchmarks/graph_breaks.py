@@ -10,8 +10,9 @@ nvcc, other devices), with the package's operators traced into the graphs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch._dynamo as dynamo
@@ -37,6 +38,22 @@ r"""The width of the sparse squashed models: their first layer's weight
 (64 x 128) has more than :data:`MIN_ELEMENTS` entries, so it goes
 sparse."""
 
+PATHS = ("native", "torch")
+r"""The backends measured: the native kernels and their pure-PyTorch
+twins."""
+
+
+@contextlib.contextmanager
+def on_backend(path: str) -> Iterator[None]:
+    r"""Runs the block on backend :obj:`path`, then restores the one asked
+    for before."""
+    previous = backend.requested_backend()
+    backend.set_backend(path)
+    try:
+        yield
+    finally:
+        backend.set_backend(previous)
+
 
 def graph(width: int = 8) -> Data:
     r"""A random graph of 12 nodes, 40 edges, :obj:`width` features."""
@@ -60,6 +77,7 @@ def explain(model: torch.nn.Module, data: Data) -> Tuple[int, List[str]]:
 
 
 def breaks(model: torch.nn.Module, data: Data) -> int:
+    r"""The graph breaks of :obj:`model` on :obj:`data`."""
     return explain(model, data)[0]
 
 
@@ -82,9 +100,7 @@ def search_breaks(name: str, path: str) -> Dict[str, object]:
     operators traced in each case (a selection only for stale masks).
     """
     data = graph()
-    previous = backend.requested_backend()
-    backend.set_backend(path)
-    try:
+    with on_backend(path):
         model = supermask(MODELS[name](), seed=0)
         opt = torch.optim.Adam(score_parameters(model), lr=0.05)
         sparsifier = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
@@ -92,29 +108,21 @@ def search_breaks(name: str, path: str) -> Dict[str, object]:
         fresh, fresh_operators = explain(model, data)
         sparsifier.step(1)  # stale masks
         stale, stale_operators = explain(model, data)
-    finally:
-        backend.set_backend(previous)
     return {"fresh_masks": fresh, "fresh_operators": fresh_operators,
             "stale_masks": stale, "stale_operators": stale_operators}
 
 
 def inference_breaks(name: str, path: str) -> Dict[str, object]:
     r"""Graph breaks under :func:`torch.no_grad` of the sparse squashed
-    ticket of :obj:`MODELS[name]` on the :obj:`path` backend, and the
-    operators traced.
+    ticket of :obj:`MODELS[name]` on the :obj:`path` backend, the
+    operators traced, and its number of sparse layers.
     """
     data = graph(SPARSE_WIDTH)
-    previous = backend.requested_backend()
-    backend.set_backend(path)
-    try:
-        with torch.no_grad():
-            count, operators = explain(sparse_squashed(name), data)
-    finally:
-        backend.set_backend(previous)
-    return {"breaks": count, "operators": operators}
-
-
-PATHS = ("native", "torch")
+    with on_backend(path), torch.no_grad():
+        sparse = sparse_squashed(name)
+        count, operators = explain(sparse, data)
+    layers = sum(isinstance(m, SparseLinear) for m in sparse.modules())
+    return {"breaks": count, "operators": operators, "sparse_layers": layers}
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
@@ -128,13 +136,15 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             inference: Dict[str, object] = {"plain": breaks(
                 build(SPARSE_WIDTH).eval(), graph(SPARSE_WIDTH))}
         for path in PATHS:
-            search[path] = found = search_breaks(name, path)
+            found = search_breaks(name, path)
+            search[path] = found
             print(f"{name} search, {path}: plain {search['plain']}, "
                   f"supermasked {found['fresh_masks']} (masks up to date), "
                   f"{found['stale_masks']} (stale; traced "
                   f"{found['stale_operators']})")
         for path in PATHS:
-            inference[path] = found = inference_breaks(name, path)
+            found = inference_breaks(name, path)
+            inference[path] = found
             print(f"{name} inference, {path}: plain {inference['plain']}, "
                   f"sparse squashed {found['breaks']} (traced "
                   f"{found['operators']})")

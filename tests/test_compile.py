@@ -2,6 +2,9 @@
 plain one, a compiled training loop keeps the masks exact, and a sparse
 squashed model compiles as the plain one does (and exports), on the native
 kernels and on their pure-PyTorch twins."""
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -14,7 +17,6 @@ from benchmarks.graph_breaks import MODELS
 from tests.conftest import tiny_graph
 from torch_geometric_ugt import (GlobalGradualSparsifier, backend,
                                  score_parameters, supermask)
-from torch_geometric_ugt.sparse_linear import SparseLinear
 from torch_geometric_ugt.threshold import prune_smallest_reference_
 
 
@@ -102,12 +104,12 @@ def test_a_sparse_squashed_model_compiles_as_the_plain_one(name,
         plain = traceable(graph_breaks.breaks, MODELS[name](width).eval(),
                           data)
     found = traceable(graph_breaks.inference_breaks, name, backend_name)
-    backend.set_backend(backend_name)
-    sparse = graph_breaks.sparse_squashed(name)
-    layers = sum(isinstance(m, SparseLinear) for m in sparse.modules())
     assert found["breaks"] <= plain
     assert found["operators"] == [
-        f"torch_geometric_ugt.{PRODUCT[backend_name]}"] * layers
+        f"torch_geometric_ugt.{PRODUCT[backend_name]}"
+    ] * found["sparse_layers"]
+    backend.set_backend(backend_name)
+    sparse = graph_breaks.sparse_squashed(name)
     with torch.no_grad():
         want = sparse(data.x, data.edge_index)
         dynamo.reset()
@@ -117,10 +119,11 @@ def test_a_sparse_squashed_model_compiles_as_the_plain_one(name,
 
 
 @pytest.mark.parametrize("backend_name", sorted(PRODUCT))
-def test_a_sparse_squashed_model_exports(backend_name):
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_sparse_squashed_model_exports(name, backend_name):
     backend.set_backend(backend_name)
     data = graph_breaks.graph(graph_breaks.SPARSE_WIDTH)
-    sparse = graph_breaks.sparse_squashed("GIN")
+    sparse = graph_breaks.sparse_squashed(name)
     program = torch.export.export(sparse, (data.x, data.edge_index))
     assert f"torch_geometric_ugt.{PRODUCT[backend_name]}" in str(
         program.graph)
@@ -128,3 +131,32 @@ def test_a_sparse_squashed_model_exports(backend_name):
         want = sparse(data.x, data.edge_index)
     torch.testing.assert_close(
         program.module()(data.x, data.edge_index), want)
+
+
+LOAD = """
+import sys
+import torch
+import torch_geometric_ugt
+torch_geometric_ugt.backend.active_backend("cpu")  # registers the kernels
+program = torch.export.load(sys.argv[1])
+x, edge_index, want = torch.load(sys.argv[2])
+torch.testing.assert_close(program.module()(x, edge_index), want)
+"""
+
+
+@pytest.mark.parametrize("backend_name", sorted(PRODUCT))
+def test_an_exported_ticket_loads_in_a_fresh_process(backend_name, tmp_path):
+    backend.set_backend(backend_name)
+    data = graph_breaks.graph(graph_breaks.SPARSE_WIDTH)
+    sparse = graph_breaks.sparse_squashed("GIN")
+    torch.export.save(torch.export.export(sparse, (data.x, data.edge_index)),
+                      tmp_path / "ticket.pt2")
+    with torch.no_grad():
+        torch.save((data.x, data.edge_index, sparse(data.x, data.edge_index)),
+                   tmp_path / "io.pt")
+    env = dict(os.environ, UGT_THRESHOLD_BACKEND=backend_name)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, str(tmp_path / "ticket.pt2"),
+         str(tmp_path / "io.pt")], capture_output=True, text=True, env=env,
+        timeout=600)
+    assert done.returncode == 0, done.stderr

@@ -117,8 +117,27 @@ def test_the_csr_path_is_an_operator_too(dtype):
     torch.library.opcheck(op, (x, *parts, layer.bias))
     torch.library.opcheck(op, (x.view(1, 37, 17), *parts, None))
     torch.library.opcheck(op, (x[:0], *parts, None))
-    assert torch.equal(op(x, *parts, layer.bias),
-                       sparse_linear_reference(x, *parts, layer.bias))
+    got = op(x, *parts, layer.bias)
+    assert got.is_contiguous()  # as the fake kernel says
+    want = F.linear(x.double(), weight.double(), layer.bias.double())
+    torch.testing.assert_close(
+        got.double(), want, atol=TOLERANCE[dtype] * float(want.abs().max()),
+        rtol=0)
+
+
+@pytest.mark.parametrize("path", ["native", "torch"])
+def test_operands_that_require_grad_are_refused(path):
+    backend.set_backend(path)
+    layer = SparseLinear.from_dense(sparse_weight(8, 6, 0.5),
+                                    torch.randn(8))
+    parts = (layer.indptr, layer.indices, layer.values)
+    x = torch.randn(3, 6)
+    for args in ((x.requires_grad_(), *parts, None),
+                 (x.detach(), *parts, layer.bias.requires_grad_())):
+        with pytest.raises(RuntimeError, match="no gradients"):
+            sparse_linear(*args)
+        with torch.no_grad():
+            sparse_linear(*args)
 
 
 def test_conversions_and_the_dense_weight():

@@ -227,6 +227,21 @@ def test_the_torch_path_is_an_operator_too(dtype):
     op(scores, masks, torch.tensor(50), True)
     assert_same(masks, reference_masks(scores, 50))
     scores[1][4] = math.inf
+    before = [m.clone() for m in masks]
     with pytest.raises(ValueError, match="infinite"):
         op(scores, masks, torch.tensor(50), True)
+    assert all(torch.equal(m, b) for m, b in zip(masks, before))
     op(scores, masks, torch.tensor(50), False)
+    assert_same(masks, reference_masks(scores, 50))
+
+
+def test_meta_scores_are_refused():
+    scores = [torch.empty(4, 3, device="meta")]
+    with pytest.raises(ValueError, match="meta device"):
+        prune_smallest_(scores, [torch.empty(4, 3, device="meta")], 5)
+
+
+def test_counts_beyond_int64_are_clamped():
+    scores = [torch.randn(4, 3), torch.randn(5)]
+    assert_same(run(scores, 2**70), reference_masks(scores, 17))
+    assert_same(run(scores, -2**70), reference_masks(scores, 0))

@@ -192,13 +192,25 @@ OPS = "torch_geometric_ugt"
 r"""The operator namespace: :obj:`torch.ops.torch_geometric_ugt`."""
 
 
-def sparse_linear_fake(input: torch.Tensor, indptr: torch.Tensor,
-                       indices: torch.Tensor, values: torch.Tensor,
-                       bias: Optional[torch.Tensor]) -> torch.Tensor:
-    r"""The shape of a sparse-weight product, :math:`(*, C_{out})` for an
-    input :math:`(*, C_{in})` and :obj:`indptr` of :math:`C_{out} + 1`
-    entries: the fake kernel of both sparse_linear operators.
-    """
+# The schemas and shape-only (meta / fake tensor) kernels that the native
+# operators and their pure-PyTorch twins share: torch.compile and
+# torch.library.opcheck use them. The selection mutates its masks and
+# returns nothing; the product returns (*, out_features).
+PRUNE_SMALLEST_SCHEMA = ("(Tensor[] scores, Tensor(a!)[] masks, Tensor k, "
+                         "bool reject_infinite) -> ()")
+SPARSE_LINEAR_SCHEMA = ("(Tensor input, Tensor indptr, Tensor indices, "
+                        "Tensor values, Tensor? bias) -> Tensor")
+
+
+def _prune_smallest_fake(scores: List[torch.Tensor],
+                         masks: List[torch.Tensor], k: torch.Tensor,
+                         reject_infinite: bool) -> None:
+    return None
+
+
+def _sparse_linear_fake(input: torch.Tensor, indptr: torch.Tensor,
+                        indices: torch.Tensor, values: torch.Tensor,
+                        bias: Optional[torch.Tensor]) -> torch.Tensor:
     return input.new_empty((*input.shape[:-1], indptr.shape[0] - 1))
 
 
@@ -206,21 +218,14 @@ _fake_registered = False
 
 
 def _register_fake() -> None:
-    # The shape-only (meta / fake tensor) kernels of the operators, for
-    # torch.compile and torch.library.opcheck: prune_smallest_ mutates its
-    # masks and returns nothing; sparse_linear returns (*, out_features).
-    # Once per process.
+    # The native operators' fake kernels, once per process.
     global _fake_registered
     if _fake_registered:
         return
     _fake_registered = True
-
-    @torch.library.register_fake(f"{OPS}::prune_smallest_")
-    def _(scores: List[torch.Tensor], masks: List[torch.Tensor],
-          k: torch.Tensor, reject_infinite: bool) -> None:
-        return None
-
-    torch.library.register_fake(f"{OPS}::sparse_linear")(sparse_linear_fake)
+    torch.library.register_fake(f"{OPS}::prune_smallest_")(
+        _prune_smallest_fake)
+    torch.library.register_fake(f"{OPS}::sparse_linear")(_sparse_linear_fake)
 
 
 def _prebuilt(kind: str) -> Optional[Path]:

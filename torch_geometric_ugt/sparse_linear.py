@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import Tensor
 
-from torch_geometric_ugt.backend import OPS, native_module, sparse_linear_fake
+from torch_geometric_ugt.backend import (OPS, SPARSE_LINEAR_SCHEMA,
+                                         _sparse_linear_fake, native_module)
 
 NATIVE_MAX_DENSITY = 0.2
 r"""Densest weight (share of nonzeros) that the native CPU kernel runs
@@ -126,17 +127,20 @@ def sparse_linear_reference(input: Tensor, indptr: Tensor, indices: Tensor,
     return out.to(input.dtype).reshape(*input.shape[:-1], out_features)
 
 
-@torch.library.custom_op(f"{OPS}::sparse_linear_csr", mutates_args=())
+@torch.library.custom_op(f"{OPS}::sparse_linear_csr", mutates_args=(),
+                         schema=SPARSE_LINEAR_SCHEMA)
 def _sparse_linear_csr(input: Tensor, indptr: Tensor, indices: Tensor,
                        values: Tensor, bias: Optional[Tensor]) -> Tensor:
-    # sparse_linear_reference as one operator with a fake kernel:
-    # torch.compile cannot build sparse tensors in a graph, so it traces
-    # this call whole instead of breaking the graph (or skipping the frame).
+    # sparse_linear_reference as one operator with the native one's schema
+    # and fake kernel: torch.compile cannot build sparse tensors in a
+    # graph, so it traces this call whole instead of breaking the graph (or
+    # skipping the frame). The product comes out transposed; the fake
+    # kernel's (and the native kernel's) output is contiguous.
     return sparse_linear_reference(input, indptr, indices, values,
                                    bias).contiguous()
 
 
-_sparse_linear_csr.register_fake(sparse_linear_fake)
+_sparse_linear_csr.register_fake(_sparse_linear_fake)
 
 
 def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,
@@ -149,7 +153,8 @@ def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,
     :func:`sparse_linear_reference` (as the operator
     :obj:`torch.ops.torch_geometric_ugt.sparse_linear_csr`). Both are
     operators with fake kernels, so :func:`torch.compile` traces them
-    without a graph break. No gradients.
+    without a graph break. No gradients: an operand that requires grad
+    while autograd records is refused.
 
     Args:
         input (torch.Tensor): :math:`(*, C_{in})`, floating point.
@@ -163,6 +168,12 @@ def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,
 
     """
     _check_operands(input, indptr, indices, values, bias)
+    if torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad
+            for t in (input, values, bias)):
+        raise RuntimeError("sparse_linear has no gradients, and an operand "
+                           "requires grad: run it under torch.no_grad() / "
+                           "torch.inference_mode(), or detach the operands.")
     if input.device.type == "cpu":
         ops = native_module(input.device)
         if ops is not None:

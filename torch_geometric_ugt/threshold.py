@@ -33,7 +33,8 @@ from typing import List, Sequence, Union
 import torch
 from torch import Tensor
 
-from torch_geometric_ugt.backend import OPS, native_module
+from torch_geometric_ugt.backend import (OPS, PRUNE_SMALLEST_SCHEMA,
+                                         _prune_smallest_fake, native_module)
 
 
 def prune_smallest_(
@@ -53,6 +54,7 @@ def prune_smallest_(
     :obj:`torch.ops.torch_geometric_ugt.prune_smallest_torch_`). Both
     follow this module's contract, and both are operators with fake
     kernels, so :func:`torch.compile` traces either without a graph break.
+    Scores on the :obj:`meta` device are refused (they hold no values).
 
     Args:
         scores (Sequence[torch.Tensor]): Score tensors (any shapes, one
@@ -83,7 +85,14 @@ def prune_smallest_(
                         f"got {k!r}.")
     if not scores:
         return
-    count = k if isinstance(k, Tensor) else torch.tensor(int(k))
+    if scores[0].device.type == "meta":
+        raise ValueError("prune_smallest_ got scores on the meta device: "
+                         "they hold no values, so no mask can be chosen. "
+                         "Materialise them first (to_empty() and a "
+                         "checkpoint, or a fresh model on a real device).")
+    total = sum(score.numel() for score in scores)
+    count = (k if isinstance(k, Tensor)
+             else torch.tensor(min(max(int(k), 0), total)))
     native = (native_module(scores[0].device)
               if _native_eligible(scores, masks) else None)
     if native is None:
@@ -102,20 +111,18 @@ def prune_smallest_(
 
 
 @torch.library.custom_op(f"{OPS}::prune_smallest_torch_",
-                         mutates_args=("masks", ))
+                         mutates_args=("masks", ),
+                         schema=PRUNE_SMALLEST_SCHEMA)
 def _prune_smallest_torch_(scores: List[Tensor], masks: List[Tensor],
                            k: Tensor, reject_infinite: bool) -> None:
     # The pure-PyTorch path as one operator with the native one's schema
-    # and a fake kernel: torch.compile traces the call whole instead of
+    # and fake kernel: torch.compile traces the call whole instead of
     # breaking the graph at the screen's and the count's host reads.
     check_finite_scores(scores, allow_infinite=not reject_infinite)
     prune_smallest_reference_(scores, masks, int(k))
 
 
-@_prune_smallest_torch_.register_fake
-def _(scores: List[Tensor], masks: List[Tensor], k: Tensor,
-      reject_infinite: bool) -> None:
-    return None
+_prune_smallest_torch_.register_fake(_prune_smallest_fake)
 
 
 # The mask dtypes the native kernels write; any other goes to the reference.

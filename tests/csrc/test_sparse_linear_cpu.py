@@ -26,6 +26,8 @@ def test_the_product_is_a_dispatcher_operator(ops):
     op = torch.ops.torch_geometric_ugt.sparse_linear
     schema = str(op.default._schema)
     assert schema.endswith("Tensor? bias) -> Tensor")
+    twin = torch.ops.torch_geometric_ugt.sparse_linear_csr
+    assert str(twin.default._schema).replace("_csr", "") == schema
     weight, parts = csr(33, 20, 0.2)
     x = torch.randn(50, 20)
     bias = torch.randn(33)

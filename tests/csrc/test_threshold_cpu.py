@@ -19,6 +19,8 @@ def test_the_kernel_is_a_dispatcher_operator(ops):
     schema = str(op.default._schema)
     assert "Tensor(a!)[] masks, Tensor k" in schema
     assert schema.endswith("-> ()")
+    twin = torch.ops.torch_geometric_ugt.prune_smallest_torch_
+    assert str(twin.default._schema).replace("_torch_", "_") == schema
     scores = [torch.randn(5, 4), torch.randn(7)]
     masks = [torch.empty(5, 4), torch.empty(7, dtype=torch.float32)]
     op(scores, masks, torch.tensor(9), True)

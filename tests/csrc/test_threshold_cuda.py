@@ -73,6 +73,21 @@ def test_cuda_operator_opcheck():
         backend.set_backend("auto")
 
 
+@needs_gpu
+def test_the_torch_operator_on_cuda():
+    # the pure-PyTorch twin: CUDA without nvcc
+    gen = torch.Generator().manual_seed(0)
+    scores = [torch.randn(40, 3, generator=gen).cuda(),
+              torch.randn(9, generator=gen).cuda()]
+    masks = [torch.empty(40, 3, device="cuda"), torch.empty(9, device="cuda")]
+    op = torch.ops.torch_geometric_ugt.prune_smallest_torch_
+    torch.library.opcheck(op, (scores, masks, torch.tensor(50), True))
+    op(scores, masks, torch.tensor(50), True)
+    want = [torch.empty_like(s) for s in scores]
+    prune_smallest_reference_([s.cpu() for s in scores], want, 50)
+    assert all(torch.equal(m.cpu(), w.cpu()) for m, w in zip(masks, want))
+
+
 def cases():
     gen = torch.Generator().manual_seed(0)
     yield [torch.randn(1000, 37, generator=gen), torch.randn(5, generator=gen)]
