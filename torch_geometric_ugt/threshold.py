@@ -90,9 +90,11 @@ def prune_smallest_(
                          "they hold no values, so no mask can be chosen. "
                          "Materialise them first (to_empty() and a "
                          "checkpoint, or a fresh model on a real device).")
-    total = sum(score.numel() for score in scores)
-    count = (k if isinstance(k, Tensor)
-             else torch.tensor(min(max(int(k), 0), total)))
+    if isinstance(k, Tensor):  # the sparsifiers' case: nothing to count
+        count = k
+    else:  # clamped to [0, N] first: any int fits the tensor
+        total = sum(score.numel() for score in scores)
+        count = torch.tensor(min(max(int(k), 0), total))
     native = (native_module(scores[0].device)
               if _native_eligible(scores, masks) else None)
     if native is None:
