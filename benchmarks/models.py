@@ -31,10 +31,60 @@ class MeanGIN(torch.nn.Module):
         return x
 
 
+HEADS = ("", "temp", "norm")
+"""Output heads of the probes: none, ``tau<T>`` (logits times a fixed
+``T``), ``temp`` (times ``exp(t)``, ``t`` one scalar trained with the
+scores from 0), ``norm`` (logits layer-normalised, no affine)."""
+
+
+class OutputHead(torch.nn.Module):
+    """A model followed by one of :data:`HEADS` (or ``tau<T>``)."""
+
+    def __init__(self, model: torch.nn.Module, head: str) -> None:
+        super().__init__()
+        check_head(head)
+        self.model = model
+        self.head = head
+        self.log_temperature = (torch.nn.Parameter(torch.zeros(()))
+                                if head == "temp" else None)
+
+    def forward(self, x, edge_index):
+        out = self.model(x, edge_index)
+        if self.head.startswith("tau"):
+            return out * float(self.head[3:])
+        if self.log_temperature is not None:
+            return out * self.log_temperature.exp()
+        if self.head == "norm":
+            return F.layer_norm(out, out.shape[-1:])
+        return out
+
+
+def check_head(head: str) -> None:
+    if head in HEADS:
+        return
+    if head.startswith("tau"):
+        try:
+            float(head[3:])
+            return
+        except ValueError:
+            pass
+    raise ValueError(f"Unknown head {head!r}: use one of {HEADS} or "
+                     f"'tau<T>'.")
+
+
 def build(name: str, in_channels: int, hidden: int, num_layers: int,
-          out_channels: int, *, dense: bool) -> torch.nn.Module:
+          out_channels: int, *, dense: bool,
+          head: str = "") -> torch.nn.Module:
     """A model for ticket search (``dense=False``: no bias, no dropout,
-    as in the UGTs protocol) or standard training (dropout 0.5)."""
+    as in the UGTs protocol) or standard training (dropout 0.5), followed
+    by ``head`` (see :data:`HEADS`) when one is given."""
+    model = _build(name, in_channels, hidden, num_layers, out_channels,
+                   dense)
+    return OutputHead(model, head) if head else model
+
+
+def _build(name: str, in_channels: int, hidden: int, num_layers: int,
+           out_channels: int, dense: bool) -> torch.nn.Module:
     dropout = 0.5 if dense else 0.0
     bias = dense
     if name == "GCN":

@@ -76,6 +76,13 @@ TSNE_SEED = 3
 METHODS = ("ugt", "edge-popup", "global-only", "gradual-only", "dense")
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
 PERTURBATIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
+# (rescale, head) pairs compared on validation by the "probe-scale"
+# experiment: the paper, each scale lever alone, and the learned
+# temperature on top of each weight scale
+SCALE_PROBES = (("", ""), ("global", ""), ("layer", ""), ("", "tau10"),
+                ("", "temp"), ("", "norm"), ("global", "temp"),
+                ("layer", "temp"))
+PROBES = Path(__file__).parent / "results" / "ticket-probes"
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,10 @@ class Config:
     adam_eps: float = 1e-8
     # initialisation of the scores (torch_geometric_ugt.init.SCORE_INITS)
     score_init: str = "kaiming_uniform"
+    # the sparsifier's weight scale ("" none, "global", "layer")
+    rescale: str = ""
+    # the output head (benchmarks.models.HEADS, or "tau<T>")
+    head: str = ""
 
     def __post_init__(self) -> None:
         if self.method == "dense":  # no scores: one record whatever asked
@@ -116,6 +127,8 @@ class Config:
         eps = f"-eps{self.adam_eps:g}" if self.adam_eps != 1e-8 else ""
         scores = (f"-scores_{self.score_init}"
                   if self.score_init != "kaiming_uniform" else "")
+        scores += f"-rescale_{self.rescale}" if self.rescale else ""
+        scores += f"-head_{self.head}" if self.head else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")
@@ -190,6 +203,13 @@ def experiments() -> Dict[str, List[Config]]:
                                ["ugt", "edge-popup", "dense"], [0.9],
                                seeds3, variant=v)],
         "table1": deep_grid(["Cora", "CiteSeer"], "GCN", seeds5),
+        # Ticket recipes: the scale levers on validation, seeds 0-9
+        # (written to benchmarks/results/ticket-probes)
+        "probe-scale": [c for model in ("GCN", "GIN", "GAT")
+                        for rescale, head in SCALE_PROBES
+                        for c in grid(["Cora", "CiteSeer"], [model], [2],
+                                      256, ["ugt"], [0.9], range(10),
+                                      rescale=rescale, head=head)],
         "table6": deep_grid(["Cora"], "GAT", seeds5),
     }
 
@@ -208,32 +228,43 @@ def perturbation(variant: str, seed: int):
     return None
 
 
+# models whose first operation is a linear map take Planetoid's
+# bag-of-words features as a sparse CSR tensor (same results, faster)
+SPARSE_FEATURE_MODELS = ("GCN", "GAT")
+
+
 def dataset(cfg: Config, root: Optional[str]):
     perturb = perturbation(cfg.variant, cfg.seed)
-    key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None)
+    key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None,
+           cfg.model in SPARSE_FEATURE_MODELS)
     if key not in _DATA:
         data = load_planetoid(cfg.dataset, root, adjacency=fast_adjacency(),
                               perturb=perturb)
         if cfg.variant == "ood":
             data = OODSplit(0.4, seed=cfg.seed)(data)
+        if cfg.model in SPARSE_FEATURE_MODELS:
+            data.x = data.x.to_sparse_csr()
         _DATA[key] = data
     return _DATA[key]
 
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
     s = cfg.sparsity
+    rescale = cfg.rescale or None
     if cfg.method == "ugt":
         return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
-                                       ramp_epochs=cfg.ramp)
+                                       ramp_epochs=cfg.ramp, rescale=rescale)
     if cfg.method == "edge-popup":
-        return EdgePopupSparsifier(model, optimizer, sparsity=s)
+        return EdgePopupSparsifier(model, optimizer, sparsity=s,
+                                   rescale=rescale)
     if cfg.method == "global-only":
         return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
-                                       ramp_epochs=1, initial_sparsity=s)
+                                       ramp_epochs=1, initial_sparsity=s,
+                                       rescale=rescale)
     if cfg.method == "gradual-only":
         return SupermaskSparsifier(model, optimizer,
                                    schedule=GradualSchedule(s, cfg.ramp),
-                                   scope="layer")
+                                   scope="layer", rescale=rescale)
     raise ValueError(f"Unknown method {cfg.method!r}; choose one of "
                      f"{METHODS}.")
 
@@ -279,7 +310,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
     torch.manual_seed(cfg.seed)
     dense = cfg.method == "dense"
     model = build(cfg.model, data.num_features, cfg.hidden, cfg.layers,
-                  num_classes, dense=dense)
+                  num_classes, dense=dense, head=cfg.head)
     start = time.perf_counter()
     record: Dict = {}
     curve: Dict[str, List[float]] = {}
@@ -340,8 +371,11 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         supermask(model, seed=cfg.seed, weight_init=cfg.weight_init,
                   score_init=cfg.score_init)
         model.to(device)
-        optimizer = torch.optim.Adam(score_parameters(model), lr=cfg.lr,
-                                     eps=cfg.adam_eps)
+        # the scores, and a head's learned scalar if any
+        trained = list(score_parameters(model)) + [
+            p for n, p in model.named_parameters()
+            if n == "log_temperature"]
+        optimizer = torch.optim.Adam(trained, lr=cfg.lr, eps=cfg.adam_eps)
         sparsifier = sparsifier_for(cfg, model, optimizer)
         result = search_ticket(model, task, optimizer, sparsifier,
                                cfg.epochs, log_every=log_every,
@@ -375,6 +409,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         torch=torch.__version__, device=device_name(device),
         threads=torch.get_num_threads(), machine=platform.machine(),
         adjacency=ADJACENCY_NAMES[fast_adjacency()],
+        features="csr" if data.x.layout == torch.sparse_csr else "dense",
         test_acc=result.test_acc, val_acc=result.val_acc,
         best_epoch=result.best_epoch, curve=result.curve,
         epoch_time_s=result.epoch_time,
@@ -466,6 +501,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                      choices=sorted(SCORE_INITS),
                      help="initialisation of the scores "
                      "(default: kaiming_uniform)")
+    one.add_argument("--rescale", default="", choices=("", "global",
+                                                       "layer"),
+                     help="scale each weight by 1/sqrt(density): of the "
+                     "sparsity in force (global) or of its own mask "
+                     "(layer) (default: none)")
+    one.add_argument("--head", default="",
+                     help="output head: 'tau<T>', 'temp' or 'norm' "
+                     "(default: none)")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
     one.add_argument("--variant", default="",
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
@@ -496,7 +539,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                       args.method, 0.0 if args.method == "dense" else
                       args.sparsity, 0, args.epochs, args.ramp, args.lr,
                       args.weight_init, args.variant, args.adam_eps,
-                      args.score_init)
+                      args.score_init, args.rescale, args.head)
         configs = [replace(base, seed=s) for s in args.seeds]
     index, count = args.shard
     configs = configs[index::count]

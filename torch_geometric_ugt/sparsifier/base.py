@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from torch_geometric_ugt.parametrization import drop_cached_weight
 from torch_geometric_ugt.schedule import (SparsitySchedule, check_epoch,
                                           check_sparsity)
 from torch_geometric_ugt.supermask import MaskedWeight, masked_weights
@@ -19,6 +19,8 @@ from torch_geometric_ugt.threshold import (check_finite_scores,
                                            prune_smallest_)
 
 SCOPES = ("global", "layer")
+# the weight scales a sparsifier can apply (its ``rescale``)
+RESCALES = ("global", "layer")
 _STATE_KEYS = ("last_epoch", "current_sparsity", "scope", "final_sparsity",
                "weights")
 
@@ -45,8 +47,21 @@ class SupermaskSparsifier:
     post-step hook; a :meth:`step`, entering or leaving a block that
     changes the sparsity in force; loading a state dict), and the next read
     selects them again.
-    Scores edited in place by hand are no such event: call
-    :meth:`refresh` after them.
+    Writes into the scores that bypass the optimizer (:obj:`copy_` under
+    :func:`torch.no_grad`, a model's :meth:`load_state_dict`, a broadcast)
+    are caught by the scores' version counters, which can only add a
+    selection, never skip one; :meth:`refresh` selects at once. Inside
+    :func:`torch.nn.utils.parametrize.cached`, every event that makes the
+    masks stale also drops the cached weights, so the next read computes
+    them from fresh masks.
+
+    With :obj:`rescale`, each masked weight is multiplied by
+    :math:`c = 1/\sqrt{d}`, where :math:`d` is the density in force
+    (:math:`1 - s`, :obj:`"global"`) or the realised density of that tensor
+    (:obj:`"layer"`), selected with the masks: a ReLU network keeps the
+    scale of its activations as weights are removed, and the gradual ramp
+    starts at :math:`c = 1`. :func:`~torch_geometric_ugt.squash` bakes
+    :math:`c` into the weights; tickets store it.
 
     A sparsifier owns its model: a second one is refused until
     :meth:`remove` releases it. Every public call validates its arguments
@@ -63,6 +78,9 @@ class SupermaskSparsifier:
         schedule (SparsitySchedule): The sparsity of each epoch.
         scope (str): :obj:`"global"` or :obj:`"layer"`.
             (default: :obj:`"global"`)
+        rescale (str, optional): :obj:`"global"` or :obj:`"layer"`: scale
+            each weight by :math:`1/\sqrt{d}` (see above); :obj:`None`
+            keeps the weights as drawn (the paper). (default: :obj:`None`)
 
     """
 
@@ -73,11 +91,13 @@ class SupermaskSparsifier:
         *,
         schedule: SparsitySchedule,
         scope: str = "global",
+        rescale: Optional[str] = None,
     ) -> None:
         # In a distributed run the ranks compare what they built (or that
         # they refused) before any of them raises, so none is left waiting.
         try:
-            sparsity = self._validate(model, optimizer, schedule, scope)
+            sparsity = self._validate(model, optimizer, schedule, scope,
+                                      rescale)
         except (TypeError, ValueError, RuntimeError) as error:
             reason = f"refused: {error}"
             _check_ranks_agree(lambda: reason)
@@ -94,20 +114,21 @@ class SupermaskSparsifier:
         self._counts = torch.zeros(1 if scope == "global" else
                                    len(self.weights),
                                    dtype=torch.int64)
-        self._sparsity_changed()
+        self._versions: List[int] = []
         self._removed = False
+        self._sparsity_changed()
         self._select()
         self._hook: Optional[RemovableHandle] = None
         if optimizer is not None:
             self._hook = optimizer.register_step_post_hook(
                 lambda opt, args, kwargs: self._mark_stale())
-        ref = weakref.ref(self)
         for w in self.weights:
-            w.parametrization._owner = ref
+            w.parametrization.attach(self)
 
     def _validate(self, model: torch.nn.Module,
                   optimizer: Optional[torch.optim.Optimizer],
-                  schedule: SparsitySchedule, scope: str) -> float:
+                  schedule: SparsitySchedule, scope: str,
+                  rescale: Optional[str]) -> float:
         # The constructor's checks; sets the validated attributes and
         # returns the sparsity of epoch 0. Changes nothing outside self.
         if not isinstance(model, torch.nn.Module):
@@ -115,6 +136,9 @@ class SupermaskSparsifier:
                             f"{type(model).__name__}.")
         if not isinstance(scope, str) or scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}.")
+        if rescale is not None and rescale not in RESCALES:
+            raise ValueError(f"rescale must be None or one of {RESCALES}; "
+                             f"got {rescale!r}.")
         if not isinstance(schedule, SparsitySchedule):
             raise TypeError(f"schedule must be a SparsitySchedule; got "
                             f"{type(schedule).__name__}.")
@@ -142,6 +166,7 @@ class SupermaskSparsifier:
             _check_optimizer(optimizer, weights)
         self._schedule = schedule
         self.scope = scope
+        self.rescale = rescale
         self.num_weights = sum(s.numel() for s in self._scores)
         return sparsity
 
@@ -189,14 +214,14 @@ class SupermaskSparsifier:
         """
         self._check_active()
         try:
-            self._bring_up_to_date()
+            self.before_mask_read()
         except ValueError:
             pass  # non-finite scores: keep the last valid masks, release
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
         for w in self.weights:
-            w.parametrization._owner = None
+            w.parametrization.detach()
         self._removed = True
 
     def step(self, epoch: Optional[int] = None) -> float:
@@ -224,7 +249,7 @@ class SupermaskSparsifier:
         """
         self._check_active()
         self._mark_stale()
-        self._bring_up_to_date()
+        self.before_mask_read()
 
     @contextlib.contextmanager
     def at_sparsity(self,
@@ -279,6 +304,7 @@ class SupermaskSparsifier:
             "last_epoch": self.last_epoch,
             "current_sparsity": self.current_sparsity,
             "scope": self.scope,
+            "rescale": self.rescale,
             "final_sparsity": self.final_sparsity,
             "weights": {
                 w.name: tuple(w.parametrization.scores.shape)
@@ -297,12 +323,35 @@ class SupermaskSparsifier:
         self._last_epoch = last_epoch
         self._current_sparsity = sparsity
         self._sparsity_changed()
-        self._bring_up_to_date()
+        self.before_mask_read()
+
+    # The mask owner's protocol (called by the masks) -----------------------
+
+    def before_mask_read(self) -> None:
+        r"""Selects the masks now if they are stale: after an event that
+        marked them so, or when a score tensor was written since the last
+        selection (its version counter moved). Called by every mask before
+        it is read.
+        """
+        if self._removed:
+            return
+        if not self._stale and not torch.compiler.is_compiling():
+            self._stale = self._versions != [s._version
+                                             for s in self._scores]
+        if self._stale:
+            self._select()
+
+    def after_load(self) -> None:
+        r"""Marks the masks stale: a state dict was loaded into a masked
+        module. Called by the masks.
+        """
+        self._mark_stale()
 
     def __repr__(self) -> str:
+        rescale = f", rescale={self.rescale!r}" if self.rescale else ""
         return (f"{self.__class__.__name__}(tensors={len(self.weights)}, "
                 f"scope={self.scope!r}, schedule={self.schedule!r}, "
-                f"current_sparsity={self.current_sparsity:.4f})")
+                f"current_sparsity={self.current_sparsity:.4f}{rescale})")
 
     # Internals ------------------------------------------------------------
 
@@ -313,8 +362,10 @@ class SupermaskSparsifier:
 
     def _mark_stale(self) -> None:
         # The scores may have changed (every optimizer step): select on the
-        # next read.
+        # next read, and forget weights parametrize.cached() computed.
         self._stale = True
+        for w in self.weights:
+            drop_cached_weight(w.module, w.attr)
 
     def _sparsity_changed(self) -> None:
         # The sparsity in force may have changed: its counts (the only
@@ -324,11 +375,7 @@ class SupermaskSparsifier:
         sizes = ([self.num_weights] if self.scope == "global" else
                  [t.numel() for t in self._scores])
         self._counts.copy_(torch.tensor([round(s * n) for n in sizes]))
-        self._stale = True
-
-    def _bring_up_to_date(self) -> None:
-        if self._stale and not self._removed:
-            self._select()
+        self._mark_stale()
 
     def _check_scores(self, finite: bool = False) -> None:
         # The scores are the Parameters the sparsifier was built with, in
@@ -375,12 +422,31 @@ class SupermaskSparsifier:
             for i, (score, mask) in enumerate(zip(self._scores, masks)):
                 prune_smallest_([score], [mask], self._counts[i],
                                 check_finite=True)
+        if self.rescale is not None:
+            self._write_scales(masks)
         self._stale = False
+        if not torch.compiler.is_compiling():
+            self._versions = [s._version for s in self._scores]
+
+    def _write_scales(self, masks: List[torch.Tensor]) -> None:
+        # c = 1 / sqrt(density): of the sparsity in force ("global"), or
+        # realised by each mask ("layer"); 1 for a mask that keeps nothing.
+        if self.rescale == "global":
+            kept = self.num_weights - self._counts.sum()
+            scale = (self.num_weights / kept.clamp(min=1).double()).sqrt()
+            scales = [scale.float()] * len(masks)
+        else:
+            scales = [
+                (m.numel() / torch.count_nonzero(m).clamp(min=1).double())
+                .sqrt().float() for m in masks
+            ]
+        for w, scale in zip(self.weights, scales):
+            w.parametrization.set_scale(scale)
 
     @torch.no_grad()
     def _zeros(self) -> List[int]:
         self._check_active()
-        self._bring_up_to_date()
+        self.before_mask_read()
         return torch.stack([
             (w.parametrization.stored_mask() == 0).sum()
             for w in self.weights
@@ -388,7 +454,8 @@ class SupermaskSparsifier:
 
     def _fingerprint(self) -> str:
         shapes = [tuple(s.shape) for s in self._scores]
-        text = repr((self.scope, shapes, self.schedule.final_sparsity,
+        text = repr((self.scope, self.rescale, shapes,
+                     self.schedule.final_sparsity,
                      self.schedule.fingerprint()))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -420,6 +487,11 @@ class SupermaskSparsifier:
                 f"shapes: {shapes[:3]}). Build the same model, call "
                 f"supermask() and create the same sparsifier before "
                 f"load_state_dict().")
+        if state.get("rescale") != self.rescale:
+            raise ValueError(f"This state was saved by a sparsifier with "
+                             f"rescale={state.get('rescale')!r}, not "
+                             f"{self.rescale!r}: build the sparsifier with "
+                             f"the same rescale before loading.")
         if state["scope"] != self.scope:
             raise ValueError(f"This state was saved by a sparsifier with "
                              f"scope={state['scope']!r}, not "

@@ -22,6 +22,9 @@ class EdgePopupSparsifier(SupermaskSparsifier):
             scores. (default: :obj:`None`)
         sparsity (float): :math:`s \in [0, 1)`, the fraction of weights
             removed in every tensor.
+        rescale (str, optional): :obj:`"global"` or :obj:`"layer"` (the
+            same here): scale each weight by :math:`1/\sqrt{1 - s}`.
+            (default: :obj:`None`)
 
     """
 
@@ -31,6 +34,7 @@ class EdgePopupSparsifier(SupermaskSparsifier):
         optimizer: Optional[torch.optim.Optimizer] = None,
         *,
         sparsity: float,
+        rescale: Optional[str] = None,
     ) -> None:
         super().__init__(model, optimizer, schedule=ConstantSchedule(sparsity),
-                         scope="layer")
+                         scope="layer", rescale=rescale)

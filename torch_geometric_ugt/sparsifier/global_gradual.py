@@ -38,6 +38,10 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
             :obj:`"linear"` (eq. 5), :obj:`"cubic"` (Zhu & Gupta) or a
             function of the epoch, which must end at
             :obj:`final_sparsity`. (default: :obj:`"linear"`)
+        rescale (str, optional): :obj:`"global"` or :obj:`"layer"`: scale
+            each weight by :math:`1/\sqrt{d}`, :math:`d` the density in
+            force or the tensor's realised density (see
+            :class:`SupermaskSparsifier`). (default: :obj:`None`)
 
     """
 
@@ -52,6 +56,7 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
         start_epoch: int = 0,
         schedule: Union[str, Callable[[int], float],
                         SparsitySchedule] = "linear",
+        rescale: Optional[str] = None,
     ) -> None:
         plan: SparsitySchedule
         if isinstance(schedule, str):
@@ -70,4 +75,5 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
         else:
             raise TypeError(f"schedule must be 'linear', 'cubic' or a "
                             f"callable; got {schedule!r}.")
-        super().__init__(model, optimizer, schedule=plan, scope="global")
+        super().__init__(model, optimizer, schedule=plan, scope="global",
+                         rescale=rescale)
