@@ -91,6 +91,7 @@ def test_search_squash_and_ticket(name):
     want = model(graph.x, graph.edge_index)
     buffer = io.BytesIO()
     save_ticket(model, buffer)
+    buffer.seek(0)
     loaded = load_ticket(MODELS[name][0](), buffer).eval()
     assert torch.equal(loaded(graph.x, graph.edge_index), want)
     # (eval without gradients may take MultiheadAttention's fused path)

@@ -248,3 +248,71 @@ def any_parametrized(model):
     """Whether a module of the model is parametrized."""
     from torch.nn.utils import parametrize
     return any(parametrize.is_parametrized(m) for m in model.modules())
+
+
+class _Tied(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = torch.nn.Linear(4, 4)
+        self.b = torch.nn.Linear(4, 4)
+        self.b.weight = self.a.weight  # one Parameter, two users
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+def _snapshot(model):
+    return ({k: v.clone() for k, v in model.state_dict().items()},
+            {n: p.requires_grad for n, p in model.named_parameters()},
+            type(model.a), type(model.b))
+
+
+def test_tied_weights_are_refused_naming_every_user():
+    model = _Tied()
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match=r"'a\.weight', 'b\.weight'.*tied"):
+        supermask(model, seed=0)
+    after = _snapshot(model)
+    assert before[1:] == after[1:]
+    assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])
+    assert not masked_weights(model)
+    assert model.b.weight is model.a.weight
+
+
+def test_a_weight_without_elements_is_skipped_with_a_note():
+    class Empty(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.empty = torch.nn.Linear(0, 4)
+            self.full = torch.nn.Linear(4, 4)
+
+    with pytest.warns(UserWarning, match="'empty.weight'.*no elements"):
+        model = supermask(Empty(), seed=0)
+    assert [w.name for w in masked_weights(model)] == ["full.weight"]
+    with pytest.warns(UserWarning, match="no elements"):
+        with pytest.raises(ValueError, match="found nothing to mask"):
+            supermask(torch.nn.Linear(0, 4), seed=0)
+
+
+def test_a_failure_half_way_leaves_the_model_as_it_was(monkeypatch):
+    import sys
+    module = sys.modules["torch_geometric_ugt.supermask"]
+    model = GCN(IN, HIDDEN, 2, OUT)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    calls = []
+    real = module.sample
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the second weight's scores
+            raise RuntimeError("injected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "sample", failing)
+    with pytest.raises(RuntimeError, match="injected"):
+        supermask(model, seed=0)
+    assert not masked_weights(model)
+    assert set(model.state_dict()) == set(state)
+    assert all(torch.equal(model.state_dict()[k], v)
+               for k, v in state.items())
+    assert all(p.requires_grad for p in model.parameters())

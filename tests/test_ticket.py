@@ -29,6 +29,7 @@ def searched(name, graph, seed=3):
 def saved(model, **kwargs):
     buffer = io.BytesIO()
     save_ticket(model, buffer, **kwargs)
+    buffer.seek(0)  # read back from the start, as with torch.load
     return buffer
 
 
@@ -58,6 +59,7 @@ def test_ticket_is_much_smaller_than_a_state_dict(graph):
                             initial_sparsity=0.9)
     plain, packed = io.BytesIO(), io.BytesIO()
     torch.save(model.state_dict(), plain)
+    plain.seek(0)
     info = save_ticket(model, packed, compress=False)
     weights = sum(w.weight.numel() for w in masked_weights(model))
     assert info["masked_weights"] == weights
@@ -103,11 +105,13 @@ def test_refuses_corrupted_and_mismatched_files(graph, monkeypatch):
     ticket["mask_bits"][len(ticket["mask_bits"]) // 2] ^= 0xFF
     broken = io.BytesIO()
     torch.save(ticket, broken)
+    broken.seek(0)
     with pytest.raises(ValueError, match="corrupted"):
         load_ticket(MODELS["GCN"](), broken)
     # not a ticket
     other = io.BytesIO()
     torch.save(model.state_dict(), other)
+    other.seek(0)
     with pytest.raises(ValueError, match="not a ticket"):
         load_ticket(MODELS["GCN"](), other)
     # another architecture
@@ -150,6 +154,7 @@ def test_checksum_covers_the_unmasked_tensors(graph):
     ticket["other"][key].view(torch.int32)[0] ^= 1
     flipped = io.BytesIO()
     torch.save(ticket, flipped)
+    flipped.seek(0)
     with pytest.raises(ValueError, match="fails its checksum"):
         load_ticket(MODELS["GCN"](), flipped)
     for field, value in (("recipe", {"weight_init": "kaiming_uniform",
@@ -159,6 +164,7 @@ def test_checksum_covers_the_unmasked_tensors(graph):
         ticket[field] = value
         edited = io.BytesIO()
         torch.save(ticket, edited)
+        edited.seek(0)
         with pytest.raises(ValueError, match="fails its checksum"):
             load_ticket(MODELS["GCN"](), edited)
 
@@ -174,6 +180,7 @@ def test_refused_load_leaves_the_model_untouched(graph):
     ticket["mask_bits"][3] ^= 0x10
     corrupted = io.BytesIO()
     torch.save(ticket, corrupted)
+    corrupted.seek(0)
     for bad in (corrupted, io.BytesIO(data[:100])):
         with pytest.raises(ValueError):
             load_ticket(target, bad)
@@ -231,6 +238,7 @@ def test_version_1_files_still_load(graph):
     del ticket["sha256"]
     old = io.BytesIO()
     torch.save(ticket, old)
+    old.seek(0)
     loaded = load_ticket(MODELS["GCN"](), old).eval()
     assert torch.equal(loaded(graph.x, graph.edge_index),
                        model(graph.x, graph.edge_index))
@@ -316,5 +324,6 @@ def test_a_lowered_version_does_not_skip_the_checksum(graph):
     ticket["other"][next(iter(ticket["other"]))].add_(1.0)
     edited = io.BytesIO()
     torch.save(ticket, edited)
+    edited.seek(0)
     with pytest.raises(ValueError, match="fails its checksum"):
         load_ticket(MODELS["GCN"](), edited)

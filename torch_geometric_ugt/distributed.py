@@ -6,37 +6,39 @@ only trainable tensors, so DDP all-reduces their gradients, every rank
 applies the same optimizer step, and since the selection is a pure
 function of the scores (ties broken by position, never by thread timing),
 every rank computes the same global threshold and the same masks.
-:func:`masks_in_sync` checks that claim at run time (cheaply: one small
-all-gather of a digest per call).
+A sparsifier built in a distributed run checks that every rank holds the
+same frozen weights and scores (and refuses, naming the rank and the first
+differing tensor); :func:`masks_in_sync` checks the masks at run time
+(one small all-gather of a SHA-256 digest per call).
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Optional
 
 import torch
 import torch.distributed as dist
 
+from torch_geometric_ugt.hashing import tensor_bytes
 from torch_geometric_ugt.supermask import masked_weights
 
 
 def mask_digest(model: torch.nn.Module) -> torch.Tensor:
-    r"""A 64-bit fingerprint of all masks of :obj:`model` (position
-    weighted, so moved zeros change it), as a one-element CPU tensor.
+    r"""The SHA-256 of all masks of :obj:`model` (which weights are kept,
+    in every tensor, with the tensors' names and shapes), as a 32-element
+    :obj:`uint8` CPU tensor: two different masks never share it in
+    practice.
     """
     found = masked_weights(model)
     if not found:
         raise ValueError("mask_digest() takes a model returned by "
                          "supermask(); this one has no masked weights.")
-    total = torch.zeros((), dtype=torch.int64)
-    offset = 0
+    h = hashlib.sha256()
     for w in found:
-        mask = w.parametrization.mask.detach().reshape(-1).cpu()
-        kept = torch.nonzero(mask != 0).view(-1) + offset
-        # sum of (position * odd constant) mod 2^64 over kept weights, plus
-        # the count: cheap, exact on every rank, sensitive to any move
-        total += (kept * 0x1E3779B97F4A7C15).sum() + kept.numel()
-        offset += mask.numel()
-    return total.view(1)
+        kept = (w.parametrization.mask != 0).to(torch.uint8)
+        h.update(f"{w.name}{tuple(kept.shape)}".encode())
+        h.update(tensor_bytes(kept))
+    return torch.frombuffer(bytearray(h.digest()), dtype=torch.uint8)
 
 
 def masks_in_sync(model: torch.nn.Module,

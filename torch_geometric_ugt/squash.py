@@ -9,7 +9,7 @@ from torch.nn.utils import parametrize
 import torch_geometric_ugt.sparse_linear as sparse_module
 from torch_geometric_ugt.sparse_linear import SparseLinear, _check_real
 from torch_geometric_ugt.supermask import (LINEAR_TYPES, masked_weights,
-                                           remove_hooks)
+                                           own_class, remove_hooks)
 
 
 def squash(model: torch.nn.Module, *, sparse: bool = False,
@@ -70,7 +70,7 @@ def squash(model: torch.nn.Module, *, sparse: bool = False,
     for sparsifier in owners.values():
         sparsifier.remove()
     for module in {id(e.module): e.module for e in found}.values():
-        _own_class(module)
+        own_class(module)
     for entry in found:
         parametrize.remove_parametrizations(entry.module, entry.attr,
                                             leave_parametrized=True)
@@ -120,13 +120,3 @@ def _sparsify(model: torch.nn.Module, linears: List[torch.nn.Module],
             root = layer
     return root
 
-
-def _own_class(module: torch.nn.Module) -> None:
-    # torch.nn.utils.parametrize keeps each parametrized property on a class
-    # made for the module, and removing a parametrization deletes it there.
-    # A deep copy shares that class with its original, so the copy gets a
-    # class of its own first (same bases, same attributes).
-    cls = type(module)
-    body = {k: v for k, v in vars(cls).items()
-            if k not in ("__dict__", "__weakref__")}
-    module.__class__ = type(cls.__name__, cls.__bases__, body)

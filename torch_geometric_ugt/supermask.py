@@ -6,8 +6,8 @@ from __future__ import annotations
 import fnmatch
 import warnings
 from dataclasses import dataclass
-from typing import (Any, Iterator, List, Optional, Sequence, Tuple, Type,
-                    Union, cast)
+from typing import (Any, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Type, Union, cast)
 
 import torch
 from torch import Tensor
@@ -167,6 +167,16 @@ def _select(
 ) -> Tuple[List[Tuple[str, torch.nn.Module, str]], List[Tuple[str, int]]]:
     # The (name, module, attr) to mask, and the (name, numel) of the weights
     # (2 or more dimensions) left dense that no include/exclude entry chose.
+    # Refuses tied weights (one Parameter under several names) it would
+    # mask, and skips, with a note, weights without elements.
+    users: dict = {}
+    for module_name, module in model.named_modules(remove_duplicate=False):
+        for attr, param in module._parameters.items():
+            if param is not None:
+                name = f"{module_name}.{attr}" if module_name else attr
+                users.setdefault(id(param), [])
+                if name not in users[id(param)]:
+                    users[id(param)].append(name)
     selected: List[Tuple[str, torch.nn.Module, str]] = []
     left: List[Tuple[str, int]] = []
     used: List[Target] = []
@@ -194,6 +204,12 @@ def _select(
                         if _matches(t, name, owners, attr, default)]
                 excluded.extend(hits)
                 chosen = chosen and not hits
+            if chosen and not is_lazy(param) and param.numel() == 0:
+                warnings.warn(f"supermask() leaves '{name}' as it is: it "
+                              f"has no elements, so there is nothing to "
+                              f"mask.", UserWarning, stacklevel=4)
+                chosen = False
+                hits = [name]  # not "left dense": nothing to warn about
             if chosen:
                 seen.add(id(param))
                 selected.append((name, module, attr))
@@ -204,6 +220,15 @@ def _select(
                 visit(child, f"{prefix}{child_name}.", owners)
 
     visit(model, "", ())
+    for name, module, attr in selected:
+        tied = users[id(module._parameters[attr])]
+        if len(tied) > 1:
+            raise ValueError(
+                f"{tied} are one Parameter (tied weights): masking it would "
+                f"give the mask to '{name}' only while the others read the "
+                f"dense weight. Untie them (give each module its own "
+                f"Parameter), or keep it dense in all of them with "
+                f"exclude={tied!r}.")
     for arg, targets, hit in (("include", include, used),
                               ("exclude", exclude, excluded)):
         unused = [t for t in targets or [] if not any(t is u for u in hit)]
@@ -309,19 +334,30 @@ def supermask(
     weight_gen = torch.Generator().manual_seed(seed)
     score_gen = torch.Generator().manual_seed(seed + _SCORE_SEED_OFFSET)
 
-    for name, module, attr in selected:
-        weight = getattr(module, attr)
-        attr_name = name.rsplit(".", 1)[-1]
-        with torch.no_grad():
-            values = sample(weight.shape, attr_name, init_weight, weight_gen)
-            weight.copy_(values)
-        weight.requires_grad_(False)
-        scores = sample(weight.shape, attr_name, init_score, score_gen)
-        parametrization = ScoreMask(scores.to(weight.device), weight.dtype)
-        parametrization.recipe = (weight_init, seed, "torch")
-        parametrize.register_parametrization(module, attr, parametrization)
-        module.register_state_dict_post_hook(_drop_computed_weights)
-        module.register_load_state_dict_pre_hook(_check_plain_checkpoint)
+    # All or nothing: a failure half-way puts the model back as it was.
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    try:
+        for name, module, attr in selected:
+            weight = getattr(module, attr)
+            attr_name = name.rsplit(".", 1)[-1]
+            with torch.no_grad():
+                values = sample(weight.shape, attr_name, init_weight,
+                                weight_gen)
+                weight.copy_(values)
+            weight.requires_grad_(False)
+            scores = sample(weight.shape, attr_name, init_score, score_gen)
+            parametrization = ScoreMask(scores.to(weight.device),
+                                        weight.dtype)
+            parametrization.recipe = (weight_init, seed, "torch")
+            parametrize.register_parametrization(module, attr,
+                                                 parametrization)
+            module.register_state_dict_post_hook(_drop_computed_weights)
+            module.register_load_state_dict_pre_hook(
+                _check_plain_checkpoint)
+    except BaseException:
+        undo_supermask(model, state, flags)
+        raise
 
     if freeze_unmasked:
         scores_ids = {id(p) for p in score_parameters(model)}
@@ -329,6 +365,36 @@ def supermask(
             if id(param) not in scores_ids:
                 param.requires_grad_(False)
     return model
+
+
+def undo_supermask(model: torch.nn.Module, state: Dict[str, Tensor],
+                   flags: Dict[str, bool]) -> None:
+    r"""Puts a model back as it was before :func:`supermask`: removes every
+    parametrization and hook it added, then restores the plain
+    :obj:`state` and :obj:`requires_grad` :obj:`flags` taken before.
+    """
+    for w in masked_weights(model):
+        own_class(w.module)
+        parametrize.remove_parametrizations(w.module, w.attr,
+                                            leave_parametrized=False)
+        remove_hooks(w.module)
+    model.load_state_dict(state)
+    for name, param in model.named_parameters():
+        param.requires_grad_(flags[name])
+
+
+def own_class(module: torch.nn.Module) -> None:
+    r"""Gives :obj:`module` a class of its own (same bases, same
+    attributes) before a parametrization is removed from it.
+
+    :mod:`torch.nn.utils.parametrize` keeps each parametrized property on
+    a class made for the module, and removing a parametrization deletes it
+    there. A deep copy shares that class with its original.
+    """
+    cls = type(module)
+    body = {k: v for k, v in vars(cls).items()
+            if k not in ("__dict__", "__weakref__")}
+    module.__class__ = type(cls.__name__, cls.__bases__, body)
 
 
 UNMASKED_WARNING_SHARE = 0.05

@@ -20,27 +20,29 @@ leaves the model as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import json
 import math
 import os
+import tempfile
 import zlib
-from typing import Any, Dict, List, Optional, Union
+from typing import IO, Any, Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
 
+from torch_geometric_ugt.hashing import sha256_of, tensor_bytes
 from torch_geometric_ugt.init import WEIGHT_INITS, resolve_init, sample
-from torch_geometric_ugt.squash import _own_class
-from torch_geometric_ugt.supermask import (masked_weights, remove_hooks,
-                                           supermask)
+from torch_geometric_ugt.supermask import (masked_weights, supermask,
+                                           undo_supermask)
 
 FORMAT = "torch_geometric_ugt.ticket"
-VERSION = 2
-r"""The format written; version 1 files (no checksum of the unmasked
-tensors) are read too."""
-PathLike = Union[str, "os.PathLike[str]", io.BytesIO]
+VERSION = 3
+r"""The format written; versions 1 (no checksum of the unmasked tensors)
+and 2 (no weight scales) are read too."""
+READABLE_VERSIONS = (1, 2, 3)
+PathLike = Union[str, "os.PathLike[str]", IO[bytes]]
 
 
 
@@ -53,7 +55,8 @@ def _parametrization_keys(names: List[str]) -> set:
         base = f"{prefix}." if prefix else ""
         keys |= {f"{base}parametrizations.{attr}.original",
                  f"{base}parametrizations.{attr}.0.scores",
-                 f"{base}parametrizations.{attr}.0.mask"}
+                 f"{base}parametrizations.{attr}.0.mask",
+                 f"{base}parametrizations.{attr}.0.scale"}
     return keys
 
 
@@ -75,16 +78,8 @@ def regenerate_weights(recipe: Dict[str, Any],
     ]
 
 
-def _tensor_bytes(t: Tensor) -> bytes:
-    t = t.detach().cpu().contiguous().view(-1)
-    return t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-
-
 def _digest(tensors: List[Tensor]) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(_tensor_bytes(t))
-    return h.hexdigest()
+    return sha256_of(tensors)
 
 
 # Every field of a ticket but the checksum, which covers them all.
@@ -94,14 +89,17 @@ _FIELDS = ("format", "version", "torch", "recipe", "names", "shapes",
 
 def _ticket_digest(ticket: Dict[str, Any], mask_bits: bytes) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({k: ticket.get(k) for k in _FIELDS + ("dtype", )},
+    fields = _FIELDS + ("dtype", )
+    if ticket.get("version", 0) >= 3:
+        fields += ("scales", )
+    h.update(json.dumps({k: ticket.get(k) for k in fields},
                         sort_keys=True).encode())
     h.update(mask_bits)
     other = ticket["other"]
     for key in sorted(other):
         t = other[key]
         h.update(json.dumps([key, str(t.dtype), list(t.shape)]).encode())
-        h.update(_tensor_bytes(t))
+        h.update(tensor_bytes(t))
     return h.hexdigest()
 
 
@@ -132,10 +130,18 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
     Stores the recipe of the frozen weights (:obj:`seed` and
     :obj:`weight_init` given to :func:`supermask`), a SHA-256 checksum of
     those weights, the current masks as packed bits (zlib-compressed if
-    :obj:`compress`), every other parameter and buffer as it is (in the
+    :obj:`compress`), the weights' scales (a sparsifier's
+    :obj:`rescale`), every other parameter and buffer as it is (in the
     model's dtype), and a SHA-256 checksum of all of it. The
     scores are not stored: the loaded model's scores equal its masks, so
     a sparsifier at the ticket's sparsity selects the same masks again.
+
+    A path is written atomically: to a temporary file in the same folder,
+    flushed to disk, then renamed over :obj:`path`, so a crash or a kill
+    at any moment leaves the old ticket or the new one, never a torn file,
+    and a failed write (full disk, read-only folder) raises an
+    :class:`OSError` that says so and leaves the old ticket. A file object
+    is written at its current position, as :func:`torch.save` does.
 
     Returns:
         A dict with the file size in bytes (:obj:`"bytes"`) and the number
@@ -172,6 +178,7 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
                 f"compact ticket cannot regenerate it; save the model's "
                 f"state_dict() instead.")
     masks = [w.parametrization.mask for w in found]
+    scales = [w.parametrization._buffers.get("scale") for w in found]
     packed = torch.cat([pack_bits(m) for m in masks])
     payload = packed.numpy().tobytes()
     if compress:
@@ -195,18 +202,74 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
         "mask_bits": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
         "mask_sha256": hashlib.sha256(payload).hexdigest(),
         "dtype": str(found[0].weight.dtype),
+        # a float32 scale is exact as a Python float; None: no scale
+        "scales": [None if c is None else float(c) for c in scales],
         "other": other,
     }
     ticket["sha256"] = _ticket_digest(ticket, payload)
-    torch.save(ticket, path)
-    size = (path.getbuffer().nbytes if isinstance(path, io.BytesIO) else
-            os.path.getsize(path))
+    size = _write(ticket, path)
     return {"bytes": size, "masked_weights": sum(m.numel() for m in masks)}
 
 
+def _is_file_object(path: Any) -> bool:
+    return hasattr(path, "write") or hasattr(path, "read")
+
+
+def _write(obj: Any, path: PathLike) -> int:
+    # torch.save, atomically for paths; returns the bytes written.
+    if _is_file_object(path):
+        file = path  # type: ignore[assignment]
+        start = file.tell()  # type: ignore[union-attr]
+        torch.save(obj, file)  # type: ignore[arg-type]
+        return file.tell() - start  # type: ignore[union-attr]
+    target = os.fspath(path)  # type: ignore[arg-type]
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"Cannot write a ticket to {target!r}: it is "
+                                f"a directory. Pass a file path, e.g. "
+                                f"{os.path.join(target, 'model.ticket')!r}.")
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        handle, tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(target)}.",
+            suffix=".tmp")
+    except OSError as error:
+        raise OSError(error.errno, f"Cannot write a ticket in {folder!r} "
+                      f"({error.strerror}): the folder must exist and be "
+                      f"writable.") from None
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(obj, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(error, OSError):
+            raise OSError(error.errno, f"Writing the ticket {target!r} "
+                          f"failed ({error.strerror or error}); the file "
+                          f"there, if any, is unchanged.") from error
+        raise
+    _sync_folder(folder)
+    return os.path.getsize(target)
+
+
+def _sync_folder(folder: str) -> None:
+    # Makes the rename itself durable (POSIX); best effort elsewhere.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _read(path: PathLike) -> Dict[str, Any]:
-    if isinstance(path, io.BytesIO):
-        path.seek(0)
+    # A file object is read from its current position, as torch.load does.
     try:
         ticket = torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, IsADirectoryError):
@@ -217,10 +280,10 @@ def _read(path: PathLike) -> Dict[str, Any]:
                          f"{error}") from None
     if not isinstance(ticket, dict) or ticket.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a ticket written by save_ticket().")
-    if ticket.get("version") not in (1, VERSION):
+    if ticket.get("version") not in READABLE_VERSIONS:
         raise ValueError(f"{path!r} has ticket format version "
                          f"{ticket.get('version')}; this library reads "
-                         f"versions 1 and {VERSION}. Upgrade "
+                         f"versions {READABLE_VERSIONS}. Upgrade "
                          f"torch_geometric_ugt.")
     bits = ticket.get("mask_bits")
     other = ticket.get("other")
@@ -230,6 +293,14 @@ def _read(path: PathLike) -> Dict[str, Any]:
             or any(k not in ticket for k in _FIELDS)):
         raise ValueError(f"{path!r} lacks parts of a ticket: the file is "
                          f"corrupted.")
+    scales = ticket.get("scales", [None] * len(ticket.get("names", [])))
+    if (ticket["version"] >= 3 and "scales" not in ticket) or not (
+            isinstance(scales, list)
+            and len(scales) == len(ticket.get("names", []))
+            and all(c is None or isinstance(c, float) for c in scales)):
+        raise ValueError(f"{path!r} lacks parts of a ticket: the file is "
+                         f"corrupted.")
+    ticket["scales"] = scales
     payload = bits.numpy().tobytes()
     if (ticket["version"] >= 2 or "sha256" in ticket) and \
             _ticket_digest(ticket, payload) != ticket.get("sha256"):
@@ -349,7 +420,8 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
         assert [w.name for w in found] == names
         offset = 0
         with torch.no_grad():
-            for w, size, values in zip(found, sizes, drawn):
+            for w, size, values, scale in zip(found, sizes, drawn,
+                                              ticket["scales"]):
                 p = w.parametrization
                 # the recipe's weights (another fan-in rule for the
                 # attention vectors of an older ticket)
@@ -362,27 +434,15 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                 offset += size
                 mask.copy_(bits.to(mask.dtype))
                 p.scores.copy_(bits.float())
+                if scale is not None:
+                    p.set_scale(torch.tensor(scale))
         model.load_state_dict(other, strict=False)
         if target is not None:
             model.to(target)
     except BaseException:
-        _undo_supermask(model, state, flags)
+        undo_supermask(model, state, flags)
         raise
     return model
-
-
-def _undo_supermask(model: torch.nn.Module, state: Dict[str, Tensor],
-                    flags: Dict[str, bool]) -> None:
-    # Back to the model as it was before a load that failed half-way.
-    from torch.nn.utils import parametrize
-    for w in masked_weights(model):
-        _own_class(w.module)
-        parametrize.remove_parametrizations(w.module, w.attr,
-                                            leave_parametrized=False)
-        remove_hooks(w.module)
-    model.load_state_dict(state)
-    for name, param in model.named_parameters():
-        param.requires_grad_(flags[name])
 
 
 def _escape(name: str) -> str:

@@ -138,6 +138,7 @@ class SparsifierMachine(RuleBasedStateMachine):
     def ticket_round_trip(self):
         buffer = io.BytesIO()
         save_ticket(self.model, buffer)
+        buffer.seek(0)
         loaded = load_ticket(build(), buffer)
         for a, b in zip(masked_weights(loaded), masked_weights(self.model)):
             assert torch.equal(a.parametrization.mask, b.parametrization.mask)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from torch_geometric_ugt.hashing import sha256_of
 from torch_geometric_ugt.parametrization import drop_cached_weight
 from torch_geometric_ugt.schedule import (SparsitySchedule, check_epoch,
                                           check_sparsity)
@@ -103,6 +104,7 @@ class SupermaskSparsifier:
             _check_ranks_agree(lambda: reason)
             raise
         _check_ranks_agree(self._fingerprint)
+        _check_ranks_hold_same_tensors(self.weights)
 
         # Everything is validated: from here on nothing can be refused.
         self._last_epoch = -1
@@ -515,6 +517,32 @@ class SupermaskSparsifier:
                 f"with another schedule. Build the sparsifier with the same "
                 f"schedule before loading.")
         return last_epoch, sparsity
+
+
+def _check_ranks_hold_same_tensors(weights: List[MaskedWeight]) -> None:
+    # Every rank must start from the same frozen weights and scores (DDP
+    # broadcasts rank 0's at wrap time; a sparsifier built before, or a
+    # rank seeded otherwise, would select other masks): a SHA-256 of each.
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    own = [(f"{w.name} ({kind})", sha256_of([tensor]))
+           for w in weights
+           for kind, tensor in (("frozen weight", w.weight),
+                                ("scores", w.parametrization.scores))]
+    gathered: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, own)
+    for rank, theirs in enumerate(gathered):
+        for (name, digest), (_, first) in zip(theirs, gathered[0]):
+            if digest != first:
+                raise ValueError(
+                    f"Rank {rank} holds another {name} than rank 0 (the "
+                    f"first tensor that differs), so the ranks would select "
+                    f"different masks. Give every rank the same model: the "
+                    f"same supermask(seed=...) and the same checkpoint, or "
+                    f"wrap the model in DistributedDataParallel (which "
+                    f"copies rank 0's tensors) before building the "
+                    f"sparsifier.")
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer,
