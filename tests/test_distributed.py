@@ -149,3 +149,47 @@ def test_masks_in_sync_needs_a_process_group():
         masks_in_sync(model)
     with pytest.raises(ValueError, match="supermask"):
         mask_digest(GCN(IN, HIDDEN, 2, OUT))
+
+
+def _different_weights(rank: int, init_file: str, out: str) -> None:
+    _join(rank, init_file)
+    results = []
+    for case in ("weights", "scores", "same"):
+        model = supermask(GCN(IN, HIDDEN, 3, OUT), seed=0)
+        if rank == 1 and case == "weights":
+            with torch.no_grad():
+                masked_weights(model)[1].weight.mul_(2.0)
+        if rank == 1 and case == "scores":
+            with torch.no_grad():
+                masked_weights(model)[2].parametrization.scores[0, 0] += 1.0
+        try:
+            GlobalGradualSparsifier(model, final_sparsity=0.7,
+                                    ramp_epochs=3)
+            results.append("built")
+        except ValueError as error:
+            results.append(str(error))
+    torch.save(results, f"{out}.{rank}")
+    _leave()
+
+
+@pytest.mark.skipif(not dist.is_available() or
+                    not dist.is_gloo_available(), reason="needs gloo")
+def test_ranks_with_other_weights_or_scores_are_refused(tmp_path):
+    for weights, scores, same in _spawn(_different_weights, tmp_path):
+        assert "Rank 1" in weights and "convs.1.lin.weight (frozen " \
+            "weight)" in weights
+        assert "Rank 1" in scores and "convs.2.lin.weight (scores)" in scores
+        assert same == "built"
+
+
+def test_mask_digest_tells_apart_masks_with_the_same_position_sums():
+    # kept positions {0, 3} and {1, 2}: same count, same sum of positions
+    model = supermask(torch.nn.Linear(2, 2, bias=False), seed=0)
+    mask = masked_weights(model)[0].parametrization.mask
+    digests = []
+    for kept in ([1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0]):
+        with torch.no_grad():
+            mask.copy_(torch.tensor(kept).view(2, 2))
+        digests.append(mask_digest(model))
+    assert not torch.equal(digests[0], digests[1])
+    assert digests[0].dtype == torch.uint8 and digests[0].numel() == 32

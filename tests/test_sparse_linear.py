@@ -218,3 +218,50 @@ def test_bad_arguments():
         SparseLinear.from_dense(torch.ones(3, dtype=torch.int64))
     with pytest.raises(ValueError, match="bias"):
         SparseLinear.from_dense(torch.ones(3, 2), torch.ones(2))
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"),
+                                 -float("inf")])
+def test_non_finite_inputs_give_the_dense_product(path, bad):
+    weight = sparse_weight(16, 10, 0.3, zero_rows=(3, ))
+    weight[:, 4] = 0  # a column no output reads
+    weight[5, 4] = 0.5  # ... but one
+    bias = torch.randn(16)
+    x = torch.randn(6, 10)
+    x[1, 4] = bad  # in the mostly pruned column
+    x[2, 0] = bad
+    x[3, 4] = bad
+    x[3, 7] = bad
+    with torch.no_grad():
+        if path == "native":
+            got = SparseLinear.from_dense(weight, bias).eval()(x)
+        else:
+            layer = SparseLinear.from_dense(weight, bias)
+            got = sparse_linear_reference(x, layer.indptr, layer.indices,
+                                          layer.values, layer.bias)
+    want = F.linear(x, weight, bias)
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got.isinf(), want.isinf())
+    finite = want.isfinite()
+    torch.testing.assert_close(got[finite], want[finite])
+
+
+@pytest.mark.parametrize("drop, extra", [("values", None), ("bias", None),
+                                         (None, "weight_scale")])
+def test_missing_or_extra_keys_leave_the_layer_unchanged(drop, extra):
+    layer = SparseLinear.from_dense(sparse_weight(16, 10, 0.3),
+                                    torch.randn(16))
+    other = SparseLinear.from_dense(sparse_weight(16, 10, 0.5, seed=1),
+                                    torch.randn(16))
+    state = dict(other.state_dict())
+    if drop:
+        del state[drop]
+    if extra:
+        state[extra] = torch.ones(1)
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    with pytest.raises(RuntimeError, match="all of .* or nothing"):
+        layer.load_state_dict(state)
+    after = layer.state_dict()
+    assert set(after) == set(before)
+    assert all(torch.equal(after[k], v) for k, v in before.items())

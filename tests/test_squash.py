@@ -223,3 +223,37 @@ def test_sparse_squash_checks_its_arguments_first(kwargs, error, message):
     with pytest.raises(error, match=message):
         squash(model, **kwargs)
     assert masked_weights(model)  # untouched
+
+
+@pytest.mark.parametrize("backend_name", ["native", "torch"])
+def test_sparse_squash_is_exact_for_non_finite_inputs(backend_name, graph,
+                                                      small_layers_too):
+    backend.set_backend(backend_name)
+    try:
+        model = searched(lambda: GIN(IN, HIDDEN, 2, OUT), sparsity=0.9)
+        first = masked_weights(model)[0].parametrization
+        with torch.no_grad():  # input column 3: all its weights pruned
+            first.scores[:, 3] = -1e9
+        assert (first.mask[:, 3] == 0).all()
+        x = graph.x.clone()
+        x[2, 3] = float("nan")
+        x[5, 3] = float("inf")
+        dense = squash(copy.deepcopy(model)).eval()
+        sparse = squash(model, sparse=True, max_density=1.0).eval()
+        with torch.no_grad():
+            want = dense(x, graph.edge_index)
+            got = sparse(x, graph.edge_index)
+        assert want.isnan().any()
+        assert torch.equal(got.isnan(), want.isnan())
+        finite = want.isfinite()
+        torch.testing.assert_close(got[finite], want[finite])
+    finally:
+        backend.set_backend("auto")
+
+
+def test_max_density_zero_makes_no_layer_sparse(small_layers_too):
+    model = supermask(torch.nn.Linear(64, 64), seed=0)
+    with torch.no_grad():
+        masked_weights(model)[0].parametrization.mask.zero_()
+    layer = squash(model, sparse=True, max_density=0.0)
+    assert isinstance(layer, torch.nn.Linear)

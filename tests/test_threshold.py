@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from torch_geometric_ugt import backend
 from torch_geometric_ugt.threshold import check_finite_scores
 from torch_geometric_ugt.threshold import prune_smallest_
+from torch_geometric_ugt.threshold import prune_smallest_reference_
 
 
 @pytest.fixture(autouse=True, params=["torch", "native"])
@@ -245,3 +246,47 @@ def test_counts_beyond_int64_are_clamped():
     scores = [torch.randn(4, 3), torch.randn(5)]
     assert_same(run(scores, 2**70), reference_masks(scores, 17))
     assert_same(run(scores, -2**70), reference_masks(scores, 0))
+
+
+def _bad_inputs():
+    scores = [torch.randn(4, 4), torch.randn(3)]
+    base = torch.ones(20)
+    return {
+        "overlapping masks": (scores, [base[:16].view(4, 4), base[10:13]],
+                              ValueError, "shares memory with another"),
+        "mask over a score": (scores, [scores[0], torch.ones(3)],
+                              ValueError, "shares memory with score"),
+        "expanded mask": (scores, [torch.ones(4, 1).expand(4, 4),
+                                   torch.ones(3)], ValueError,
+                          "overlaps itself"),
+        "integer mask": (scores, [torch.ones(4, 4),
+                                  torch.ones(3, dtype=torch.long)],
+                         TypeError, "floating point"),
+        "meta mask": (scores, [torch.ones(4, 4),
+                               torch.ones(3, device="meta")],
+                      ValueError, "meta device"),
+        "wrong shape last": (scores, [torch.ones(4, 4), torch.ones(4)],
+                             ValueError, "cannot hold"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_bad_inputs()))
+def test_every_input_is_checked_before_any_mask_is_written(case):
+    scores, masks, error, match = _bad_inputs()[case]
+    # the first mask is always a valid one: it must stay untouched
+    before = [m.clone() for m in masks if m.device.type != "meta"]
+    score_copies = [s.clone() for s in scores]
+    with pytest.raises(error, match=match):
+        prune_smallest_(scores, masks, 7)
+    after = [m for m in masks if m.device.type != "meta"]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert all(torch.equal(a, b) for a, b in zip(score_copies, scores))
+
+
+def test_a_transposed_mask_is_written_right():
+    scores = [torch.randn(4, 5)]
+    mask = torch.ones(5, 4).t()
+    prune_smallest_(scores, [mask], 7)
+    want = torch.ones(4, 5)
+    prune_smallest_reference_(scores, [want], 7)
+    assert torch.equal(mask, want)

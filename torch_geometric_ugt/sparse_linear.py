@@ -42,7 +42,7 @@ TORCH_MAX_DENSITY = 0.0
 r"""The same for :func:`torch.sparse.mm` on a CSR weight (the CPU path
 without the native kernel): it was slower than dense for some layer shapes
 at every measured density (down to 0.005), so without the native kernel
-only all-zero weights go sparse unless :obj:`max_density` is given."""
+no layer goes sparse unless :obj:`max_density` is given."""
 
 MIN_ELEMENTS = 4096
 r"""Weights with fewer elements stay dense: the sparse kernel's fixed costs
@@ -124,7 +124,28 @@ def sparse_linear_reference(input: Tensor, indptr: Tensor, indices: Tensor,
     out = torch.sparse.mm(weight, x.t()).t()
     if bias is not None:
         out = out + bias.to(compute)
+    out = _propagate_nonfinite(input.reshape(-1, in_features), indptr,
+                               indices, out)
     return out.to(input.dtype).reshape(*input.shape[:-1], out_features)
+
+
+def _propagate_nonfinite(x: Tensor, indptr: Tensor, indices: Tensor,
+                         out: Tensor) -> Tensor:
+    # The dense product is NaN at (i, o) where input i holds a non-finite
+    # value in a column that row o does not store (0 * inf = NaN); the
+    # sparse product never reads those. Only rows with such values pay.
+    bad = ~torch.isfinite(x)
+    rows = bad.any(dim=1).nonzero().view(-1)
+    if rows.numel() == 0:
+        return out
+    bad = bad[rows].to(torch.int64)
+    total = bad.sum(dim=1, keepdim=True)
+    at_stored = bad[:, indices.to(torch.int64)]
+    running = torch.nn.functional.pad(at_stored.cumsum(dim=1), (1, 0))
+    stored = running[:, indptr[1:]] - running[:, indptr[:-1]]
+    out = out.clone()
+    out[rows] = out[rows].masked_fill(stored < total, float("nan"))
+    return out
 
 
 @torch.library.custom_op(f"{OPS}::sparse_linear_csr", mutates_args=(),
@@ -326,22 +347,43 @@ class SparseLinear(torch.nn.Module):
                 f"checkpoint into the model squashed without sparse=True, or "
                 f"load the ticket and squash it with sparse=True.")
             return
-        saved = {n: state_dict.get(prefix + n) for n in names}
-        tensors = {n: t for n, t in saved.items() if isinstance(t, Tensor)}
-        if len(tensors) == len(names):
-            problem = _csr_problem(tensors["indptr"], tensors["indices"],
-                                   tensors["values"], self.in_channels,
-                                   self.out_channels)
-            if problem is not None:
-                error_msgs.append(f"'{prefix}indptr/indices/values' do not "
-                                  f"hold a {self.out_channels} x "
-                                  f"{self.in_channels} CSR weight: "
-                                  f"{problem}.")
-                return
-            for name in names:
-                own = self._buffers[name]
-                assert own is not None
-                self._buffers[name] = own.new_empty(tensors[name].shape)
+        # All or nothing: every key is checked before anything is loaded,
+        # so a refused checkpoint leaves the layer as it was.
+        own_keys = list(names) + (["bias"] if self.bias is not None else [])
+        missing = [prefix + n for n in own_keys if prefix + n not in
+                   state_dict]
+        extra = [k for k in state_dict if k.startswith(prefix)
+                 and "." not in k[len(prefix):]
+                 and k[len(prefix):] not in own_keys]
+        if missing or (strict and extra):
+            error_msgs.append(
+                f"SparseLinear '{prefix.rstrip('.')}' loads all of "
+                f"{own_keys} or nothing: the checkpoint lacks {missing} and "
+                f"has unexpected {extra}; the layer is unchanged. Save it "
+                f"from a model squashed the same way (same bias).")
+            missing_keys.extend(missing)
+            unexpected_keys.extend(extra if strict else [])
+            return
+        tensors = {n: state_dict[prefix + n] for n in own_keys}
+        if not all(isinstance(t, Tensor) for t in tensors.values()):
+            error_msgs.append(f"'{prefix}...' entries must be tensors.")
+            return
+        problem = _csr_problem(tensors["indptr"], tensors["indices"],
+                               tensors["values"], self.in_channels,
+                               self.out_channels)
+        if problem is None and self.bias is not None \
+                and tensors["bias"].shape != self.bias.shape:
+            problem = f"the bias must have shape {tuple(self.bias.shape)}"
+        if problem is not None:
+            error_msgs.append(f"'{prefix}indptr/indices/values' do not "
+                              f"hold a {self.out_channels} x "
+                              f"{self.in_channels} CSR weight: "
+                              f"{problem}; the layer is unchanged.")
+            return
+        for name in names:
+            own = self._buffers[name]
+            assert own is not None
+            self._buffers[name] = own.new_empty(tensors[name].shape)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)

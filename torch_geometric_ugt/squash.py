@@ -44,8 +44,9 @@ def squash(model: torch.nn.Module, *, sparse: bool = False,
         sparse (bool): Store sparse enough linear weights sparse.
             (default: :obj:`False`)
         max_density (float, optional): The densest weight to store sparse,
-            in [0, 1]. By default the crossover measured for the weights'
-            device (:func:`~torch_geometric_ugt.sparse_linear.max_density`):
+            in [0, 1]; :obj:`0` makes no layer sparse. By default the
+            crossover measured for the weights' device
+            (:func:`~torch_geometric_ugt.sparse_linear.max_density`):
             where a sparse layer is faster than a dense one.
 
     Returns:
@@ -108,7 +109,8 @@ def _sparsify(model: torch.nn.Module, linears: List[torch.nn.Module],
                      else limit)
         if weight.numel() < sparse_module.MIN_ELEMENTS:
             continue
-        if int(torch.count_nonzero(weight)) / weight.numel() > threshold:
+        density = int(torch.count_nonzero(weight)) / weight.numel()
+        if threshold == 0 or density > threshold:  # 0: no sparse layer
             continue
         bias = getattr(module, "bias", None)
         layer = SparseLinear.from_dense(

@@ -21,14 +21,17 @@ Contract (kept small on purpose, so that native kernels can implement it):
   native CPU kernel screens for both while it builds its first histogram,
   at no extra cost, and writes only after that.
 * Masks have the shapes of their scores and any floating dtype; they are
-  written in place, scores are not modified.
+  written in place, scores are not modified. Every score and mask is
+  checked before any mask is written: one device (not ``meta``), floating
+  dtypes, matching shapes, and masks that overlap neither themselves (an
+  expanded view), nor each other, nor a score tensor.
 * No host synchronisation is needed beyond what the backend requires (the
   NaN screen costs one on CUDA); ``k`` may be a Python ``int``.
 """
 from __future__ import annotations
 
 import numbers
-from typing import List, Sequence, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -72,7 +75,7 @@ def prune_smallest_(
             :obj:`check_finite`; no mask is written then.
 
     """
-    _check_pairs(scores, masks)
+    _check_inputs(scores, masks)
     if isinstance(k, Tensor):
         if (k.numel() != 1 or k.device.type != "cpu"
                 or k.dtype.is_floating_point or k.dtype.is_complex
@@ -85,11 +88,6 @@ def prune_smallest_(
                         f"got {k!r}.")
     if not scores:
         return
-    if scores[0].device.type == "meta":
-        raise ValueError("prune_smallest_ got scores on the meta device: "
-                         "they hold no values, so no mask can be chosen. "
-                         "Materialise them first (to_empty() and a "
-                         "checkpoint, or a fresh model on a real device).")
     if isinstance(k, Tensor):  # the sparsifiers' case: nothing to count
         count = k
     else:  # clamped to [0, N] first: any int fits the tensor
@@ -139,6 +137,61 @@ def _native_eligible(scores: Sequence[Tensor],
     return dtype in _NATIVE_MASK_DTYPES and all(
         s.dtype == torch.float32 and s.device == device and m.dtype == dtype
         and m.device == device for s, m in zip(scores, masks))
+
+
+def _check_inputs(scores: Sequence[Tensor],
+                  masks: Sequence[Tensor]) -> None:
+    # Everything prune_smallest_ needs, checked before any mask is written.
+    _check_pairs(scores, masks)
+    tensors = list(scores) + list(masks)
+    if any(t.device.type == "meta" for t in tensors):
+        raise ValueError("prune_smallest_ got tensors on the meta device: "
+                         "they hold no values, so no mask can be chosen. "
+                         "Materialise them first (to_empty() and a "
+                         "checkpoint, or a fresh model on a real device).")
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise ValueError(f"prune_smallest_ takes scores and masks on one "
+                         f"device; got {sorted(map(str, devices))}. Move "
+                         f"them together first (model.to(device)).")
+    for i, (score, mask) in enumerate(zip(scores, masks)):
+        if not score.is_floating_point() or not mask.is_floating_point():
+            raise TypeError(f"Scores and masks must be floating point; "
+                            f"pair {i} has {score.dtype} scores and a "
+                            f"{mask.dtype} mask.")
+        if (not torch.compiler.is_compiling() and mask.numel() > 1
+                and torch._debug_has_internal_overlap(mask)):
+            raise ValueError(f"Mask {i} overlaps itself (an expanded or "
+                             f"strided view): its entries cannot be "
+                             f"written one by one. Pass a tensor of its "
+                             f"own (mask.contiguous()).")
+    if torch.compiler.is_compiling():
+        return  # (fake tensors have no memory; the operator checks shapes)
+    # Sorted by (storage, first byte), an overlap is with a neighbour that
+    # starts before this one ends: O(T log T) for T tensors.
+    spans = sorted(_span(t) + (j, ) for j, t in enumerate(tensors)
+                   if t.numel())
+    for a, (storage, _, end, i) in enumerate(spans):
+        for other, start, _, j in spans[a + 1:]:
+            if other != storage or start >= end:
+                break
+            if max(i, j) >= len(scores):  # a mask is involved
+                mask, rest = max(i, j), min(i, j)
+                what = ("another mask" if rest >= len(scores) else
+                        f"score tensor {rest}")
+                raise ValueError(
+                    f"Mask {mask - len(scores)} shares memory with {what}: "
+                    f"writing it would change that one too. Give every "
+                    f"mask a tensor of its own.")
+
+
+def _span(t: Tensor) -> Tuple[int, int, int]:
+    # (storage, first byte, end byte) of the memory a tensor may touch
+    start = t.storage_offset()
+    end = start + 1 + sum((n - 1) * abs(s)
+                          for n, s in zip(t.shape, t.stride()))
+    size = t.element_size()
+    return (t.untyped_storage().data_ptr(), start * size, end * size)
 
 
 def _check_pairs(scores: Sequence[Tensor], masks: Sequence[Tensor]) -> None:

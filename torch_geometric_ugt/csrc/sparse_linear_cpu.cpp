@@ -19,7 +19,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -246,6 +248,42 @@ void sparse_linear_impl(const at::Tensor& input, const at::Tensor& indptr,
   });
 }
 
+// The dense product gives NaN at (i, o) when input i holds a non-finite
+// value in a column that row o of the weight does not store (0 * inf and
+// 0 * NaN are NaN), which the sparse product never reads. One pass over
+// the inputs finds the rows that hold any; for those (rare) rows, y[i, o]
+// becomes NaN where not every non-finite column is stored in row o.
+template <typename scalar_t>
+void propagate_nonfinite(const at::Tensor& input, const at::Tensor& indptr,
+                         const at::Tensor& indices, at::Tensor& output) {
+  const int64_t rows = input.size(0);
+  const int64_t in_features = input.size(1);
+  const int64_t out_features = indptr.numel() - 1;
+  const scalar_t* x = input.data_ptr<scalar_t>();
+  const int64_t* ip = indptr.data_ptr<int64_t>();
+  const int32_t* ix = indices.data_ptr<int32_t>();
+  scalar_t* y = output.data_ptr<scalar_t>();
+  const auto bad = [](scalar_t v) {
+    return !std::isfinite(static_cast<double>(v));
+  };
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const scalar_t* xi = x + i * in_features;
+      int64_t total = 0;
+      for (int64_t j = 0; j < in_features; ++j) total += bad(xi[j]);
+      if (total == 0) continue;
+      for (int64_t o = 0; o < out_features; ++o) {
+        int64_t stored = 0;
+        for (int64_t p = ip[o]; p < ip[o + 1]; ++p) stored += bad(xi[ix[p]]);
+        if (stored < total) {
+          y[i * out_features + o] =
+              static_cast<scalar_t>(std::numeric_limits<float>::quiet_NaN());
+        }
+      }
+    }
+  });
+}
+
 // Checks that (indptr, indices, values) is a CSR matrix of out x in
 // entries that matches the input, in O(out + nnz): a bad weight is an
 // error, never a read out of bounds.
@@ -317,6 +355,7 @@ at::Tensor sparse_linear_cpu(const at::Tensor& input, const at::Tensor& indptr,
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, x.scalar_type(), "sparse_linear", [&] {
         sparse_linear_impl<scalar_t>(x, ip, ix, v, b, y);
+        propagate_nonfinite<scalar_t>(x, ip, ix, y);
       });
   return output;
 }
