@@ -25,14 +25,14 @@ if os.environ.get("UGT_BUILD_EXTENSIONS", "0") == "1":
     from torch.utils import cpp_extension
 
     # The sources and flags of the JIT build, from the one place that lists
-    # them (backend.py imports only torch, so it loads without the package).
+    # them (build.py imports only torch, so it loads without the package).
     spec = importlib.util.spec_from_file_location(
-        "_ugt_backend", os.path.join("torch_geometric_ugt", "backend.py"))
-    backend = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(backend)
+        "_ugt_build", os.path.join("torch_geometric_ugt", "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
 
     def extension(kind, make):
-        recipe = backend._recipe(kind)
+        recipe = build.recipe(kind)
         return make(
             f"torch_geometric_ugt._native_{kind}",
             [os.path.relpath(s) for s in recipe["sources"]],

@@ -10,9 +10,8 @@ nvcc, other devices), with the package's operators traced into the graphs.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch._dynamo as dynamo
@@ -22,6 +21,7 @@ from torch_geometric.nn import GAT, GCN, GIN, GraphSAGE
 from benchmarks import cli
 from torch_geometric_ugt import (GlobalGradualSparsifier, backend,
                                  score_parameters, squash, supermask)
+from torch_geometric_ugt.ops import OPS
 from torch_geometric_ugt.sparse_linear import SparseLinear
 
 MODELS: Dict[str, Callable[..., torch.nn.Module]] = {
@@ -43,18 +43,6 @@ r"""The backends measured: the native kernels and their pure-PyTorch
 twins."""
 
 
-@contextlib.contextmanager
-def on_backend(path: str) -> Iterator[None]:
-    r"""Runs the block on backend :obj:`path`, then restores the one asked
-    for before."""
-    previous = backend.requested_backend()
-    backend.set_backend(path)
-    try:
-        yield
-    finally:
-        backend.set_backend(previous)
-
-
 def graph(width: int = 8) -> Data:
     r"""A random graph of 12 nodes, 40 edges, :obj:`width` features."""
     gen = torch.Generator().manual_seed(0)
@@ -72,7 +60,7 @@ def explain(model: torch.nn.Module, data: Data) -> Tuple[int, List[str]]:
     explained = dynamo.explain(model)(data.x, data.edge_index)
     operators = [str(node.target) for g in explained.graphs
                  for node in g.graph.nodes
-                 if str(node.target).startswith(f"{backend.OPS}.")]
+                 if str(node.target).startswith(f"{OPS}.")]
     return explained.graph_break_count, operators
 
 
@@ -100,7 +88,7 @@ def search_breaks(name: str, path: str) -> Dict[str, object]:
     operators traced in each case (a selection only for stale masks).
     """
     data = graph()
-    with on_backend(path):
+    with backend.use(path):
         model = supermask(MODELS[name](), seed=0)
         opt = torch.optim.Adam(score_parameters(model), lr=0.05)
         sparsifier = GlobalGradualSparsifier(model, opt, final_sparsity=0.6,
@@ -118,7 +106,7 @@ def inference_breaks(name: str, path: str) -> Dict[str, object]:
     operators traced, and its number of sparse layers.
     """
     data = graph(SPARSE_WIDTH)
-    with on_backend(path), torch.no_grad():
+    with backend.use(path), torch.no_grad():
         sparse = sparse_squashed(name)
         count, operators = explain(sparse, data)
     layers = sum(isinstance(m, SparseLinear) for m in sparse.modules())

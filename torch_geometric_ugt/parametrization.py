@@ -266,6 +266,7 @@ def _check_checkpoint(module: torch.nn.Module, state_dict: dict,
     own_scale = module._buffers.get("scale")
     if saved_scale is not None and own_scale is None:
         mask = module._buffers["mask"]
+        assert mask is not None
         module._buffers["scale"] = torch.ones((), dtype=mask.dtype,
                                               device=mask.device)
     elif saved_scale is None and own_scale is not None:

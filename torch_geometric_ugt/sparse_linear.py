@@ -27,8 +27,9 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import Tensor
 
-from torch_geometric_ugt.backend import (OPS, SPARSE_LINEAR_SCHEMA,
-                                         _sparse_linear_fake, native_module)
+from torch_geometric_ugt.backend import native_module, register_self_check
+from torch_geometric_ugt.ops import (OPS, SPARSE_LINEAR_SCHEMA,
+                                     sparse_linear_fake)
 
 NATIVE_MAX_DENSITY = 0.2
 r"""Densest weight (share of nonzeros) that the native CPU kernel runs
@@ -161,7 +162,34 @@ def _sparse_linear_csr(input: Tensor, indptr: Tensor, indices: Tensor,
                                    bias).contiguous()
 
 
-_sparse_linear_csr.register_fake(_sparse_linear_fake)
+_sparse_linear_csr.register_fake(sparse_linear_fake)
+
+
+@register_self_check
+def _self_check_sparse_linear(ops: Any, device: torch.device
+                              ) -> Optional[str]:
+    # The native product against torch.sparse on a small layer with empty
+    # rows and columns and a non-finite input, on the CPU (its only
+    # kernel), in float32 and float64.
+    if device.type != "cpu":
+        return None
+    gen = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        weight = torch.randn(9, 21, generator=gen, dtype=dtype)
+        weight *= torch.rand(9, 21, generator=gen) < 0.3
+        weight[2] = 0
+        weight[:, 5] = 0
+        x = torch.randn(37, 21, generator=gen, dtype=dtype)
+        x[3, 5] = float("inf")
+        bias = torch.randn(9, generator=gen, dtype=dtype)
+        layer = SparseLinear.from_dense(weight, bias)
+        args = (x, layer.indptr, layer.indices, layer.values, bias)
+        got = ops.sparse_linear(*args)
+        want = sparse_linear_reference(*args)
+        if not (torch.equal(got.isnan(), want.isnan()) and torch.allclose(
+                got.nan_to_num(), want.nan_to_num(), rtol=1e-4, atol=1e-5)):
+            return f"sparse_linear gave another product in {dtype}"
+    return None
 
 
 def sparse_linear(input: Tensor, indptr: Tensor, indices: Tensor,

@@ -66,10 +66,15 @@ def squash(model: torch.nn.Module, *, sparse: bool = False,
         raise ValueError("squash() found no masked weight; it takes a model "
                          "returned by supermask().")
     # the masks as their sparsifier selects them now, then it lets go
-    owners = {id(s): s for s in (e.parametrization.sparsifier for e in found)
+    owners = {id(s): s for s in (e.parametrization.owner for e in found)
               if s is not None}
-    for sparsifier in owners.values():
-        sparsifier.remove()
+    for owner in owners.values():
+        remove = getattr(owner, "remove", None)
+        if callable(remove):
+            remove()  # a sparsifier: its optimizer hook goes too
+    for entry in found:
+        entry.parametrization.mask  # noqa: B018 (up to date, then alone)
+        entry.parametrization.detach()
     for module in {id(e.module): e.module for e in found}.values():
         own_class(module)
     for entry in found:

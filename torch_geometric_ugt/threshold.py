@@ -30,14 +30,16 @@ Contract (kept small on purpose, so that native kernels can implement it):
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import List, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
-from torch_geometric_ugt.backend import (OPS, PRUNE_SMALLEST_SCHEMA,
-                                         _prune_smallest_fake, native_module)
+from torch_geometric_ugt.backend import native_module, register_self_check
+from torch_geometric_ugt.ops import (OPS, PRUNE_SMALLEST_SCHEMA,
+                                     prune_smallest_fake)
 
 
 def prune_smallest_(
@@ -122,7 +124,7 @@ def _prune_smallest_torch_(scores: List[Tensor], masks: List[Tensor],
     prune_smallest_reference_(scores, masks, int(k))
 
 
-_prune_smallest_torch_.register_fake(_prune_smallest_fake)
+_prune_smallest_torch_.register_fake(prune_smallest_fake)
 
 
 # The mask dtypes the native kernels write; any other goes to the reference.
@@ -176,19 +178,19 @@ def _check_inputs(scores: Sequence[Tensor],
             if other != storage or start >= end:
                 break
             if max(i, j) >= len(scores):  # a mask is involved
-                mask, rest = max(i, j), min(i, j)
+                index, rest = max(i, j), min(i, j)
                 what = ("another mask" if rest >= len(scores) else
                         f"score tensor {rest}")
                 raise ValueError(
-                    f"Mask {mask - len(scores)} shares memory with {what}: "
+                    f"Mask {index - len(scores)} shares memory with {what}: "
                     f"writing it would change that one too. Give every "
                     f"mask a tensor of its own.")
 
 
 def _span(t: Tensor) -> Tuple[int, int, int]:
     # (storage, first byte, end byte) of the memory a tensor may touch
-    start = t.storage_offset()
-    end = start + 1 + sum((n - 1) * abs(s)
+    start = int(t.storage_offset())
+    end = start + 1 + sum((int(n) - 1) * abs(int(s))
                           for n, s in zip(t.shape, t.stride()))
     size = t.element_size()
     return (t.untyped_storage().data_ptr(), start * size, end * size)
@@ -275,3 +277,48 @@ def check_finite_scores(scores: Sequence[Tensor], *,
         f"{what} values, so no mask can be chosen from them. This usually "
         f"means the learning rate is too high or the loss diverged; lower "
         f"the learning rate or reload the last good checkpoint.")
+
+
+def _self_check_cases(device: torch.device) -> List[tuple]:
+    # (scores, k) pairs that have caught selection bugs: ties at the
+    # threshold across tensors, signed zeros, infinities, an empty tensor,
+    # k = 0 and k = N, many ties among many tensors.
+    ties = [torch.tensor([[1.0, 2.0, 2.0], [2.0, 0.0, 2.0]]),
+            torch.tensor([2.0, 2.0, -0.0, 0.0]), torch.empty(0),
+            torch.tensor([2.0, -math.inf, math.inf])]
+    gen = torch.Generator().manual_seed(0)
+    many = [torch.randint(-3, 4, (n, ), generator=gen).float()
+            for n in (7, 1, 300, 33, 2048)]
+    cases = []
+    for scores in (ties, many):
+        total = sum(s.numel() for s in scores)
+        for k in sorted({0, 1, 3, 5, total // 2, total - 1, total}):
+            cases.append(([s.to(device) for s in scores], k))
+    return cases
+
+
+@register_self_check
+def _self_check_prune_smallest(ops, device: torch.device):
+    # The native selection against the reference, in every mask dtype.
+    for scores, k in _self_check_cases(device):
+        want = [torch.empty_like(s) for s in scores]
+        prune_smallest_reference_(scores, want, k)
+        for dtype in _NATIVE_MASK_DTYPES:
+            got = [torch.full_like(s, 7.0, dtype=dtype) for s in scores]
+            ops.prune_smallest_(scores, got, torch.tensor(k), False)
+            if not all(torch.equal(g.float(), w)
+                       for g, w in zip(got, want)):
+                return (f"prune_smallest_ chose other masks for "
+                        f"{sum(s.numel() for s in scores)} scores in "
+                        f"{len(scores)} tensors, k = {k}, {dtype} masks")
+    scores = [torch.tensor([1.0, float("nan"), 0.0], device=device)]
+    masks = [torch.full_like(scores[0], 7.0)]
+    try:
+        ops.prune_smallest_(scores, masks, torch.tensor(1), False)
+    except (ValueError, RuntimeError):
+        pass
+    else:
+        return "prune_smallest_ accepted a NaN score"
+    if not bool((masks[0] == 7.0).all()):
+        return "prune_smallest_ wrote masks before refusing a NaN score"
+    return None

@@ -27,7 +27,7 @@ import math
 import os
 import tempfile
 import zlib
-from typing import IO, Any, Dict, List, Optional, Union
+from typing import IO, Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -89,7 +89,7 @@ _FIELDS = ("format", "version", "torch", "recipe", "names", "shapes",
 
 def _ticket_digest(ticket: Dict[str, Any], mask_bits: bytes) -> str:
     h = hashlib.sha256()
-    fields = _FIELDS + ("dtype", )
+    fields: Tuple[str, ...] = _FIELDS + ("dtype", )
     if ticket.get("version", 0) >= 3:
         fields += ("scales", )
     h.update(json.dumps({k: ticket.get(k) for k in fields},

@@ -211,3 +211,17 @@ def test_shards_split_the_configurations(tmp_path, monkeypatch):
     main(args + ["--shard", "0/2"])
     assert sorted(json.loads(p.read_text())["config"]["seed"]
                   for p in out.glob("*.json")) == [0, 1, 2]
+
+
+@needs_data("planetoid", "Cora")
+def test_the_runner_prints_no_warning(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.reproduce", "one", "--root",
+         ROOT, "--epochs", "2", "--ramp", "1", "--hidden", "8", "--out",
+         str(tmp_path), "--model", "GCN"],
+        capture_output=True, text=True, timeout=600,
+        cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert "Warning" not in out.stderr, out.stderr

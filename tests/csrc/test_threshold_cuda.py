@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from torch_geometric_ugt import backend
+from torch_geometric_ugt import backend, build
 from torch_geometric_ugt.threshold import prune_smallest_reference_
 
-CU = backend.CSRC / "threshold_cuda.cu"
+CU = build.CSRC / "threshold_cuda.cu"
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(),
                                reason="needs a CUDA device")
 
@@ -46,7 +46,7 @@ def test_cuda_binding_compiles_against_torch(tmp_path):
     flags = [f"-I{p}" for p in include_paths()]
     result = subprocess.run(
         ["g++", "-fsyntax-only", "-std=c++17", f"-I{tmp_path}", *flags,
-         f"-I{CUDA_INCLUDE}", str(backend.CSRC / "threshold_cuda.cpp")],
+         f"-I{CUDA_INCLUDE}", str(build.CSRC / "threshold_cuda.cpp")],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
 

@@ -362,12 +362,8 @@ at::Tensor sparse_linear_cpu(const at::Tensor& input, const at::Tensor& indptr,
 
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(torch_geometric_ugt, m) {
-  m.def(
-      "sparse_linear(Tensor input, Tensor indptr, Tensor indices, "
-      "Tensor values, Tensor? bias) -> Tensor");
-}
-
+// The CPU kernel of torch.ops.torch_geometric_ugt.sparse_linear (schema
+// and fake kernel: torch_geometric_ugt/ops.py).
 TORCH_LIBRARY_IMPL(torch_geometric_ugt, CPU, m) {
   m.impl("sparse_linear", &sparse_linear_cpu);
 }

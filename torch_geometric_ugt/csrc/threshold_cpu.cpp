@@ -366,15 +366,9 @@ void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
   ugt::bump_versions(masks);
 }
 
-// The operator torch.ops.torch_geometric_ugt.prune_smallest_: the masks are
-// mutated arguments; its fake (meta) kernel is registered in Python
-// (torch_geometric_ugt/backend.py).
-TORCH_LIBRARY(torch_geometric_ugt, m) {
-  m.def(
-      "prune_smallest_(Tensor[] scores, Tensor(a!)[] masks, Tensor k, "
-      "bool reject_infinite) -> ()");
-}
-
+// The CPU kernel of torch.ops.torch_geometric_ugt.prune_smallest_, whose
+// schema (the masks are mutated arguments) and fake kernel are declared
+// once, in torch_geometric_ugt/ops.py.
 TORCH_LIBRARY_IMPL(torch_geometric_ugt, CPU, m) {
   m.impl("prune_smallest_", &prune_smallest_cpu);
 }

@@ -117,6 +117,7 @@ class SupermaskSparsifier:
                                    len(self.weights),
                                    dtype=torch.int64)
         self._versions: List[int] = []
+        self._stale = True
         self._removed = False
         self._sparsity_changed()
         self._select()
