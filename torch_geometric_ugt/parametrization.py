@@ -177,8 +177,9 @@ class ScoreMask(torch.nn.Module):
 
     def __getattr__(self, name: str) -> Any:
         # Buffers are found by nn.Module.__getattr__, so every read of
-        # ``self.mask`` passes here: bring the mask up to date first.
-        if name == "mask":
+        # ``self.mask`` (or ``self.scale``) passes here: bring them up to
+        # date first.
+        if name in ("mask", "scale"):
             _before_read(self)
         return super().__getattr__(name)
 
@@ -190,7 +191,7 @@ class ScoreMask(torch.nn.Module):
         return state
 
     def forward(self, weight: Tensor) -> Tensor:
-        mask = self.mask  # up to date (may write the scale too)
+        mask = self.mask  # up to date (the scale too)
         return _MaskedWeight.apply(weight, self.scores, mask,
                                    self._buffers["scale"])
 

@@ -420,8 +420,7 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
         assert [w.name for w in found] == names
         offset = 0
         with torch.no_grad():
-            for w, size, values, scale in zip(found, sizes, drawn,
-                                              ticket["scales"]):
+            for w, size, values in zip(found, sizes, drawn):
                 p = w.parametrization
                 # the recipe's weights (another fan-in rule for the
                 # attention vectors of an older ticket)
@@ -434,9 +433,10 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                 offset += size
                 mask.copy_(bits.to(mask.dtype))
                 p.scores.copy_(bits.float())
-                if scale is not None:
-                    p.set_scale(torch.tensor(scale))
         model.load_state_dict(other, strict=False)
+        for w, scale in zip(found, ticket["scales"]):  # after: the load
+            if scale is not None:  # drops scales its state does not hold
+                w.parametrization.set_scale(torch.tensor(scale))
         if target is not None:
             model.to(target)
     except BaseException:
