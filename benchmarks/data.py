@@ -128,13 +128,6 @@ def load_planetoid(name: str, root: Optional[str] = None,
     return data
 
 
-def graph_input(data: Data) -> torch.Tensor:
-    """The adjacency argument for a PyG model: ``adj_t`` or
-    ``edge_index``."""
-    adj = getattr(data, "adj_t", None)
-    return adj if adj is not None else data.edge_index
-
-
 def allow_pyg_in_torch_load() -> None:
     """ogb 1.3.6 calls ``torch.load`` without ``weights_only``, which torch
     >= 2.6 refuses for PyG data objects (and the numpy scalars OGB leaves

@@ -22,10 +22,11 @@ from torch_geometric.nn import GCN
 
 from benchmarks import cli
 from benchmarks.data import (ADJACENCY_NAMES, add_adjacency_option,
-                             graph_input, load_planetoid, resolve_adjacency)
-from benchmarks.train import evaluate, ticket_epoch, train_step
+                             load_planetoid, resolve_adjacency)
 from torch_geometric_ugt import (GlobalGradualSparsifier, SupermaskSparsifier,
                                  backend, score_parameters, supermask)
+from torch_geometric_ugt.search import (evaluate, graph_input, ticket_epoch,
+                                        train_step)
 
 
 class MaskTimer:

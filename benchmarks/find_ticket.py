@@ -17,7 +17,8 @@ from torch_geometric.nn import GCN
 from benchmarks import cli
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
-from benchmarks.train import RunResult, search_ticket, train_dense
+from benchmarks.train import train_dense
+from torch_geometric_ugt.search import SearchResult, search_ticket
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  SupermaskSparsifier, score_parameters,
                                  supermask)
@@ -95,7 +96,7 @@ def main(argv: List[str] | None = None) -> Dict:
           f"{args.sparsity}, {args.epochs} epochs (ramp {args.ramp}), "
           f"Adam lr {args.lr}, {args.weight_init} weights")
     report: Dict = {"config": vars(args), "ticket": [], "dense": []}
-    tickets: List[RunResult] = []
+    tickets: List[SearchResult] = []
     for seed in args.seeds:
         start = time.perf_counter()
         model, optimizer, sparsifier = ticket_model(args, data, seed)
@@ -121,7 +122,7 @@ def main(argv: List[str] | None = None) -> Dict:
           f"{summary([r.test_acc for r in tickets])} % over "
           f"{len(tickets)} seeds")
     if not args.no_dense:
-        dense: List[RunResult] = []
+        dense: List[SearchResult] = []
         for seed in args.seeds:
             model, optimizer = dense_model(args, data, seed)
             result = train_dense(model, data, optimizer, args.dense_epochs)

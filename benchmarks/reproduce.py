@@ -34,14 +34,17 @@ import torch
 
 from benchmarks import cli
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, fast_adjacency,
-                             graph_input, load_planetoid)
+                             load_planetoid)
 from benchmarks.models import MODELS, build
 from benchmarks.records import (claim, device_name, record_done,
                                 write_record)
-from benchmarks.train import RunResult, search_ticket, train_dense
+from benchmarks.train import train_dense
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  __version__, score_parameters, supermask)
+from torch_geometric_ugt.search import (BestTicket, SearchResult,
+                                        graph_input, restart_seed,
+                                        search_ticket)
 from torch_geometric_ugt.analysis import (LayerOutputs, mad, ood_score,
                                           roc_auc)
 from torch_geometric_ugt.init import SCORE_INITS
@@ -76,12 +79,15 @@ TSNE_SEED = 3
 METHODS = ("ugt", "edge-popup", "global-only", "gradual-only", "dense")
 SPARSITIES = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
 PERTURBATIONS = (0.0, 0.1, 0.2, 0.3, 0.4)
-# (rescale, head) pairs compared on validation by the "probe-scale"
-# experiment: the paper, each scale lever alone, and the learned
-# temperature on top of each weight scale
-SCALE_PROBES = (("", ""), ("global", ""), ("layer", ""), ("", "tau10"),
-                ("", "temp"), ("", "norm"), ("global", "temp"),
-                ("layer", "temp"))
+# (rescale, head, learn_scale) compared on validation by the
+# "probe-scale" experiment: the paper, each scale lever alone, and the
+# learned temperature on top of each weight scale; then a learned scale
+# per weight, alone and on top of the global density scale
+SCALE_PROBES = (("", "", False), ("global", "", False),
+                ("layer", "", False), ("", "tau10", False),
+                ("", "temp", False), ("", "norm", False),
+                ("global", "temp", False), ("layer", "temp", False),
+                ("", "", True), ("global", "", True))
 PROBES = Path(__file__).parent / "results" / "ticket-probes"
 
 
@@ -110,10 +116,24 @@ class Config:
     rescale: str = ""
     # the output head (benchmarks.models.HEADS, or "tau<T>")
     head: str = ""
+    # a learnable scale per masked weight (supermask(learn_scale=True))
+    learn_scale: bool = False
+    # best of this many searches by validation accuracy (restart r uses
+    # torch_geometric_ugt.restart_seed(seed, r); restart 0 is the plain run)
+    restarts: int = 1
+    # the recipe that chose these settings ("paper", or "best": RECIPES);
+    # a label in the record, not part of the key
+    recipe: str = "paper"
 
     def __post_init__(self) -> None:
         if self.method == "dense":  # no scores: one record whatever asked
             object.__setattr__(self, "score_init", "kaiming_uniform")
+        if self.restarts < 1:
+            raise ValueError(f"restarts must be >= 1; got {self.restarts}.")
+        if self.restarts > 1 and self.variant:
+            raise ValueError("restarts are for the plain task: the OOD and "
+                             "perturbation variants score the searched "
+                             "model during the search.")
         if not self.weight_init:
             object.__setattr__(self, "weight_init",
                                WEIGHT_INIT.get(self.model, "kaiming_uniform"))
@@ -129,6 +149,8 @@ class Config:
                   if self.score_init != "kaiming_uniform" else "")
         scores += f"-rescale_{self.rescale}" if self.rescale else ""
         scores += f"-head_{self.head}" if self.head else ""
+        scores += "-learnscale" if self.learn_scale else ""
+        scores += f"-R{self.restarts}" if self.restarts != 1 else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")
@@ -206,10 +228,11 @@ def experiments() -> Dict[str, List[Config]]:
         # Ticket recipes: the scale levers on validation, seeds 0-9
         # (written to benchmarks/results/ticket-probes)
         "probe-scale": [c for model in ("GCN", "GIN", "GAT")
-                        for rescale, head in SCALE_PROBES
+                        for rescale, head, learn in SCALE_PROBES
                         for c in grid(["Cora", "CiteSeer"], [model], [2],
                                       256, ["ugt"], [0.9], range(10),
-                                      rescale=rescale, head=head)],
+                                      rescale=rescale, head=head,
+                                      learn_scale=learn)],
         "table6": deep_grid(["Cora"], "GAT", seeds5),
     }
 
@@ -323,7 +346,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
                 contextlib.nullcontext())
 
     @torch.no_grad()
-    def layer_mad(epoch: int, result: RunResult) -> None:
+    def layer_mad(epoch: int, result: SearchResult) -> None:
         # MAD of every layer's output (all nodes), at the final sparsity
         if epoch % MAD_EVERY and epoch != cfg.epochs - 1:
             return
@@ -332,7 +355,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         model.train()
 
     @torch.no_grad()
-    def ood_detection(epoch: int, result: RunResult) -> None:
+    def ood_detection(epoch: int, result: SearchResult) -> None:
         # OOD ROC-AUC on all test nodes at the best validation epoch (the
         # search's / training loop's selection), computed when an epoch
         # becomes the best one
@@ -356,7 +379,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
     if cfg.variant == "ood":
         hooks.append(ood_detection)
 
-    def on_epoch(epoch: int, result: RunResult) -> None:
+    def on_epoch(epoch: int, result: SearchResult) -> None:
         for hook in hooks:
             hook(epoch, result)
 
@@ -367,21 +390,42 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         result = train_dense(model, task, optimizer, cfg.epochs,
                              on_epoch=on_epoch if hooks else None)
     else:
-        # weights and scores drawn on the CPU (seeded), then moved
-        supermask(model, seed=cfg.seed, weight_init=cfg.weight_init,
-                  score_init=cfg.score_init)
-        model.to(device)
-        # the scores, and a head's learned scalar if any
-        trained = list(score_parameters(model)) + [
-            p for n, p in model.named_parameters()
-            if n == "log_temperature"]
-        optimizer = torch.optim.Adam(trained, lr=cfg.lr, eps=cfg.adam_eps)
-        sparsifier = sparsifier_for(cfg, model, optimizer)
-        result = search_ticket(model, task, optimizer, sparsifier,
-                               cfg.epochs, log_every=log_every,
-                               on_epoch=on_epoch if hooks else None)
+        best = BestTicket()
+        runs = []
+        for restart in range(cfg.restarts):
+            seed = restart_seed(cfg.seed, restart)
+            if restart:  # a new network (the first one is built above)
+                torch.manual_seed(seed)
+                model = build(cfg.model, data.num_features, cfg.hidden,
+                              cfg.layers, num_classes, dense=False,
+                              head=cfg.head)
+                curve = {}
+            # weights and scores drawn on the CPU (seeded), then moved
+            supermask(model, seed=seed, weight_init=cfg.weight_init,
+                      score_init=cfg.score_init,
+                      learn_scale=cfg.learn_scale)
+            model.to(device)
+            optimizer = torch.optim.Adam(trained_parameters(model),
+                                         lr=cfg.lr, eps=cfg.adam_eps)
+            sparsifier = sparsifier_for(cfg, model, optimizer)
+            result = search_ticket(model, task, optimizer, sparsifier,
+                                   cfg.epochs, log_every=log_every,
+                                   on_epoch=on_epoch if hooks else None)
+            runs.append(dict(seed=seed, val_acc=result.val_acc,
+                             test_acc=result.test_acc,
+                             best_epoch=result.best_epoch,
+                             val_halves=validation_halves(model, task)))
+            best.consider(model, result.val_acc, epochs=result.epochs,
+                          result=result, curve=curve)
+        if cfg.restarts > 1:  # the best restart's ticket, in a new model
+            torch.manual_seed(cfg.seed)
+            model = best.load(build(cfg.model, data.num_features,
+                                    cfg.hidden, cfg.layers, num_classes,
+                                    dense=False, head=cfg.head)).to(device)
+            result, curve = best.info["result"], best.info["curve"]
         record.update(realised_sparsity=result.realised_sparsity,
-                      layer_sparsities=result.layer_sparsities)
+                      layer_sparsities=result.layer_sparsities,
+                      restarts=runs, best_restart=best.best_search)
     sparsifier = None  # the selected ticket / the trained model from here
     if layer_mad in hooks:
         # the selected ticket (best validation epoch, final sparsity) / the
@@ -410,11 +454,34 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         threads=torch.get_num_threads(), machine=platform.machine(),
         adjacency=ADJACENCY_NAMES[fast_adjacency()],
         features="csr" if data.x.layout == torch.sparse_csr else "dense",
-        test_acc=result.test_acc, val_acc=result.val_acc,
+        recipe=cfg.recipe, test_acc=result.test_acc, val_acc=result.val_acc,
+        search_epochs=best.epochs if not dense else result.epochs,
         best_epoch=result.best_epoch, curve=result.curve,
         epoch_time_s=result.epoch_time,
         total_time_s=time.perf_counter() - start)
     return record
+
+
+def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
+    """The scores, and a head's learned scalar if any (supermask froze it
+    with the other unmasked parameters)."""
+    trained: List[torch.Tensor] = list(score_parameters(model))
+    for name, p in model.named_parameters():
+        if name.endswith("log_temperature"):
+            trained.append(p.requires_grad_(True))
+    return trained
+
+
+@torch.no_grad()
+def validation_halves(model: torch.nn.Module, data) -> List[float]:
+    """Accuracy of the selected ticket on the even and the odd positions
+    of the validation nodes: a restart chosen on one half is judged on the
+    other when recipes are compared (benchmarks.recipes)."""
+    model.eval()
+    pred = model(data.x, graph_input(data)).argmax(dim=-1)
+    nodes = data.val_mask.nonzero().view(-1)
+    return [float((pred[half] == data.y[half]).float().mean())
+            for half in (nodes[0::2], nodes[1::2])]
 
 
 def run_all(configs: List[Config], root: Optional[str], out: Path,

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from benchmarks import cli
-from benchmarks.data import fast_adjacency, graph_input, load_planetoid
+from benchmarks.data import fast_adjacency, load_planetoid
+from torch_geometric_ugt.search import graph_input
 from benchmarks.models import build
 from torch_geometric_ugt import (GlobalGradualSparsifier, score_parameters,
                                  supermask)

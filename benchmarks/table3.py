@@ -47,7 +47,8 @@ from benchmarks.markdown import mean_std
 from benchmarks.records import (claim, device_name, read_records,
                                 write_record)
 from benchmarks.reproduce import add_shard_option
-from benchmarks.train import search_ticket, train_dense
+from benchmarks.train import train_dense
+from torch_geometric_ugt.search import search_ticket
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
 

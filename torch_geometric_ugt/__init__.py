@@ -10,6 +10,12 @@ from torch_geometric_ugt.sparsifier import (
     GlobalGradualSparsifier,
     SupermaskSparsifier,
 )
+from torch_geometric_ugt.search import (
+    BestTicket,
+    SearchResult,
+    restart_seed,
+    search_ticket,
+)
 from torch_geometric_ugt.squash import squash
 from torch_geometric_ugt.summary import ModelSummary, summary
 from torch_geometric_ugt.ticket import load_ticket, save_ticket
@@ -31,6 +37,10 @@ __all__ = [
     "ModelSummary",
     "save_ticket",
     "load_ticket",
+    "search_ticket",
+    "SearchResult",
+    "BestTicket",
+    "restart_seed",
     "score_parameters",
     "masked_weights",
     "MaskedWeight",

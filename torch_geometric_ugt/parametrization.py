@@ -35,37 +35,33 @@ class MaskOwner(Protocol):
 
 
 class _MaskedWeight(torch.autograd.Function):
-    r"""Computes :math:`c \, W \odot m` with a straight-through gradient to
-    the scores.
+    r"""Computes :math:`W \odot m` with a straight-through gradient to
+    scores.
 
-    Forward: :math:`c \, W \odot m` (:math:`c = 1` without a scale).
-    Backward: the binarisation :math:`m = \mathbb{1}[S \text{ kept}]` is
-    treated as the identity, so :math:`\partial L / \partial S = c \,
-    \partial L / \partial (c W \odot m) \odot W`.
+    Forward: :math:`W \odot m`. Backward: the binarisation
+    :math:`m = \mathbb{1}[S \text{ kept}]` is treated as the identity, so
+    :math:`\partial L / \partial S = \partial L / \partial (W \odot m)
+    \odot W`.
     """
 
     @staticmethod
-    def forward(ctx: Any, weight: Tensor, scores: Tensor, mask: Tensor,
-                scale: Optional[Tensor]) -> Tensor:
+    def forward(ctx: Any, weight: Tensor, scores: Tensor,
+                mask: Tensor) -> Tensor:
         # The mask is only needed for the weight's gradient: a frozen
         # weight's backward pass does not mind a mask selected since.
-        ctx.save_for_backward(weight, mask if weight.requires_grad else None,
-                              scale)
+        ctx.save_for_backward(weight, mask if weight.requires_grad else None)
         ctx.scores_dtype = scores.dtype
-        out = weight * mask
-        return out if scale is None else out * scale
+        return weight * mask
 
     @staticmethod
     def backward(ctx: Any, *grad_outputs: Tensor) -> Any:
         grad = grad_outputs[0]
-        weight, mask, scale = ctx.saved_tensors
-        if scale is not None:
-            grad = grad * scale
+        weight, mask = ctx.saved_tensors
         grad_weight = grad * mask if ctx.needs_input_grad[0] else None
         grad_scores = None
         if ctx.needs_input_grad[1]:
             grad_scores = (grad * weight).to(ctx.scores_dtype)
-        return grad_weight, grad_scores, None, None
+        return grad_weight, grad_scores, None
 
 
 class ScoreMask(torch.nn.Module):
@@ -81,8 +77,13 @@ class ScoreMask(torch.nn.Module):
       written by the mask's owner (all ones until one runs);
     * :obj:`scale`: an optional 0-dimensional buffer :math:`c` (absent,
       :obj:`None`, unless an owner rescales the weight, e.g. a sparsifier
-      with :obj:`rescale="layer"`).
+      with :obj:`rescale="layer"`);
+    * :obj:`log_scale`: an optional learnable float32 scalar :math:`g`
+      (with :obj:`learn_scale=True`), trained with the scores.
 
+    The weight is :math:`\gamma \, W \odot m(S)` with the multiplier
+    :math:`\gamma = c \, e^{g}` (:meth:`multiplier`; 1 when neither is
+    present).
     At most one owner (:class:`MaskOwner`, e.g. a sparsifier) selects the
     mask (:meth:`attach`). It may leave the mask stale and select it on the
     next read: every read of :obj:`mask` (the forward pass does),
@@ -92,21 +93,30 @@ class ScoreMask(torch.nn.Module):
     :meth:`~MaskOwner.after_load`. A copy has no owner.
 
     The gradient reaches :obj:`scores` straight through the binarisation:
-    :math:`\nabla_S L = \nabla_{c W \odot m} L \odot c W`.
+    :math:`\nabla_S L = \gamma \, \nabla_{\gamma W \odot m} L \odot W`.
 
     Args:
         scores (torch.Tensor): Initial scores, same shape as the weight.
         weight_dtype (torch.dtype): Dtype of the weight (and of the mask).
+        learn_scale (bool): Give the weight a learnable scale
+            :math:`e^{g}`, :math:`g = 0` at first. (default: :obj:`False`)
 
     """
 
     mask: Tensor
     scale: Optional[Tensor]
+    log_scale: Optional[torch.nn.Parameter]
     recipe: Optional[Tuple[str, int, str]]
 
-    def __init__(self, scores: Tensor, weight_dtype: torch.dtype) -> None:
+    def __init__(self, scores: Tensor, weight_dtype: torch.dtype,
+                 learn_scale: bool = False) -> None:
         super().__init__()
         self.scores = torch.nn.Parameter(scores.to(torch.float32))
+        if learn_scale:
+            self.log_scale = torch.nn.Parameter(
+                torch.zeros((), device=scores.device))
+        else:
+            self.register_parameter("log_scale", None)
         mask = torch.ones(scores.shape, dtype=weight_dtype,
                           device=scores.device)
         self.register_buffer("mask", mask)
@@ -190,10 +200,26 @@ class ScoreMask(torch.nn.Module):
         state["_owner"] = None
         return state
 
+    def multiplier(self) -> Optional[Tensor]:
+        r"""The weight's multiplier :math:`\gamma = c \, e^{g}` in the
+        weight's dtype (differentiable in :math:`g`), or :obj:`None` when
+        the weight has neither a scale nor a learnable one.
+        """
+        scale = self.scale  # up to date
+        log_scale = self._parameters.get("log_scale")
+        if log_scale is None:
+            return scale
+        mask = self.stored_mask()
+        factor = log_scale.exp()
+        if scale is not None:
+            factor = factor * scale.to(factor.dtype)
+        return factor.to(mask.dtype)
+
     def forward(self, weight: Tensor) -> Tensor:
         mask = self.mask  # up to date (the scale too)
-        return _MaskedWeight.apply(weight, self.scores, mask,
-                                   self._buffers["scale"])
+        masked = _MaskedWeight.apply(weight, self.scores, mask)
+        factor = self.multiplier()
+        return masked if factor is None else masked * factor
 
     def _apply(self, fn: Any, recurse: bool = True) -> "ScoreMask":
         # ``model.half()`` converts the weight and the mask but must keep the
@@ -201,15 +227,18 @@ class ScoreMask(torch.nn.Module):
         probe = fn(torch.zeros(0, device=self.scores.device))
         if probe.dtype == torch.float32:
             return super()._apply(fn, recurse)
-        scores = self._parameters.pop("scores")
+        kept = {name: self._parameters.pop(name)
+                for name in ("scores", "log_scale")}
         try:
             super()._apply(fn, recurse)
         finally:
-            self._parameters["scores"] = scores
-        assert scores is not None
-        scores.data = scores.data.to(probe.device)
-        if scores.grad is not None:
-            scores.grad = scores.grad.to(probe.device)
+            self._parameters.update(kept)
+        for param in kept.values():
+            if param is None:
+                continue
+            param.data = param.data.to(probe.device)
+            if param.grad is not None:
+                param.grad = param.grad.to(probe.device)
         return self
 
     def extra_repr(self) -> str:

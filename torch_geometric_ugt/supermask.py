@@ -90,8 +90,9 @@ def _parametrizations(module: torch.nn.Module) -> torch.nn.ModuleDict:
 
 
 def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
-    r"""Yields the score tensors of a supermask model: what an optimizer
-    should train.
+    r"""Yields the score tensors of a supermask model, and the learnable
+    weight scales when :func:`supermask` was given :obj:`learn_scale=True`:
+    what an optimizer should train.
 
     .. code-block:: python
 
@@ -103,6 +104,10 @@ def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
                          "supermask(model) before score_parameters(model).")
     for entry in found:
         yield entry.parametrization.scores
+    for entry in found:
+        log_scale = entry.parametrization.log_scale
+        if log_scale is not None:
+            yield log_scale
 
 
 def _is_pooling_projection(module: torch.nn.Module, attr: str) -> bool:
@@ -249,6 +254,7 @@ def supermask(
     score_init: str = "kaiming_uniform",
     seed: Optional[int] = None,
     freeze_unmasked: bool = True,
+    learn_scale: bool = False,
 ) -> torch.nn.Module:
     r"""Turns :obj:`model` into a supermask model, in place, and returns it.
 
@@ -300,11 +306,20 @@ def supermask(
             generator. (default: :obj:`None`)
         freeze_unmasked (bool): Freeze every parameter that is not masked
             (biases, norms) too. (default: :obj:`True`)
+        learn_scale (bool): Give every masked weight a learnable scale
+            :math:`e^{g}` (:math:`g = 0` at first, one float32 scalar per
+            weight, :obj:`ScoreMask.log_scale`), trained with the scores
+            (:func:`score_parameters` yields it). The masks do not depend
+            on it; :func:`squash` bakes it into the weights and tickets
+            store it. (default: :obj:`False`)
 
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"supermask() takes a torch.nn.Module; got "
                         f"{type(model).__name__}.")
+    if not isinstance(learn_scale, bool):
+        raise TypeError(f"learn_scale must be True or False; got "
+                        f"{learn_scale!r}.")
     if masked_weights(model):
         raise RuntimeError("supermask() was already applied to this model. "
                            "Apply it once to a freshly built model.")
@@ -348,7 +363,7 @@ def supermask(
             weight.requires_grad_(False)
             scores = sample(weight.shape, attr_name, init_score, score_gen)
             parametrization = ScoreMask(scores.to(weight.device),
-                                        weight.dtype)
+                                        weight.dtype, learn_scale)
             parametrization.recipe = (weight_init, seed, "torch")
             parametrize.register_parametrization(module, attr,
                                                  parametrization)

@@ -56,7 +56,8 @@ def _parametrization_keys(names: List[str]) -> set:
         keys |= {f"{base}parametrizations.{attr}.original",
                  f"{base}parametrizations.{attr}.0.scores",
                  f"{base}parametrizations.{attr}.0.mask",
-                 f"{base}parametrizations.{attr}.0.scale"}
+                 f"{base}parametrizations.{attr}.0.scale",
+                 f"{base}parametrizations.{attr}.0.log_scale"}
     return keys
 
 
@@ -178,7 +179,9 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
                 f"compact ticket cannot regenerate it; save the model's "
                 f"state_dict() instead.")
     masks = [w.parametrization.mask for w in found]
-    scales = [w.parametrization._buffers.get("scale") for w in found]
+    # the weights' multipliers (a sparsifier's scale times a learned one)
+    with torch.no_grad():
+        scales = [w.parametrization.multiplier() for w in found]
     packed = torch.cat([pack_bits(m) for m in masks])
     payload = packed.numpy().tobytes()
     if compress:

@@ -183,3 +183,54 @@ def test_checkpoints_with_and_without_a_scale_load_both_ways(graph):
     plain.load_state_dict(unscaled.state_dict())  # drops it
     assert all(w.parametrization.scale is None
                for w in masked_weights(plain))
+
+
+def learned(graph, rescale=None, steps=5):
+    model = supermask(GCN(IN, HIDDEN, 2, OUT), seed=1, learn_scale=True)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.8,
+                                 ramp_epochs=3, rescale=rescale)
+    for epoch in range(steps):
+        sp.step(epoch)
+        opt.zero_grad()
+        F.cross_entropy(model(graph.x, graph.edge_index), graph.y).backward()
+        opt.step()
+    return model, opt, sp
+
+
+@pytest.mark.parametrize("rescale", [None, "global"])
+def test_learned_scales_train_and_survive_squash_and_tickets(rescale,
+                                                             graph):
+    model, _, sp = learned(graph, rescale)
+    log_scales = [w.parametrization.log_scale for w in masked_weights(model)]
+    assert all(g is not None and g.requires_grad for g in log_scales)
+    assert all(float(g) != 0.0 for g in log_scales)  # trained
+    assert {id(g) for g in log_scales} <= {id(p) for p in
+                                           score_parameters(model)}
+    model.eval()
+    with torch.no_grad():
+        want = model(graph.x, graph.edge_index)
+        dense = squash(copy.deepcopy(model))
+        assert torch.equal(dense(graph.x, graph.edge_index), want)
+    buffer = io.BytesIO()
+    save_ticket(model, buffer)
+    buffer.seek(0)
+    loaded = load_ticket(GCN(IN, HIDDEN, 2, OUT), buffer).eval()
+    assert torch.equal(loaded(graph.x, graph.edge_index), want)
+
+
+def test_learned_scales_stay_float32_and_resume(graph):
+    model, opt, sp = learned(graph, steps=3)
+    state = (model.state_dict(), opt.state_dict(), sp.state_dict())
+    assert any(k.endswith("log_scale") for k in state[0])
+    model.half()
+    assert all(w.parametrization.log_scale.dtype == torch.float32
+               for w in masked_weights(model))
+    again, opt2, sp2 = learned(graph, steps=0)
+    again.load_state_dict(state[0])
+    opt2.load_state_dict(state[1])
+    sp2.load_state_dict(state[2])
+    for a, b in zip(masked_weights(again), masked_weights(learned(
+            graph, steps=3)[0])):
+        assert torch.equal(a.parametrization.log_scale,
+                           b.parametrization.log_scale)

@@ -1,0 +1,244 @@
+r"""Ticket search: the full-batch node-classification loop of the paper's
+protocol, and best-of-:math:`R` restarts chosen on validation accuracy.
+
+.. code-block:: python
+
+    best = BestTicket()
+    for restart in range(4):
+        model = supermask(GCN(...), seed=restart_seed(0, restart))
+        optimizer = torch.optim.Adam(score_parameters(model), lr=0.01)
+        sparsifier = GlobalGradualSparsifier(model, optimizer,
+                                             final_sparsity=0.9,
+                                             ramp_epochs=200,
+                                             rescale="global")
+        result = search_ticket(model, data, optimizer, sparsifier, 400)
+        best.consider(model, result.val_acc, epochs=result.epochs)
+    model = best.load(GCN(...))   # the ticket with the best validation
+    print(best.epochs)            # every epoch spent, all restarts
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from torch_geometric_ugt.sparsifier import SupermaskSparsifier
+from torch_geometric_ugt.ticket import load_ticket, save_ticket
+
+CURVE_EVERY = 10
+r"""The search curve keeps every this many epochs (and the last)."""
+
+RESTART_SEED_STRIDE = 1_000_003
+r"""Restart :math:`r` of seed :math:`s` uses seed :math:`s + r \cdot
+1000003` (:func:`restart_seed`): restart 0 is the plain search, and the
+restarts of seeds 0 to 9 never share a seed."""
+
+
+def restart_seed(seed: int, restart: int) -> int:
+    r"""The seed of restart :obj:`restart` of a search seeded :obj:`seed`
+    (restart 0 is :obj:`seed` itself).
+    """
+    if restart < 0:
+        raise ValueError(f"restart must be >= 0; got {restart}.")
+    return seed + restart * RESTART_SEED_STRIDE
+
+
+@dataclass
+class SearchResult:
+    r"""What a search found: the epoch with the best validation accuracy
+    (at the final sparsity), its validation and test accuracy, the epochs
+    spent, per-epoch times and the search curve.
+    """
+
+    best_epoch: int = -1
+    val_acc: float = -1.0
+    test_acc: float = 0.0
+    epochs: int = 0
+    epoch_times: List[float] = field(default_factory=list)
+    realised_sparsity: Optional[float] = None
+    layer_sparsities: Dict[str, float] = field(default_factory=dict)
+    # every CURVE_EVERY epochs (and the last): epoch, training loss,
+    # validation and test accuracy (at the final sparsity)
+    curve: Dict[str, List[float]] = field(default_factory=lambda: {
+        "epoch": [], "loss": [], "val": [], "test": []})
+
+    def log(self, epoch: int, epochs: int, loss: float, val: float,
+            test: float) -> None:
+        r"""Adds :obj:`epoch` to :attr:`curve` when it is one it keeps."""
+        if epoch % CURVE_EVERY == 0 or epoch == epochs - 1:
+            for name, value in (("epoch", epoch), ("loss", round(loss, 4)),
+                                ("val", round(val, 4)),
+                                ("test", round(test, 4))):
+                self.curve[name].append(value)
+
+    @property
+    def epoch_time(self) -> float:
+        r"""The median epoch time in seconds."""
+        times = sorted(self.epoch_times)
+        return times[len(times) // 2] if times else float("nan")
+
+
+def graph_input(data: Any) -> Tensor:
+    r"""The adjacency a PyG model takes: :obj:`data.adj_t` when the graph
+    holds a sparse one, else :obj:`data.edge_index`.
+    """
+    adj = getattr(data, "adj_t", None)
+    return adj if adj is not None else data.edge_index
+
+
+def train_step(model: torch.nn.Module, data: Any, adj: Any,
+               optimizer: torch.optim.Optimizer) -> float:
+    r"""One full-batch optimizer step on :obj:`data.train_mask`."""
+    model.train()
+    optimizer.zero_grad()
+    out = model(data.x, adj)
+    loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: Any, adj: Any) -> List[float]:
+    r"""Accuracy on :obj:`data.val_mask` and :obj:`data.test_mask`."""
+    model.eval()
+    pred = model(data.x, adj).argmax(dim=-1)
+    return [
+        float((pred[m] == data.y[m]).float().mean())
+        for m in (data.val_mask, data.test_mask)
+    ]
+
+
+def ticket_epoch(model: torch.nn.Module, data: Any, adj: Any,
+                 optimizer: torch.optim.Optimizer,
+                 sparsifier: SupermaskSparsifier,
+                 epoch: int) -> List[float]:
+    r"""One epoch of the UGTs protocol: advance the schedule, one step,
+    evaluate at the FINAL sparsity (also during the ramp). Returns the
+    validation accuracy, the test accuracy and the training loss.
+    """
+    sparsifier.step(epoch)
+    loss = train_step(model, data, adj, optimizer)
+    with sparsifier.at_sparsity():
+        return evaluate(model, data, adj) + [loss]
+
+
+EpochHook = Callable[[int, SearchResult], None]
+r""":obj:`on_epoch(epoch, result)`: runs after every epoch with the result
+so far (:obj:`result.best_epoch == epoch` says the epoch is the best one
+yet)."""
+
+
+def search_ticket(model: torch.nn.Module, data: Any,
+                  optimizer: torch.optim.Optimizer,
+                  sparsifier: SupermaskSparsifier, epochs: int, *,
+                  log_every: int = 0,
+                  on_epoch: Optional[EpochHook] = None) -> SearchResult:
+    r"""Runs :func:`ticket_epoch` for :obj:`epochs` epochs and keeps the
+    epoch with the best validation accuracy: its scores, at the final
+    sparsity, are put back into the model and the sparsifier is removed,
+    so the model holds that ticket. :obj:`log_every > 0` prints the curve
+    every that many epochs; :obj:`on_epoch` runs after every epoch
+    (outside the timing).
+    """
+    result = SearchResult()
+    adj = graph_input(data)
+    best_scores: List[Tensor] = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        val, test, loss = ticket_epoch(model, data, adj, optimizer,
+                                       sparsifier, epoch)
+        result.epoch_times.append(time.perf_counter() - start)
+        result.epochs += 1
+        result.log(epoch, epochs, loss, val, test)
+        if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
+            best = max(val, result.val_acc)
+            print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
+                  f"test {100 * test:.1f} (best val {100 * best:.1f})",
+                  flush=True)
+        if val > result.val_acc:
+            result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
+                                                                  test)
+            best_scores = [w.parametrization.scores.detach().clone()
+                           for w in sparsifier.weights]
+        if on_epoch is not None:
+            on_epoch(epoch, result)
+    # The selected ticket: the best epoch's scores at the final sparsity
+    # (a write the version counters see); the masks stay so once the
+    # sparsifier is removed inside the block.
+    with torch.no_grad():
+        for w, scores in zip(sparsifier.weights, best_scores):
+            w.parametrization.scores.copy_(scores)
+    with sparsifier.at_sparsity():
+        result.realised_sparsity = sparsifier.realised_sparsity()
+        result.layer_sparsities = sparsifier.layer_sparsities()
+        sparsifier.remove()
+    return result
+
+
+class BestTicket:
+    r"""The best of several ticket searches by validation accuracy
+    (restarts), kept as a compact ticket (:func:`save_ticket`), so holding
+    it costs one bit per masked weight.
+
+    Call :meth:`consider` after each search, from any loop; every epoch a
+    search spent counts (:attr:`epochs`), whether its ticket is kept or
+    not. Ties keep the earlier search.
+    """
+
+    def __init__(self) -> None:
+        self.val_acc = -math.inf
+        self.epochs = 0
+        self.searches = 0
+        self.best_search: Optional[int] = None
+        self.info: Dict[str, Any] = {}
+        self._ticket: Optional[bytes] = None
+
+    def consider(self, model: torch.nn.Module, val_acc: float, *,
+                 epochs: int, **info: Any) -> bool:
+        r"""Counts a search of :obj:`epochs` epochs whose ticket (the
+        masks :obj:`model` holds now) reached :obj:`val_acc`, and keeps it
+        if it is the best so far, with :obj:`info` (e.g. its test
+        accuracy). Returns whether it was kept.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) \
+                or epochs < 0:
+            raise ValueError(f"epochs must be an int >= 0 (the epochs the "
+                             f"search spent); got {epochs!r}.")
+        val_acc = float(val_acc)
+        if math.isnan(val_acc):
+            raise ValueError("val_acc is NaN; pass the search's validation "
+                             "accuracy.")
+        buffer = io.BytesIO()
+        kept = val_acc > self.val_acc
+        if kept:
+            save_ticket(model, buffer)  # may refuse: nothing counted then
+        self.epochs += epochs
+        self.searches += 1
+        if kept:
+            self.val_acc = val_acc
+            self.best_search = self.searches - 1
+            self.info = dict(info)
+            self._ticket = buffer.getvalue()
+        return kept
+
+    def load(self, model: torch.nn.Module) -> torch.nn.Module:
+        r"""The best ticket in :obj:`model`, a freshly built instance of the
+        searched architecture (see :func:`load_ticket`).
+        """
+        if self._ticket is None:
+            raise RuntimeError("No search was considered yet: call "
+                               "consider(model, val_acc, epochs=...) after "
+                               "each search first.")
+        return load_ticket(model, io.BytesIO(self._ticket))
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(searches={self.searches}, "
+                f"epochs={self.epochs}, best_search={self.best_search}, "
+                f"val_acc={self.val_acc:.4f})")
