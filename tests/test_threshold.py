@@ -290,3 +290,46 @@ def test_a_transposed_mask_is_written_right():
     want = torch.ones(4, 5)
     prune_smallest_reference_(scores, [want], 7)
     assert torch.equal(mask, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(values | st.floats(-10, 10, width=32),
+                         min_size=0, max_size=12), min_size=1, max_size=6),
+       st.lists(st.floats(0, 1), min_size=2, max_size=5),
+       st.sampled_from([torch.float32, torch.float16, torch.bfloat16]))
+def test_several_counts_match_the_reference_property(lists, fracs, dtype):
+    scores = [torch.tensor(v, dtype=torch.float32) for v in lists]
+    total = sum(s.numel() for s in scores)
+    ks = [int(round(f * total)) for f in fracs]
+    got = [torch.full(s.shape, 7.0, dtype=dtype) for s in scores]
+    prune_smallest_(scores, got, ks)
+    want = [torch.empty(s.shape, dtype=dtype) for s in scores]
+    prune_smallest_reference_(scores, want, ks)
+    assert_same(got, want)
+
+
+def test_coats_are_nested_exact_selections():
+    gen = torch.Generator().manual_seed(3)
+    scores = [torch.randn(300_000, generator=gen),
+              torch.randint(-4, 5, (70_000, ), generator=gen).float()]
+    total = 370_000
+    ks = [int(0.9 * total), int(0.95 * total), int(0.99 * total)]
+    levels = [torch.empty_like(s) for s in scores]
+    prune_smallest_(scores, levels, torch.tensor(ks))
+    flat = torch.cat([m.view(-1) for m in levels])
+    for c, k in enumerate(ks):  # coat c keeps what has level > c / C
+        coat = reference_masks(scores, k)
+        kept = torch.cat([m.view(-1) for m in coat])
+        assert torch.equal(flat * 3 > c + 0.5, kept.bool())
+    # one count is the binary mask
+    single = [torch.empty_like(s) for s in scores]
+    prune_smallest_(scores, single, [ks[0]])
+    assert_same(single, reference_masks(scores, ks[0]))
+
+
+@pytest.mark.parametrize("k", [[], [1, "2"], [True, 1],
+                               torch.tensor([[1, 2]]),
+                               torch.tensor([1.0, 2.0])])
+def test_bad_count_lists_are_refused(k):
+    with pytest.raises(TypeError, match="k must be"):
+        prune_smallest_([torch.randn(4)], [torch.empty(4)], k)

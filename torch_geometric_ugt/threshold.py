@@ -27,6 +27,12 @@ Contract (kept small on purpose, so that native kernels can implement it):
   expanded view), nor each other, nor a score tensor.
 * No host synchronisation is needed beyond what the backend requires (the
   NaN screen costs one on CUDA); ``k`` may be a Python ``int``.
+* Several counts :math:`k_1, \dots, k_C` (multicoated masks) select all
+  coats in one call: each coat is the exact selection of its own
+  :math:`k_c` (so the coats are nested), and every mask entry is the share
+  of coats that keep it, :math:`m_i = \frac{1}{C} \sum_c
+  \mathbb{1}[i \text{ kept at } k_c]`, computed as ``float32(kept) /
+  float32(C)`` and cast to the mask's dtype. One count is the binary mask.
 """
 from __future__ import annotations
 
@@ -45,11 +51,12 @@ from torch_geometric_ugt.ops import (OPS, PRUNE_SMALLEST_SCHEMA,
 def prune_smallest_(
     scores: Sequence[Tensor],
     masks: Sequence[Tensor],
-    k: Union[int, Tensor],
+    k: Union[int, Sequence[int], Tensor],
     *,
     check_finite: bool = False,
 ) -> None:
-    r"""Writes masks that zero the :obj:`k` globally smallest scores.
+    r"""Writes masks that zero the :obj:`k` globally smallest scores (or,
+    for several counts, the multicoated masks of the module's contract).
 
     Dispatches to the native kernel of the scores' device (see
     :mod:`torch_geometric_ugt.backend`) when it is available and the scores
@@ -66,9 +73,10 @@ def prune_smallest_(
             device, floating point).
         masks (Sequence[torch.Tensor]): Output tensors, one per score
             tensor and of the same shape, written in place.
-        k (int or torch.Tensor): The number of entries to set to zero
-            over all tensors; or a one-element integer CPU tensor holding
-            it (what a compiled graph reads at run time).
+        k (int or Sequence[int] or torch.Tensor): The number of entries
+            to set to zero over all tensors, or one per coat; or an integer
+            CPU tensor of one or more elements holding them (what a
+            compiled graph reads at run time).
         check_finite (bool, optional): Also refuse infinite scores (NaN is
             always refused). (default: :obj:`False`)
 
@@ -79,22 +87,32 @@ def prune_smallest_(
     """
     _check_inputs(scores, masks)
     if isinstance(k, Tensor):
-        if (k.numel() != 1 or k.device.type != "cpu"
+        if (k.numel() < 1 or k.dim() > 1 or k.device.type != "cpu"
                 or k.dtype.is_floating_point or k.dtype.is_complex
                 or k.dtype == torch.bool):
-            raise TypeError(f"k must be an int or a one-element integer CPU "
-                            f"tensor; got a {k.dtype} tensor of shape "
+            raise TypeError(f"k must be an int, a sequence of ints, or an "
+                            f"integer CPU tensor of one or more elements "
+                            f"(0-D or 1-D); got a {k.dtype} tensor of shape "
                             f"{tuple(k.shape)} on {k.device}.")
-    elif isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int (the number of scores to prune); "
-                        f"got {k!r}.")
+    else:
+        counts = [k] if isinstance(k, numbers.Integral) else k
+        if (isinstance(k, (bool, str)) or not hasattr(counts, "__len__")
+                or len(counts) < 1  # type: ignore[arg-type]
+                or any(isinstance(c, bool)
+                       or not isinstance(c, numbers.Integral)
+                       for c in counts)):  # type: ignore[union-attr]
+            raise TypeError(f"k must be an int (the number of scores to "
+                            f"prune) or a non-empty sequence of ints (one "
+                            f"per coat); got {k!r}.")
     if not scores:
         return
     if isinstance(k, Tensor):  # the sparsifiers' case: nothing to count
         count = k
     else:  # clamped to [0, N] first: any int fits the tensor
         total = sum(score.numel() for score in scores)
-        count = torch.tensor(min(max(int(k), 0), total))
+        clamped = [min(max(int(c), 0), total)
+                   for c in counts]  # type: ignore[union-attr]
+        count = torch.tensor(clamped if len(clamped) > 1 else clamped[0])
     native = (native_module(scores[0].device)
               if _native_eligible(scores, masks) else None)
     if native is None:
@@ -121,7 +139,7 @@ def _prune_smallest_torch_(scores: List[Tensor], masks: List[Tensor],
     # and fake kernel: torch.compile traces the call whole instead of
     # breaking the graph at the screen's and the count's host reads.
     check_finite_scores(scores, allow_infinite=not reject_infinite)
-    prune_smallest_reference_(scores, masks, int(k))
+    prune_smallest_reference_(scores, masks, k.view(-1).tolist())
 
 
 _prune_smallest_torch_.register_fake(prune_smallest_fake)
@@ -210,7 +228,7 @@ def _check_pairs(scores: Sequence[Tensor], masks: Sequence[Tensor]) -> None:
 def prune_smallest_reference_(
     scores: Sequence[Tensor],
     masks: Sequence[Tensor],
-    k: int,
+    k: Union[int, Sequence[int]],
 ) -> None:
     r"""Pure-PyTorch reference implementation of the contract in this module's
     docstring: one concatenation, one :meth:`torch.Tensor.kthvalue` and one
@@ -226,10 +244,15 @@ def prune_smallest_reference_(
             device, floating point, no NaN).
         masks (Sequence[torch.Tensor]): Output tensors, one per score
             tensor and of the same shape, written in place.
-        k (int): The number of entries to set to zero over all tensors.
+        k (int or Sequence[int]): The number of entries to set to zero
+            over all tensors, or one per coat (the masks then hold the
+            share of coats that keep each entry).
 
     """
     _check_pairs(scores, masks)
+    if not isinstance(k, numbers.Integral):
+        _levels_reference_(scores, masks, [int(c) for c in k])  # type: ignore[union-attr]
+        return
     sizes = [score.numel() for score in scores]
     total = sum(sizes)
     k = min(max(int(k), 0), total)
@@ -247,6 +270,21 @@ def prune_smallest_reference_(
     pruned = below | (tie & (tie.cumsum(0) <= budget))
     for mask, keep in zip(masks, torch.logical_not(pruned).split(sizes)):
         mask.copy_(keep.view(mask.shape))
+
+
+def _levels_reference_(scores: Sequence[Tensor], masks: Sequence[Tensor],
+                       counts: List[int]) -> None:
+    # Each coat's exact selection, then the share of coats keeping each
+    # entry: float32(kept) / float32(C), cast to the mask's dtype.
+    kept = [torch.zeros(s.shape, dtype=torch.float32, device=s.device)
+            for s in scores]
+    for count in counts:
+        coat = [torch.empty_like(t) for t in kept]
+        prune_smallest_reference_(scores, coat, int(count))
+        for total, one in zip(kept, coat):
+            total.add_(one)
+    for mask, total in zip(masks, kept):
+        mask.copy_(total / float(len(counts)))
 
 
 def check_finite_scores(scores: Sequence[Tensor], *,

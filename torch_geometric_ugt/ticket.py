@@ -92,7 +92,7 @@ def _ticket_digest(ticket: Dict[str, Any], mask_bits: bytes) -> str:
     h = hashlib.sha256()
     fields: Tuple[str, ...] = _FIELDS + ("dtype", )
     if ticket.get("version", 0) >= 3:
-        fields += ("scales", )
+        fields += ("scales", "coats")
     h.update(json.dumps({k: ticket.get(k) for k in fields},
                         sort_keys=True).encode())
     h.update(mask_bits)
@@ -122,6 +122,26 @@ def unpack_bits(packed: Tensor, numel: int) -> Tensor:
     shifts = torch.arange(7, -1, -1, dtype=torch.uint8)
     bits = (packed.view(-1, 1) >> shifts) & 1
     return bits.view(-1)[:numel].bool()
+
+
+def mask_coats(masks: List[Tensor], most: int = 64) -> int:
+    r"""The number of coats :math:`C` of masks whose entries are shares of
+    coats, :math:`m = \ell / C` (as ``float32(l) / float32(C)`` in the
+    masks' dtype): the smallest :math:`C` that gives every entry back
+    exactly; 1 for binary masks. Refuses masks that are no such shares.
+    """
+    for coats in range(1, most + 1):
+        if all(torch.equal(level.float().div(coats).to(m.dtype), m)
+               for level, m in zip(_levels(masks, coats), masks)):
+            return coats
+    raise ValueError(f"The masks hold values that are not shares of up to "
+                     f"{most} coats (0, 1/C, ..., 1): they were not written "
+                     f"by a sparsifier, so no ticket can store them.")
+
+
+def _levels(masks: List[Tensor], coats: int) -> List[Tensor]:
+    # the number of coats keeping each entry, on the CPU
+    return [(m.detach().float().cpu() * coats).round() for m in masks]
 
 
 def save_ticket(model: torch.nn.Module, path: PathLike, *,
@@ -182,7 +202,9 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
     # the weights' multipliers (a sparsifier's scale times a learned one)
     with torch.no_grad():
         scales = [w.parametrization.multiplier() for w in found]
-    packed = torch.cat([pack_bits(m) for m in masks])
+    coats = mask_coats(masks)
+    packed = torch.cat([pack_bits(level > c) for c in range(coats)
+                        for level in _levels(masks, coats)])
     payload = packed.numpy().tobytes()
     if compress:
         payload = zlib.compress(payload, 9)
@@ -207,6 +229,9 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
         "dtype": str(found[0].weight.dtype),
         # a float32 scale is exact as a Python float; None: no scale
         "scales": [None if c is None else float(c) for c in scales],
+        # masks of several levels (multicoated) are stored as one bit
+        # plane per coat: plane c holds the weights kept by more than c
+        "coats": coats,
         "other": other,
     }
     ticket["sha256"] = _ticket_digest(ticket, payload)
@@ -304,6 +329,10 @@ def _read(path: PathLike) -> Dict[str, Any]:
         raise ValueError(f"{path!r} lacks parts of a ticket: the file is "
                          f"corrupted.")
     ticket["scales"] = scales
+    coats = ticket.get("coats", 1)
+    if isinstance(coats, bool) or not isinstance(coats, int) or coats < 1:
+        raise ValueError(f"{path!r} lacks parts of a ticket: the file is "
+                         f"corrupted.")
     payload = bits.numpy().tobytes()
     if (ticket["version"] >= 2 or "sha256" in ticket) and \
             _ticket_digest(ticket, payload) != ticket.get("sha256"):
@@ -408,8 +437,9 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                 "weight initialisation of this install differs from the "
                 "one that wrote it (another torch_geometric_ugt release?)."))
     payload: bytes = ticket["mask_bits"]
+    coats: int = ticket.get("coats", 1)
     sizes = [(math.prod(shape) + 7) // 8 for shape in ticket["shapes"]]
-    if sum(sizes) != len(payload):
+    if coats * sum(sizes) != len(payload):
         raise ValueError("The ticket's mask bits do not match its weights: "
                          "the file is corrupted.")
     packed = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
@@ -421,9 +451,11 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                   seed=recipe["seed"], weight_init=recipe["weight_init"])
         found = masked_weights(model)
         assert [w.name for w in found] == names
-        offset = 0
+        starts = [0]
+        for size in sizes:
+            starts.append(starts[-1] + size)
         with torch.no_grad():
-            for w, size, values in zip(found, sizes, drawn):
+            for i, (w, values) in enumerate(zip(found, drawn)):
                 p = w.parametrization
                 # the recipe's weights (another fan-in rule for the
                 # attention vectors of an older ticket)
@@ -431,11 +463,14 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                 p.recipe = (recipe["weight_init"], recipe["seed"],
                             recipe.get("fan_in", "channels"))
                 mask = p.stored_mask()
-                bits = unpack_bits(packed[offset:offset + size],
-                                   mask.numel()).view(mask.shape)
-                offset += size
-                mask.copy_(bits.to(mask.dtype))
-                p.scores.copy_(bits.float())
+                level = torch.zeros(mask.shape, dtype=torch.float32)
+                for c in range(coats):  # plane c: kept by more than c
+                    at = c * starts[-1] + starts[i]
+                    level += unpack_bits(packed[at:at + sizes[i]],
+                                         mask.numel()).view(mask.shape)
+                share = level / float(coats)
+                mask.copy_(share.to(mask.dtype))
+                p.scores.copy_(share)
         model.load_state_dict(other, strict=False)
         for w, scale in zip(found, ticket["scales"]):  # after: the load
             if scale is not None:  # drops scales its state does not hold

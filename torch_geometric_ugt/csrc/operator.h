@@ -4,17 +4,24 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 namespace ugt {
 
-// k comes as a one-element integer CPU tensor, so that a compiled graph
-// reads the sparsity of the moment instead of baking it in.
-inline int64_t count_of(const at::Tensor& count) {
-  TORCH_CHECK(count.numel() == 1 && count.device().is_cpu() &&
+// k comes as an integer CPU tensor (one count, or one per coat of a
+// multicoated mask), so that a compiled graph reads the sparsity of the
+// moment instead of baking it in.
+inline std::vector<int64_t> counts_of(const at::Tensor& count) {
+  TORCH_CHECK(count.numel() >= 1 && count.numel() <= 64 &&
+                  count.dim() <= 1 && count.device().is_cpu() &&
                   !at::isFloatingType(count.scalar_type()) &&
                   !at::isComplexType(count.scalar_type()) &&
                   count.scalar_type() != at::kBool,
-              "k must be a one-element integer CPU tensor");
-  return count.item<int64_t>();
+              "k must be an integer CPU tensor of 1 to 64 counts (0-D or "
+              "1-D)");
+  const auto flat = count.to(at::kLong).contiguous();
+  const int64_t* p = flat.data_ptr<int64_t>();
+  return std::vector<int64_t>(p, p + flat.numel());
 }
 
 // The masks were written behind autograd's back: bump their versions, so

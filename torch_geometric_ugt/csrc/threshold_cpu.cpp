@@ -312,6 +312,216 @@ void select(const std::vector<const float*>& data,
                            k - below_bin - below_mid - below_low);
 }
 
+// Multicoated masks: C counts k_c, each coat the exact selection of its
+// own k_c, every mask entry the share of coats that keep it. One pass 1
+// (shared, above), then one merged pass 2: each key's level is the number
+// of coats whose threshold bin lies below it, written at once, and the
+// keys in any coat's bin are gathered (tagged with that level) and
+// finished per coat as in select(). So C coats cost about one selection.
+struct CoatCut {
+  uint32_t bin;        // the top bin holding the k-th smallest
+  int64_t below;       // keys below that bin
+  int64_t k;
+  int slot;            // index of its bin among the distinct bins
+};
+
+// m[j] = float32(always + #{c : key_j > his[c]}) / share, with the number
+// of cuts known at compile time up to 4 (so the loop vectorises).
+template <typename mask_t, int kCuts>
+void write_levels_fixed(const float* __restrict__ p, mask_t* __restrict__ m,
+                        int64_t n, const uint32_t* his, uint32_t always,
+                        float share) {
+  uint32_t cut[kCuts > 0 ? kCuts : 1];
+  for (int c = 0; c < kCuts; ++c) cut[c] = his[c];
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t key = float_key(p[j]);
+    uint32_t level = always;
+    for (int c = 0; c < kCuts; ++c) level += key > cut[c];
+    m[j] = static_cast<mask_t>(static_cast<float>(level) / share);
+  }
+}
+
+template <typename mask_t>
+void write_levels(const float* p, mask_t* m, int64_t n, const uint32_t* his,
+                  int cuts, uint32_t always, float share) {
+  switch (cuts) {
+    case 0: return write_levels_fixed<mask_t, 0>(p, m, n, his, always, share);
+    case 1: return write_levels_fixed<mask_t, 1>(p, m, n, his, always, share);
+    case 2: return write_levels_fixed<mask_t, 2>(p, m, n, his, always, share);
+    case 3: return write_levels_fixed<mask_t, 3>(p, m, n, his, always, share);
+    case 4: return write_levels_fixed<mask_t, 4>(p, m, n, his, always, share);
+    default: break;
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t key = float_key(p[j]);
+    uint32_t level = always;
+    for (int c = 0; c < cuts; ++c) level += key > his[c];
+    m[j] = static_cast<mask_t>(static_cast<float>(level) / share);
+  }
+}
+
+template <typename mask_t>
+void select_levels(const std::vector<const float*>& data,
+                   const std::vector<Segment>& segments, int64_t total,
+                   const std::vector<int64_t>& hist,
+                   const std::vector<mask_t*>& out,
+                   const std::vector<int64_t>& ks) {
+  const int coats = static_cast<int>(ks.size());
+  // value of a level l: float32(l) / float32(C), in the mask's dtype
+  std::vector<mask_t> value(coats + 1);
+  for (int l = 0; l <= coats; ++l) {
+    value[l] = static_cast<mask_t>(static_cast<float>(l) /
+                                   static_cast<float>(coats));
+  }
+  int always = 0;  // coats with k = 0 keep every key
+  std::vector<CoatCut> cuts;
+  std::vector<uint32_t> bins;  // distinct bins of the cuts
+  for (int64_t k : ks) {
+    if (k == 0) {
+      ++always;
+    } else if (k < total) {
+      const auto [bin, below] = find_bin(hist, k);
+      auto at = std::find(bins.begin(), bins.end(), bin);
+      if (at == bins.end()) at = bins.insert(bins.end(), bin);
+      cuts.push_back({bin, below, k, static_cast<int>(at - bins.begin())});
+    }  // k == total: the coat keeps nothing
+  }
+  const int slots = static_cast<int>(bins.size());
+  std::vector<int16_t> slot_of(kTopBins, -1);
+  for (int s = 0; s < slots; ++s) slot_of[bins[s]] = static_cast<int16_t>(s);
+  std::vector<uint32_t> his;  // each cut's bin's last key
+  for (const CoatCut& c : cuts) {
+    his.push_back((c.bin << kTopShift) | ((1u << kTopShift) - 1));
+  }
+  const int ncuts = static_cast<int>(cuts.size());
+  const float share = static_cast<float>(coats);
+
+  // Merged pass 2: levels outside the cut bins, candidates inside them
+  // (with the level of the cuts below), per-slot histograms of their
+  // middle 11 bits.
+  struct Tagged {
+    uint32_t key;
+    uint32_t offset;
+    int16_t slot;
+    int16_t level;
+  };
+  std::vector<std::vector<Tagged>> tagged(segments.size());
+  ThreadHistograms mid(std::max(slots, 1) * kMidBins);
+  std::vector<uint8_t> is_candidate(kTopBins, 0);
+  for (uint32_t b : bins) is_candidate[b] = 1;
+  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
+                   [&](int64_t begin, int64_t end) {
+    // Uninitialised on purpose: only the first `count` entries are read.
+    std::unique_ptr<Candidate[]> scratch(new Candidate[kSegment]);
+    int64_t* hist_mid = mid.local();
+    for (int64_t i = begin; i < end; ++i) {
+      const Segment& seg = segments[i];
+      const float* __restrict__ p = data[seg.tensor] + seg.start;
+      mask_t* __restrict__ m = out[seg.tensor] + seg.start;
+      const int64_t n = seg.length;
+      // Levels: branch-free comparisons with each cut's last key, and
+      // float32(level) / float32(C) (vectorises for float masks).
+      write_levels<mask_t>(p, m, n, his.data(), ncuts, always, share);
+      // Candidates, compacted branch-free, then tagged.
+      Candidate* __restrict__ buffer = scratch.get();
+      int64_t count = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const uint32_t key = float_key(p[j]);
+        buffer[count] = {key, static_cast<uint32_t>(j)};
+        count += is_candidate[key >> kTopShift];
+      }
+      std::vector<Tagged>& mine = tagged[i];
+      mine.resize(count);
+      for (int64_t j = 0; j < count; ++j) {
+        const uint32_t key = buffer[j].key;
+        const int slot = slot_of[key >> kTopShift];
+        int level = always;
+        for (int c = 0; c < ncuts; ++c) level += key > his[c];
+        mine[j] = {key, buffer[j].offset, static_cast<int16_t>(slot),
+                   static_cast<int16_t>(level)};
+        ++hist_mid[slot * kMidBins + ((key >> kMidShift) & (kMidBins - 1))];
+      }
+    }
+  });
+  const std::vector<int64_t> mids = mid.total();
+  // Per cut: the prefix of its middle bin, then (one pass over the
+  // candidates for all cuts) its low histogram, threshold key tau and the
+  // ties at tau it prunes.
+  std::vector<uint32_t> prefixes(ncuts);
+  std::vector<int64_t> ranks(ncuts);  // of tau among the prefix's keys
+  for (int c = 0; c < ncuts; ++c) {
+    const CoatCut& cut = cuts[c];
+    const std::vector<int64_t> local(
+        mids.begin() + cut.slot * kMidBins,
+        mids.begin() + (cut.slot + 1) * kMidBins);
+    const auto [mid_bin, below_mid] = find_bin(local, cut.k - cut.below);
+    prefixes[c] = (cut.bin << 11) | mid_bin;
+    ranks[c] = cut.k - cut.below - below_mid;
+  }
+  ThreadHistograms lows(std::max(ncuts, 1) * kLowBins);
+  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
+                   [&](int64_t begin, int64_t end) {
+    int64_t* hist = lows.local();
+    for (int64_t i = begin; i < end; ++i) {
+      for (const Tagged& t : tagged[i]) {
+        for (int c = 0; c < ncuts; ++c) {
+          if ((t.key >> kMidShift) == prefixes[c]) {
+            ++hist[c * kLowBins + (t.key & (kLowBins - 1))];
+          }
+        }
+      }
+    }
+  });
+  const std::vector<int64_t> low = lows.total();
+  std::vector<uint32_t> taus(ncuts);
+  std::vector<int64_t> ties_pruned(ncuts);
+  for (int c = 0; c < ncuts; ++c) {
+    const std::vector<int64_t> local(low.begin() + c * kLowBins,
+                                     low.begin() + (c + 1) * kLowBins);
+    const auto [low_bin, below_low] = find_bin(local, ranks[c]);
+    taus[c] = (prefixes[c] << 10) | low_bin;
+    ties_pruned[c] = ranks[c] - below_low;
+  }
+  // Candidates (in parallel): the cuts of their own bin keep keys from
+  // tau up. Then, in position order, the first ties_pruned keys equal to
+  // each cut's tau lose that cut.
+  std::vector<uint8_t> has_ties(segments.size(), 0);
+  std::vector<int> slots_of_cut(ncuts);
+  for (int c = 0; c < ncuts; ++c) slots_of_cut[c] = cuts[c].slot;
+  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
+                   [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      mask_t* m = out[segments[i].tensor] + segments[i].start;
+      bool ties = false;
+      for (Tagged& t : tagged[i]) {
+        int level = t.level;
+        for (int c = 0; c < ncuts; ++c) {
+          if (slots_of_cut[c] != t.slot) continue;
+          level += t.key >= taus[c];
+          ties |= t.key == taus[c];
+        }
+        t.level = static_cast<int16_t>(level);
+        m[t.offset] = value[level];
+      }
+      has_ties[i] = ties;
+    }
+  });
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (!has_ties[i]) continue;
+    mask_t* m = out[segments[i].tensor] + segments[i].start;
+    for (Tagged& t : tagged[i]) {
+      for (int c = 0; c < ncuts; ++c) {
+        if (cuts[c].slot == t.slot && t.key == taus[c] &&
+            ties_pruned[c] > 0) {
+          --ties_pruned[c];
+          --t.level;
+          m[t.offset] = value[t.level];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // Zeroes the k smallest scores (ties by position) over all tensors. Throws
@@ -319,7 +529,7 @@ void select(const std::vector<const float*>& data,
 // with reject_infinite).
 void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
                         const at::Tensor& count, bool reject_infinite) {
-  int64_t k = ugt::count_of(count);
+  std::vector<int64_t> ks = ugt::counts_of(count);
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
   std::vector<at::Tensor> contiguous;
@@ -339,7 +549,7 @@ void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
     total += scores[i].numel();
   }
   if (scores.empty()) return;
-  k = std::min(std::max<int64_t>(k, 0), total);
+  for (int64_t& k : ks) k = std::min(std::max<int64_t>(k, 0), total);
   const std::vector<Segment> segments = make_segments(contiguous);
   // Screen first (pass 1), write after: a refused call writes nothing.
   const std::vector<int64_t> hist = top_histogram(data, segments, total);
@@ -358,7 +568,11 @@ void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
       [&] {
         std::vector<scalar_t*> out;
         for (auto& o : outputs) out.push_back(o.data_ptr<scalar_t>());
-        select<scalar_t>(data, segments, total, hist, out, k);
+        if (ks.size() == 1) {
+          select<scalar_t>(data, segments, total, hist, out, ks[0]);
+        } else {
+          select_levels<scalar_t>(data, segments, total, hist, out, ks);
+        }
       });
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);

@@ -1,8 +1,7 @@
 // The CUDA implementation of the operator
-// torch.ops.torch_geometric_ugt.prune_smallest_ (its schema is defined by
-// the CPU library, threshold_cpu.cpp, which is loaded first), around the
-// kernels of threshold_cuda.cu. Built on first use on machines with CUDA;
-// see torch_geometric_ugt/backend.py.
+// torch.ops.torch_geometric_ugt.prune_smallest_ (its schema is declared in
+// torch_geometric_ugt/ops.py), around the kernels of threshold_cuda.cu.
+// Built on first use on machines with CUDA; see torch_geometric_ugt/build.py.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -37,8 +36,36 @@ void prune_smallest_cuda(at::TensorList scores, at::TensorList masks,
                          const at::Tensor& count, bool reject_infinite) {
   TORCH_CHECK(scores.size() == masks.size(),
               "one mask per score tensor is required");
-  int64_t k = ugt::count_of(count);
+  const std::vector<int64_t> ks = ugt::counts_of(count);
   if (scores.empty()) return;
+  if (ks.size() > 1) {
+    // Multicoated masks: each coat's exact selection (one launch each),
+    // summed; every entry is float32(kept) / float32(C), cast to the
+    // mask's dtype. The first selection screens the scores before any
+    // mask is written.
+    mask_dtype(masks[0].scalar_type());
+    std::vector<at::Tensor> kept, coat;
+    for (size_t i = 0; i < scores.size(); ++i) {
+      TORCH_CHECK(masks[i].device() == scores[0].device() &&
+                      masks[i].scalar_type() == masks[0].scalar_type() &&
+                      masks[i].sizes() == scores[i].sizes(),
+                  "each mask must have its scores' shape and device, and "
+                  "all masks one dtype");
+      kept.push_back(at::zeros(scores[i].sizes(), scores[i].options()));
+      coat.push_back(at::empty(scores[i].sizes(), scores[i].options()));
+    }
+    for (int64_t k : ks) {
+      prune_smallest_cuda(scores, coat, at::scalar_tensor(k, at::kLong),
+                          reject_infinite);
+      for (size_t i = 0; i < kept.size(); ++i) kept[i].add_(coat[i]);
+    }
+    for (size_t i = 0; i < masks.size(); ++i) {
+      masks[i].copy_(kept[i].div_(static_cast<double>(ks.size())));
+    }
+    ugt::bump_versions(masks);
+    return;
+  }
+  int64_t k = ks[0];
   const auto device = scores[0].device();
   TORCH_CHECK(device.is_cuda(), "prune_smallest_cuda takes CUDA tensors");
   const c10::cuda::CUDAGuard guard(device);

@@ -22,6 +22,7 @@ from torch_geometric_ugt.threshold import (check_finite_scores,
 SCOPES = ("global", "layer")
 # the weight scales a sparsifier can apply (its ``rescale``)
 RESCALES = ("global", "layer")
+MAX_COATS = 64  # the native kernels' limit
 _STATE_KEYS = ("last_epoch", "current_sparsity", "scope", "final_sparsity",
                "weights")
 
@@ -42,7 +43,8 @@ class SupermaskSparsifier:
     scores. The invariant: at every read of a mask (the forward pass,
     :obj:`mask`, the model's :meth:`state_dict`, tickets, the sparsity
     queries), every mask is the selection of the current scores at the
-    sparsity in force, which is :attr:`current_sparsity`, or the target of
+    sparsity in force (with :obj:`coats`, every coat is the selection at
+    its own sparsity), which is :attr:`current_sparsity`, or the target of
     the innermost :meth:`at_sparsity` block. Every event that can change
     the selection marks the masks stale (an optimizer step, through a
     post-step hook; a :meth:`step`, entering or leaving a block that
@@ -82,6 +84,12 @@ class SupermaskSparsifier:
         rescale (str, optional): :obj:`"global"` or :obj:`"layer"`: scale
             each weight by :math:`1/\sqrt{d}` (see above); :obj:`None`
             keeps the weights as drawn (the paper). (default: :obj:`None`)
+        coats (int): Multicoated masks (Okoshi et al., 2022): :math:`C`
+            selections of the same scores at the sparsities
+            :meth:`coat_sparsities`, each exact (ties by position), and
+            every mask entry the share of coats that keep it,
+            :math:`m \in \{0, 1/C, \dots, 1\}`, all coats in one call of
+            the kernel. :obj:`1` is the binary mask. (default: :obj:`1`)
 
     """
 
@@ -93,12 +101,13 @@ class SupermaskSparsifier:
         schedule: SparsitySchedule,
         scope: str = "global",
         rescale: Optional[str] = None,
+        coats: int = 1,
     ) -> None:
         # In a distributed run the ranks compare what they built (or that
         # they refused) before any of them raises, so none is left waiting.
         try:
             sparsity = self._validate(model, optimizer, schedule, scope,
-                                      rescale)
+                                      rescale, coats)
         except (TypeError, ValueError, RuntimeError) as error:
             reason = f"refused: {error}"
             _check_ranks_agree(lambda: reason)
@@ -113,8 +122,9 @@ class SupermaskSparsifier:
         # k of each selection at the sparsity in force (one for the global
         # scope, one per tensor for the layer scope), as a CPU tensor that
         # a compiled forward pass reads at run time; set with the flag
+        # (rows: one per selection; columns: one per coat)
         self._counts = torch.zeros(1 if scope == "global" else
-                                   len(self.weights),
+                                   len(self.weights), coats,
                                    dtype=torch.int64)
         self._versions: List[int] = []
         self._stale = True
@@ -131,7 +141,7 @@ class SupermaskSparsifier:
     def _validate(self, model: torch.nn.Module,
                   optimizer: Optional[torch.optim.Optimizer],
                   schedule: SparsitySchedule, scope: str,
-                  rescale: Optional[str]) -> float:
+                  rescale: Optional[str], coats: int) -> float:
         # The constructor's checks; sets the validated attributes and
         # returns the sparsity of epoch 0. Changes nothing outside self.
         if not isinstance(model, torch.nn.Module):
@@ -139,6 +149,10 @@ class SupermaskSparsifier:
                             f"{type(model).__name__}.")
         if not isinstance(scope, str) or scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}; got {scope!r}.")
+        if isinstance(coats, bool) or not isinstance(coats, int) \
+                or not 1 <= coats <= MAX_COATS:
+            raise ValueError(f"coats must be an int in [1, {MAX_COATS}]; "
+                             f"got {coats!r}.")
         if rescale is not None and rescale not in RESCALES:
             raise ValueError(f"rescale must be None or one of {RESCALES}; "
                              f"got {rescale!r}.")
@@ -170,6 +184,7 @@ class SupermaskSparsifier:
         self._schedule = schedule
         self.scope = scope
         self.rescale = rescale
+        self.coats = coats
         self.num_weights = sum(s.numel() for s in self._scores)
         return sparsity
 
@@ -286,6 +301,16 @@ class SupermaskSparsifier:
             if self.sparsity_in_force != inside:
                 self._sparsity_changed()
 
+    def coat_sparsities(self, sparsity: Optional[float] = None
+                        ) -> List[float]:
+        r"""The sparsity of each coat at :obj:`sparsity` (default:
+        :attr:`sparsity_in_force`): :math:`s_c = s + (1 - s)\,c / C` for
+        :math:`c = 0, \dots, C - 1`; the first coat decides which weights
+        are zero.
+        """
+        s = self.sparsity_in_force if sparsity is None else sparsity
+        return [s + (1.0 - s) * c / self.coats for c in range(self.coats)]
+
     def layer_sparsities(self) -> Dict[str, float]:
         r"""The realised sparsity of every masked tensor, by name, at
         :attr:`sparsity_in_force`.
@@ -308,6 +333,7 @@ class SupermaskSparsifier:
             "current_sparsity": self.current_sparsity,
             "scope": self.scope,
             "rescale": self.rescale,
+            "coats": self.coats,
             "final_sparsity": self.final_sparsity,
             "weights": {
                 w.name: tuple(w.parametrization.scores.shape)
@@ -374,10 +400,11 @@ class SupermaskSparsifier:
         # The sparsity in force may have changed: its counts (the only
         # place a selection reads it from), then stale. Every write of
         # _current_sparsity or _blocks is followed by this call.
-        s = self.sparsity_in_force
         sizes = ([self.num_weights] if self.scope == "global" else
                  [t.numel() for t in self._scores])
-        self._counts.copy_(torch.tensor([round(s * n) for n in sizes]))
+        self._counts.copy_(torch.tensor([[round(s * n) for s in
+                                          self.coat_sparsities()]
+                                         for n in sizes]))
         self._mark_stale()
 
     def _check_scores(self, finite: bool = False) -> None:
@@ -418,12 +445,12 @@ class SupermaskSparsifier:
         masks = [w.parametrization.stored_mask() for w in self.weights]
         if self.scope == "global":
             self._check_scores()
-            prune_smallest_(self._scores, masks, self._counts[0],
+            prune_smallest_(self._scores, masks, self._count(0),
                             check_finite=True)
         else:
             self._check_scores(finite=True)  # all tensors, before any write
             for i, (score, mask) in enumerate(zip(self._scores, masks)):
-                prune_smallest_([score], [mask], self._counts[i],
+                prune_smallest_([score], [mask], self._count(i),
                                 check_finite=True)
         if self.rescale is not None:
             self._write_scales(masks)
@@ -431,11 +458,15 @@ class SupermaskSparsifier:
         if not torch.compiler.is_compiling():
             self._versions = [s._version for s in self._scores]
 
+    def _count(self, row: int) -> torch.Tensor:
+        # the k of a selection: one count, or one per coat
+        return self._counts[row] if self.coats > 1 else self._counts[row, 0]
+
     def _write_scales(self, masks: List[torch.Tensor]) -> None:
         # c = 1 / sqrt(density): of the sparsity in force ("global"), or
         # realised by each mask ("layer"); 1 for a mask that keeps nothing.
         if self.rescale == "global":
-            kept = self.num_weights - self._counts.sum()
+            kept = self.num_weights - self._counts[:, 0].sum()
             scale = (self.num_weights / kept.clamp(min=1).double()).sqrt()
             scales = [scale.float()] * len(masks)
         else:
@@ -457,7 +488,7 @@ class SupermaskSparsifier:
 
     def _fingerprint(self) -> str:
         shapes = [tuple(s.shape) for s in self._scores]
-        text = repr((self.scope, self.rescale, shapes,
+        text = repr((self.scope, self.rescale, self.coats, shapes,
                      self.schedule.final_sparsity,
                      self.schedule.fingerprint()))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -490,6 +521,11 @@ class SupermaskSparsifier:
                 f"shapes: {shapes[:3]}). Build the same model, call "
                 f"supermask() and create the same sparsifier before "
                 f"load_state_dict().")
+        if state.get("coats", 1) != self.coats:
+            raise ValueError(f"This state was saved by a sparsifier with "
+                             f"coats={state.get('coats', 1)}, not "
+                             f"{self.coats}: build the sparsifier with the "
+                             f"same coats before loading.")
         if state.get("rescale") != self.rescale:
             raise ValueError(f"This state was saved by a sparsifier with "
                              f"rescale={state.get('rescale')!r}, not "

@@ -25,6 +25,8 @@ class EdgePopupSparsifier(SupermaskSparsifier):
         rescale (str, optional): :obj:`"global"` or :obj:`"layer"` (the
             same here): scale each weight by :math:`1/\sqrt{1 - s}`.
             (default: :obj:`None`)
+        coats (int): Multicoated masks, per tensor (see
+            :class:`SupermaskSparsifier`). (default: :obj:`1`)
 
     """
 
@@ -35,6 +37,7 @@ class EdgePopupSparsifier(SupermaskSparsifier):
         *,
         sparsity: float,
         rescale: Optional[str] = None,
+        coats: int = 1,
     ) -> None:
         super().__init__(model, optimizer, schedule=ConstantSchedule(sparsity),
-                         scope="layer", rescale=rescale)
+                         scope="layer", rescale=rescale, coats=coats)

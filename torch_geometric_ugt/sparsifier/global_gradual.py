@@ -42,6 +42,9 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
             each weight by :math:`1/\sqrt{d}`, :math:`d` the density in
             force or the tensor's realised density (see
             :class:`SupermaskSparsifier`). (default: :obj:`None`)
+        coats (int): Multicoated masks: :math:`C` nested selections, the
+            mask the share of coats that keep each weight (see
+            :class:`SupermaskSparsifier`). (default: :obj:`1`)
 
     """
 
@@ -57,6 +60,7 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
         schedule: Union[str, Callable[[int], float],
                         SparsitySchedule] = "linear",
         rescale: Optional[str] = None,
+        coats: int = 1,
     ) -> None:
         plan: SparsitySchedule
         if isinstance(schedule, str):
@@ -76,4 +80,4 @@ class GlobalGradualSparsifier(SupermaskSparsifier):
             raise TypeError(f"schedule must be 'linear', 'cubic' or a "
                             f"callable; got {schedule!r}.")
         super().__init__(model, optimizer, schedule=plan, scope="global",
-                         rescale=rescale)
+                         rescale=rescale, coats=coats)
