@@ -1,11 +1,15 @@
 """Global threshold + mask writing: the native kernel vs PyTorch paths.
 
     python -m benchmarks.kernel           # writes results/kernel-<dev>.json
+    python -m benchmarks.kernel --coats 2 3 4   # results/kernel-coats-<dev>
     python -m benchmarks.kernel --report  # table + plot: docs/kernel.md
 
 Sizes N in {1e5, 1e6, 1e7, 5e7} split over 32 and over 4096 tensors,
-k = 0.9 N. Each method is timed side by side on the same inputs (median of
-repeated runs, methods interleaved); peak extra memory is measured for one
+k = 0.9 N. ``--coats`` times the multicoated selection (C counts at
+sparsities 0.9 + 0.1 c / C, one call) against one selection at 0.9 with
+the native kernel, on Gaussian scores and on scores with many ties (on a
+grid of 1/8), N over 32 tensors. Each method is timed side by side on the
+same inputs (median of repeated runs, methods interleaved); peak extra memory is measured for one
 call in a fresh process: the peak RSS above the RSS before the call (Linux,
 reset through /proc/self/clear_refs) or, on CUDA, the peak allocated bytes
 above the inputs.
@@ -153,6 +157,66 @@ def measure(device: str, threads: int, sizes: List[int],
     }
 
 
+def coat_counts(n: int, coats: int) -> List[int]:
+    """The counts of C coats at sparsity 0.9 (the sparsifiers' spacing)."""
+    return [round((0.9 + 0.1 * c / coats) * n) for c in range(coats)]
+
+
+def measure_coats(device: str, threads: int, sizes: List[int],
+                  coat_numbers: List[int], repeats: int) -> Dict:
+    """One call for C coats against one selection, side by side."""
+    torch.set_num_threads(threads)
+    backend.set_backend("native")
+    records = []
+    for scores_kind in ("gaussian", "ties"):
+        for n in sizes:
+            scores, masks, k = make_inputs(n, 32, device)
+            if scores_kind == "ties":
+                scores = [(s * 8).round() / 8 for s in scores]
+            calls = {"1": torch.tensor(k)}
+            calls.update({str(c): torch.tensor(coat_counts(n, c))
+                          for c in coat_numbers})
+            times: Dict[str, List[float]] = {c: [] for c in calls}
+            for counts in calls.values():  # warm-up (and kernel build)
+                prune_smallest_(scores, masks, counts)
+            for _ in range(repeats):
+                for name, counts in calls.items():
+                    sync(device)
+                    start = time.perf_counter()
+                    prune_smallest_(scores, masks, counts)
+                    sync(device)
+                    times[name].append(time.perf_counter() - start)
+            medians = {c: statistics.median(t) for c, t in times.items()}
+            ratios = {c: medians[c] / medians["1"] for c in medians}
+            records.append({"n": n, "scores": scores_kind,
+                            "median_s": medians, "ratio_to_one": ratios})
+            print(f"N={n:>9,} {scores_kind}: " + ", ".join(
+                f"C={c} {1e3 * v:.2f} ms ({ratios[c]:.2f}x)"
+                for c, v in medians.items()), flush=True)
+    return {"device": device, "threads": threads, "torch": torch.__version__,
+            "library": __version__, "machine": platform.machine(),
+            "records": records}
+
+
+def coats_report(paths: List[Path]) -> List[str]:
+    """Lines of the multicoated selection's cost table."""
+    lines = []
+    for path in paths:
+        result = json.loads(path.read_text())
+        lines += ["", f"Multicoated selection, {result['device']}, "
+                  f"{result['threads']} threads (`{path.name}`): one call "
+                  f"for C coats / one selection, median of interleaved "
+                  f"runs.", ""]
+        names = list(result["records"][0]["ratio_to_one"])[1:]
+        lines += ["| scores | N | " + " | ".join(f"C = {c}" for c in names)
+                  + " |", "| --- | --- | " + " | ".join("---" for _ in names)
+                  + " |"]
+        for r in result["records"]:
+            lines.append(f"| {r['scores']} | {r['n']:,} | " + " | ".join(
+                f"{r['ratio_to_one'][c]:.2f}x" for c in names) + " |")
+    return lines
+
+
 def _mb(value: Optional[int]) -> str:
     return "n/a" if value is None else f"{value / 2**20:.1f}"
 
@@ -221,6 +285,9 @@ def main(argv: List[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     p.add_argument("--report", action="store_true")
+    p.add_argument("--coats", type=int, nargs="+", default=None,
+                   help="time the multicoated selection for these numbers "
+                   "of coats against one selection")
     p.add_argument("--probe", nargs=5, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.probe:
@@ -233,14 +300,25 @@ def main(argv: List[str] | None = None) -> None:
         print(peak_extra_bytes(METHODS[name], scores, masks, k, device))
         return
     if args.report:
-        paths = sorted(RESULTS.glob("kernel-*.json"))
-        text = report(paths)
+        paths = sorted(p for p in RESULTS.glob("kernel-*.json")
+                       if not p.name.startswith("kernel-coats"))
+        text = "\n".join([report(paths)] + coats_report(
+            sorted(RESULTS.glob("kernel-coats-*.json"))))
         replace_section(DOCS / "kernel.md", "kernel-results", text)
         print(text)
         return
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    result = measure(device, args.threads, args.sizes, args.repeats)
     RESULTS.mkdir(exist_ok=True)
+    if args.coats:
+        sizes = args.sizes if args.sizes != SIZES else [1_000_000,
+                                                         10_000_000]
+        result = measure_coats(device, args.threads, sizes, args.coats,
+                               args.repeats)
+        out = RESULTS / f"kernel-coats-{device}.json"
+        out.write_text(json.dumps(result, indent=1))
+        print(f"wrote {out}")
+        return
+    result = measure(device, args.threads, args.sizes, args.repeats)
     out = RESULTS / f"kernel-{device}.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")

@@ -47,6 +47,8 @@ from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
 from torch_geometric_ugt.search import (BestTicket, SearchResult,
                                         graph_input, restart_seed,
                                         search_ticket)
+from torch_geometric_ugt import masked_weights
+from torch_geometric_ugt.init import WEIGHT_INITS, resolve_init, sample
 from torch_geometric_ugt.analysis import (LayerOutputs, mad, ood_score,
                                           roc_auc)
 from torch_geometric_ugt.init import SCORE_INITS
@@ -120,6 +122,11 @@ class Config:
     head: str = ""
     # a learnable scale per masked weight (supermask(learn_scale=True))
     learn_scale: bool = False
+    # multicoated masks: this many coats (the sparsifiers' coats)
+    coats: int = 1
+    # iterative re-randomization of the pruned weights (IteRand), a probe:
+    # "p<P>-r<R>" re-draws a share R of them every P epochs
+    iterand: str = ""
     # best of this many searches by validation accuracy (restart r uses
     # torch_geometric_ugt.restart_seed(seed, r); restart 0 is the plain run)
     restarts: int = 1
@@ -152,6 +159,8 @@ class Config:
         scores += f"-rescale_{self.rescale}" if self.rescale else ""
         scores += f"-head_{self.head}" if self.head else ""
         scores += "-learnscale" if self.learn_scale else ""
+        scores += f"-coats{self.coats}" if self.coats != 1 else ""
+        scores += f"-iterand_{self.iterand}" if self.iterand else ""
         scores += f"-R{self.restarts}" if self.restarts != 1 else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
@@ -332,22 +341,23 @@ def dataset(cfg: Config, root: Optional[str]):
 
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
-    s = cfg.sparsity
-    rescale = cfg.rescale or None
+    s, rescale, coats = cfg.sparsity, cfg.rescale or None, cfg.coats
     if cfg.method == "ugt":
         return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
-                                       ramp_epochs=cfg.ramp, rescale=rescale)
+                                       ramp_epochs=cfg.ramp, rescale=rescale,
+                                       coats=coats)
     if cfg.method == "edge-popup":
         return EdgePopupSparsifier(model, optimizer, sparsity=s,
-                                   rescale=rescale)
+                                   rescale=rescale, coats=coats)
     if cfg.method == "global-only":
         return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
                                        ramp_epochs=1, initial_sparsity=s,
-                                       rescale=rescale)
+                                       rescale=rescale, coats=coats)
     if cfg.method == "gradual-only":
         return SupermaskSparsifier(model, optimizer,
                                    schedule=GradualSchedule(s, cfg.ramp),
-                                   scope="layer", rescale=rescale)
+                                   scope="layer", rescale=rescale,
+                                   coats=coats)
     raise ValueError(f"Unknown method {cfg.method!r}; choose one of "
                      f"{METHODS}.")
 
@@ -433,7 +443,27 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
             ood[f"ood_auroc_{kind}"] = roc_auc(
                 ood_score(out[test], kind), data.ood_mask[test])
 
+    def rerandomize(epoch: int, result: SearchResult) -> None:
+        # IteRand: every P epochs a share R of the pruned weights is drawn
+        # again, from a generator seeded by (seed, epoch)
+        period, share = iterand_setting(cfg.iterand)
+        if (epoch + 1) % period:
+            return
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        with torch.no_grad():
+            for w in masked_weights(model):
+                pruned = (w.parametrization.mask == 0).cpu()
+                pick = pruned & (torch.rand(pruned.shape, generator=gen)
+                                 < share)
+                fresh = sample(w.weight.shape, w.name.rsplit(".", 1)[-1],
+                               resolve_init(cfg.weight_init, WEIGHT_INITS,
+                                            "weight_init"), gen)
+                w.weight.copy_(torch.where(pick, fresh,
+                                           w.weight.cpu()).to(w.weight))
+
     hooks = []
+    if cfg.iterand:
+        hooks.append(rerandomize)
     if cfg.layers >= MAD_MIN_LAYERS:
         hooks.append(layer_mad)
     if cfg.variant == "ood":
@@ -443,6 +473,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         for hook in hooks:
             hook(epoch, result)
 
+    spent = 0
     if dense:
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
@@ -452,6 +483,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
     else:
         best = BestTicket()
         runs = []
+        spent = 0
         for restart in range(cfg.restarts):
             seed = restart_seed(cfg.seed, restart)
             if restart:  # a new network (the first one is built above)
@@ -475,8 +507,10 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
                              test_acc=result.test_acc,
                              best_epoch=result.best_epoch,
                              val_halves=validation_halves(model, task)))
-            best.consider(model, result.val_acc, epochs=result.epochs,
-                          result=result, curve=curve)
+            spent += result.epochs
+            if cfg.restarts > 1:  # (IteRand's weights make no ticket)
+                best.consider(model, result.val_acc, epochs=result.epochs,
+                              result=result, curve=curve)
         if cfg.restarts > 1:  # the best restart's ticket, in a new model
             torch.manual_seed(cfg.seed)
             model = best.load(build(cfg.model, data.num_features,
@@ -485,7 +519,7 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
             result, curve = best.info["result"], best.info["curve"]
         record.update(realised_sparsity=result.realised_sparsity,
                       layer_sparsities=result.layer_sparsities,
-                      restarts=runs, best_restart=best.best_search)
+                      restarts=runs, best_restart=best.best_search or 0)
     sparsifier = None  # the selected ticket / the trained model from here
     if layer_mad in hooks:
         # the selected ticket (best validation epoch, final sparsity) / the
@@ -515,11 +549,23 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         adjacency=ADJACENCY_NAMES[fast_adjacency()],
         features="csr" if data.x.layout == torch.sparse_csr else "dense",
         recipe=cfg.recipe, test_acc=result.test_acc, val_acc=result.val_acc,
-        search_epochs=best.epochs if not dense else result.epochs,
+        search_epochs=spent if not dense else result.epochs,
         best_epoch=result.best_epoch, curve=result.curve,
         epoch_time_s=result.epoch_time,
         total_time_s=time.perf_counter() - start)
     return record
+
+
+def iterand_setting(text: str) -> Tuple[int, float]:
+    """(period, share) of an IteRand setting ``p<P>-r<R>``."""
+    try:
+        period, share = text.split("-")
+        assert period[0] == "p" and share[0] == "r"
+        return int(period[1:]), float(share[1:])
+    except (ValueError, AssertionError, IndexError):
+        raise ValueError(f"iterand must look like 'p10-r0.1' (every 10 "
+                         f"epochs, 10 % of the pruned weights); got "
+                         f"{text!r}.") from None
 
 
 def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
@@ -638,6 +684,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                      "(default: none)")
     one.add_argument("--learn-scale", action="store_true",
                      help="a learnable scale per masked weight")
+    one.add_argument("--coats", type=int, default=1,
+                     help="multicoated masks: this many coats (default 1)")
     one.add_argument("--restarts", type=int, default=1,
                      help="best of this many searches by validation "
                      "accuracy (default: 1)")
@@ -677,7 +725,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                       args.sparsity, 0, args.epochs, args.ramp, args.lr,
                       args.weight_init, args.variant, args.adam_eps,
                       args.score_init, args.rescale, args.head,
-                      args.learn_scale, args.restarts)
+                      args.learn_scale, args.coats, "", args.restarts)
         if args.recipe != "paper" and args.method != "dense":
             base = with_recipe(base, args.recipe)
         configs = [replace(base, seed=s) for s in args.seeds]
