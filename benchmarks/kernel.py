@@ -10,9 +10,9 @@ sparsities 0.9 + 0.1 c / C, one call) against one selection at 0.9 with
 the native kernel, on Gaussian scores and on scores with many ties (on a
 grid of 1/8), N over 32 tensors. Each method is timed side by side on the
 same inputs (median of repeated runs, methods interleaved); peak extra
-memory is measured for one call in a fresh process: the peak RSS above the RSS before the call (Linux,
-reset through /proc/self/clear_refs) or, on CUDA, the peak allocated bytes
-above the inputs.
+memory is measured for one call in a fresh process: the peak RSS above
+the RSS before the call (Linux, reset through /proc/self/clear_refs) or,
+on CUDA, the peak allocated bytes above the inputs.
 """
 from __future__ import annotations
 
