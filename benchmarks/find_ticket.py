@@ -2,6 +2,10 @@
 realised sparsity and time, beside the trained dense model.
 
     python -m benchmarks.find_ticket --root ../shared/datasets
+
+``--recipe best`` (the default) searches with the settings chosen on
+validation accuracy for the model (benchmarks/recipes.py: weight scales,
+coats, restarts); ``--recipe paper`` with the paper's protocol.
 """
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import argparse
 import json
 import statistics
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from torch_geometric.nn import GCN
@@ -17,11 +21,12 @@ from torch_geometric.nn import GCN
 from benchmarks import cli
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
+from benchmarks.recipes import RECIPES, label, settings
 from benchmarks.train import train_dense
+from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
+                                 GlobalGradualSparsifier, SupermaskSparsifier,
+                                 restart_seed, score_parameters, supermask)
 from torch_geometric_ugt.search import SearchResult, search_ticket
-from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
-                                 SupermaskSparsifier, score_parameters,
-                                 supermask)
 
 
 def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
@@ -42,6 +47,9 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
                             "kaiming_normal"],
                    help="init of the frozen weights (signed_constant gave "
                    "the higher validation accuracy, see docs/how-it-works)")
+    p.add_argument("--recipe", default="best", choices=RECIPES,
+                   help="best (default): the settings chosen on validation "
+                   "(benchmarks/recipes.py); paper: the paper's protocol")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--no-dense", action="store_true",
                    help="skip the trained dense GCN beside the ticket")
@@ -52,21 +60,43 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def ticket_model(args: argparse.Namespace, data, seed: int):
+def plain_gcn(args: argparse.Namespace, data) -> torch.nn.Module:
+    return GCN(data.num_features, args.hidden, args.layers,
+               data.num_classes, bias=False, cached=True)
+
+
+def ticket_model(args: argparse.Namespace, data, seed: int,
+                 chosen: Dict):
     torch.manual_seed(seed)
-    model = GCN(data.num_features, args.hidden, args.layers,
-                data.num_classes, bias=False, cached=True)
-    supermask(model, seed=seed, weight_init=args.weight_init)
+    model = supermask(plain_gcn(args, data), seed=seed,
+                      weight_init=args.weight_init,
+                      learn_scale=chosen["learn_scale"])
     optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr)
+    extra = dict(rescale=chosen["rescale"] or None, coats=chosen["coats"])
     sparsifier: SupermaskSparsifier
     if args.method == "ugt":
         sparsifier = GlobalGradualSparsifier(model, optimizer,
                                              final_sparsity=args.sparsity,
-                                             ramp_epochs=args.ramp)
+                                             ramp_epochs=args.ramp, **extra)
     else:
         sparsifier = EdgePopupSparsifier(model, optimizer,
-                                         sparsity=args.sparsity)
+                                         sparsity=args.sparsity, **extra)
     return model, optimizer, sparsifier
+
+
+def search(args: argparse.Namespace, data, seed: int,
+           chosen: Dict) -> Tuple[SearchResult, int]:
+    """The recipe's search for one seed: the best of its restarts by
+    validation accuracy, and every epoch spent."""
+    best = BestTicket()
+    for restart in range(chosen["restarts"]):
+        model, optimizer, sparsifier = ticket_model(
+            args, data, restart_seed(seed, restart), chosen)
+        result = search_ticket(model, data, optimizer, sparsifier,
+                               args.epochs)
+        best.consider(model, result.val_acc, epochs=result.epochs,
+                      result=result)
+    return best.info["result"], best.epochs
 
 
 def dense_model(args: argparse.Namespace, data, seed: int):
@@ -90,18 +120,22 @@ def main(argv: List[str] | None = None) -> Dict:
         torch.set_num_threads(args.threads)
     adjacency = resolve_adjacency(args.adjacency)
     data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
+    chosen = settings(args.recipe, "GCN", args.layers)
+    if chosen["head"]:
+        raise ValueError(f"recipe {args.recipe!r} uses the output head "
+                         f"{chosen['head']!r} of the reproduction runner; "
+                         f"run it with python -m benchmarks.reproduce.")
     print(f"{args.dataset}: {data.num_nodes} nodes, adjacency "
           f"{ADJACENCY_NAMES[adjacency]}; GCN "
           f"{args.layers}x{args.hidden}; {args.method} at sparsity "
           f"{args.sparsity}, {args.epochs} epochs (ramp {args.ramp}), "
-          f"Adam lr {args.lr}, {args.weight_init} weights")
+          f"Adam lr {args.lr}, {args.weight_init} weights; recipe "
+          f"{args.recipe} ({label(chosen)})")
     report: Dict = {"config": vars(args), "ticket": [], "dense": []}
     tickets: List[SearchResult] = []
     for seed in args.seeds:
         start = time.perf_counter()
-        model, optimizer, sparsifier = ticket_model(args, data, seed)
-        result = search_ticket(model, data, optimizer, sparsifier,
-                               args.epochs)
+        result, spent = search(args, data, seed, chosen)
         total = time.perf_counter() - start
         tickets.append(result)
         layers = ", ".join(f"{v:.3f}"
@@ -110,15 +144,17 @@ def main(argv: List[str] | None = None) -> Dict:
               f"(val {100 * result.val_acc:.2f}, epoch {result.best_epoch})"
               f", realised sparsity {result.realised_sparsity:.4f} "
               f"[{layers}], {1e3 * result.epoch_time:.1f} ms/epoch, "
-              f"{total:.1f} s")
+              f"{spent} epochs, {total:.1f} s")
         report["ticket"].append({
             "seed": seed, "test_acc": result.test_acc,
             "val_acc": result.val_acc, "best_epoch": result.best_epoch,
             "realised_sparsity": result.realised_sparsity,
             "layer_sparsities": result.layer_sparsities,
             "epoch_time_s": result.epoch_time, "total_time_s": total,
+            "search_epochs": spent,
         })
-    print(f"ticket ({args.method}, sparsity {args.sparsity}): test accuracy "
+    print(f"ticket ({args.method}, recipe {args.recipe}, sparsity "
+          f"{args.sparsity}): test accuracy "
           f"{summary([r.test_acc for r in tickets])} % over "
           f"{len(tickets)} seeds")
     if not args.no_dense:

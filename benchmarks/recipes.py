@@ -25,11 +25,11 @@ PROBES = Path(__file__).parent / "results" / "ticket-probes"
 DEEP_LAYERS = 16
 """Models with this many layers or more are in the "deep" class."""
 
-SETTING_FIELDS = ("rescale", "head", "learn_scale", "restarts")
+SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "restarts")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
-                         "restarts": 1}
+                         "coats": 1, "restarts": 1}
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection

@@ -18,12 +18,14 @@ def test_find_ticket_quick(tmp_path, monkeypatch, capsys):
                    "--seeds", "0", "--dense-epochs", "3", "--sparsity",
                    "0.8", "--json", str(out)])
     printed = capsys.readouterr().out
-    assert "ticket (ugt, sparsity 0.8)" in printed
+    assert "ticket (ugt, recipe best, sparsity 0.8)" in printed
     assert "trained dense GCN" in printed
     record = json.loads(out.read_text())
     ticket = record["ticket"][0]
     assert ticket["realised_sparsity"] == pytest.approx(0.8, abs=1e-4)
     assert 0.0 < ticket["test_acc"] <= 1.0
+    assert report["config"]["recipe"] == "best"  # the default
+    assert ticket["search_epochs"] % 6 == 0  # every restart's epochs
     assert report["dense"][0]["test_acc"] > 0.0
     # the data root is only read: processed files go to the cache
     assert not Path(ROOT, "planetoid", "Cora", "processed").exists() or \
