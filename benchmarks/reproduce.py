@@ -208,6 +208,8 @@ def deep_grid(datasets: Iterable[str], model: str,
     return out
 
 
+RECIPE_EXPERIMENTS = ("best", "paper-heldout")
+"""The experiments of the recipes (their own report section)."""
 HELD_OUT_SEEDS = range(10, 15)
 """Seeds the recipes were not chosen on (they were chosen on 0-9)."""
 KEY_CELLS = (("Cora", "GCN", 0.9), ("Cora", "GAT", 0.95),

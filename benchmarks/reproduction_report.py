@@ -14,10 +14,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import cli
 from benchmarks.markdown import mean_std, replace_section
+from benchmarks.recipes import (recipe_results, restart_table,
+                               scale_section, selection_table)
 from benchmarks.records import read_records
 from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
-                                  DEEP_WEIGHT_INIT, WEIGHT_INIT, Config,
-                                  RESULTS, experiments)
+                                  DEEP_WEIGHT_INIT, RECIPE_EXPERIMENTS,
+                                  RESULTS, WEIGHT_INIT, Config, experiments)
 from benchmarks.table3 import arch_section as table3_archs
 from benchmarks.table3 import section as table3_section
 from benchmarks.table3 import split_section as table3_splits
@@ -108,9 +110,10 @@ def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
     without the seed. Records of other configurations (e.g. other weight
     inits, extra seeds) are not table cells, nor are the OOD and perturbed
     variants (Figures 6 and 7 read their own records)."""
+    skipped = RECIPE_EXPERIMENTS + (() if include_quick else ("quick", ))
     wanted = {c.key() for name, configs in experiments().items()
-              if include_quick or name != "quick" for c in configs
-              if not c.variant}
+              if name not in skipped for c in configs
+              if not c.variant and not name.startswith("probe")}
     groups: Dict[Key, List[dict]] = defaultdict(list)
     for r in read_records(out, "*.json"):
         if r["key"] not in wanted:
@@ -593,6 +596,16 @@ def write_report(out: Path, docs: Path = DOCS,
              "80.7 % vs signed-constant 79.2 %; GIN keeps the authors' "
              "default, not compared yet).", ""]
     lines += table5(groups)
+    recipe_lines, budget = recipe_results(read_records(out, "*.json"),
+                                          PAPER_TABLE5, TABLE5_SPARSITIES)
+    lines += recipe_lines
+    if budget:
+        _plot_panels(budget, [1, 2, 4], images / "recipe-budget.png",
+                     "search budget (x the paper's 400 epochs)", log=True)
+        lines += ["Accuracy against search budget (`best`, the restart "
+                  "chosen on validation among the first R of 4):", "",
+                  "![budget](images/recipe-budget.png)", ""]
+    lines += selection_table() + restart_table()
     lines += deep_table(groups, "Table 1: deep GCN", "GCN", PAPER_TABLE1)
     lines += deep_table(groups, "Table 6: deep GAT", "GAT", PAPER_TABLE6)
     lines += deep_selection(out.parent / "deep-selection", out)
@@ -614,6 +627,9 @@ def write_report(out: Path, docs: Path = DOCS,
                        "<!-- reproduction:end -->\n")
     # Hand-written notes (what mattered) live outside the markers.
     replace_section(doc, "reproduction", text)
+    scale = scale_section()
+    if scale:
+        replace_section(docs / "how-it-works.md", "scale", "\n".join(scale))
     print(text)
     return text
 
