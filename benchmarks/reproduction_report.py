@@ -605,7 +605,8 @@ def write_report(out: Path, docs: Path = DOCS,
         lines += ["Accuracy against search budget (`best`, the restart "
                   "chosen on validation among the first R of 4):", "",
                   "![budget](images/recipe-budget.png)", ""]
-    lines += selection_table() + restart_table()
+    probes = out.parent / "ticket-probes"
+    lines += selection_table(probes) + restart_table(probes)
     lines += deep_table(groups, "Table 1: deep GCN", "GCN", PAPER_TABLE1)
     lines += deep_table(groups, "Table 6: deep GAT", "GAT", PAPER_TABLE6)
     lines += deep_selection(out.parent / "deep-selection", out)
@@ -627,8 +628,8 @@ def write_report(out: Path, docs: Path = DOCS,
                        "<!-- reproduction:end -->\n")
     # Hand-written notes (what mattered) live outside the markers.
     replace_section(doc, "reproduction", text)
-    scale = scale_section()
-    if scale:
+    scale = scale_section(out.parent / "ticket-probes")
+    if scale and (docs / "how-it-works.md").exists():
         replace_section(docs / "how-it-works.md", "scale", "\n".join(scale))
     print(text)
     return text

@@ -64,9 +64,18 @@ def test_a_sparsifier_on_a_meta_model_refuses_clearly():
         GlobalGradualSparsifier(model, final_sparsity=0.5, ramp_epochs=2)
 
 
-@pytest.mark.parametrize("k", [torch.tensor([1, 2]), torch.tensor(1.0),
-                               torch.tensor(True)])
-def test_k_tensors_must_be_one_integer(k):
+@pytest.mark.parametrize("k", [torch.tensor([[1, 2]]), torch.tensor(1.0),
+                               torch.tensor(True),
+                               torch.empty(0, dtype=torch.long)])
+def test_k_tensors_must_be_integer_counts(k):
     from torch_geometric_ugt.threshold import prune_smallest_
-    with pytest.raises(TypeError, match="one-element integer CPU tensor"):
+    with pytest.raises(TypeError, match="integer CPU tensor of one or more"):
         prune_smallest_([torch.randn(3)], [torch.empty(3)], k)
+
+
+def test_the_operator_checks_its_counts():
+    ops = torch.ops.torch_geometric_ugt
+    for k in (torch.tensor(1.0), torch.empty(0, dtype=torch.long),
+              torch.ones(65, dtype=torch.long)):
+        with pytest.raises(RuntimeError, match="integer CPU tensor of 1 to"):
+            ops.prune_smallest_([torch.randn(3)], [torch.empty(3)], k, False)
