@@ -135,6 +135,8 @@ def _propagate_nonfinite(x: Tensor, indptr: Tensor, indices: Tensor,
     # The dense product is NaN at (i, o) where input i holds a non-finite
     # value in a column that row o does not store (0 * inf = NaN); the
     # sparse product never reads those. Only rows with such values pay.
+    if bool(torch.isfinite(x.sum())):  # one reduction: no NaN, no inf
+        return out  # (an overflowing sum only takes the exact path)
     bad = ~torch.isfinite(x)
     rows = bad.any(dim=1).nonzero().view(-1)
     if rows.numel() == 0:
