@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 
 def parser(doc: Optional[str], **kwargs) -> argparse.ArgumentParser:
@@ -26,6 +26,28 @@ def library(doc: Optional[str], name: str,
                "benchmarks.reproduce --help.")
     p.parse_args(sys.argv[1:] if argv is None else argv)
     p.print_help()
+
+
+def shard_spec(text: str) -> Tuple[int, int]:
+    """Parses ``"I/N"`` (shard ``I`` of ``N``, 0-based) for ``--shard``."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        index, count = -1, 0
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(
+            f"expected I/N with 0 <= I < N, e.g. 0/2 and 1/2 for two "
+            f"runners; got {text!r}")
+    return index, count
+
+
+def add_shard_option(parser: argparse.ArgumentParser, shared: str) -> None:
+    """``--shard I/N``: this runner takes every N-th configuration from the
+    I-th, so N runners share :obj:`shared` (e.g. "an experiment")."""
+    parser.add_argument("--shard", type=shard_spec, default=(0, 1),
+                        metavar="I/N",
+                        help="run every N-th configuration from the I-th "
+                        f"(0-based), so N runners share {shared}")
 
 
 if __name__ == "__main__":

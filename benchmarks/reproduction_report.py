@@ -17,7 +17,7 @@ from benchmarks.markdown import mean_std, replace_section
 from benchmarks.recipes import (recipe_results, restart_table,
                                scale_section, selection_table)
 from benchmarks.records import read_records
-from benchmarks.reproduce import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
+from benchmarks.experiments import (DEEP_LAYERS, DEEP_SETTING, DEEP_SPARSITY,
                                   DEEP_WEIGHT_INIT, RECIPE_EXPERIMENTS,
                                   RESULTS, WEIGHT_INIT, Config, experiments)
 from benchmarks.table3 import arch_section as table3_archs
@@ -426,7 +426,7 @@ def fig6(out: Path, images: Path) -> List[str]:
 
 def fig7(out: Path, images: Path) -> List[str]:
     """Accuracy vs perturbation fraction (variants feat<R> / edge<R>)."""
-    from benchmarks.reproduce import PERTURBATIONS
+    from benchmarks.experiments import PERTURBATIONS
     wanted = {c.key() for c in experiments()["fig7"]}
     groups: Dict[tuple, List[dict]] = defaultdict(list)
     for r in read_records(out, "Cora-*-L2-W256-*.json"):

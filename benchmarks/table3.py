@@ -46,7 +46,7 @@ from benchmarks.data import allow_pyg_in_torch_load, writable_root
 from benchmarks.markdown import mean_std
 from benchmarks.records import (claim, device_name, read_records,
                                 write_record)
-from benchmarks.reproduce import add_shard_option
+from benchmarks.cli import add_shard_option
 from benchmarks.train import train_dense
 from torch_geometric_ugt.search import search_ticket
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,

@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.reproduce import (DEEP_SETTING, Config, experiments, main,
-                                 run, shard_spec)
+from benchmarks.cli import shard_spec
+from benchmarks.experiments import DEEP_SETTING, Config, experiments
+from benchmarks.reproduce import main
+from benchmarks.runner import run
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 from tests.benchmarks.marks import ROOT, needs_data

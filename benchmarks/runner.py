@@ -1,0 +1,305 @@
+"""One run of the reproduction suite (a :class:`benchmarks.experiments.
+Config`) and the resumable runner of many: the protocol is
+``python -m benchmarks.reproduce``'s."""
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Union
+
+import torch
+
+from benchmarks.data import ADJACENCY_NAMES, fast_adjacency, load_planetoid
+from benchmarks.experiments import (MAD_EVERY, MAD_MIN_LAYERS, METHODS,
+                                    TSNE_SEED, Config)
+from benchmarks.hooks import (iterand_setting, last_hidden_tsne,
+                              ood_scores, per_layer_mad, rerandomize,
+                              validation_halves)
+from benchmarks.models import build
+from benchmarks.records import claim, device_name, record_done, write_record
+from benchmarks.train import train_dense
+from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
+                                 GlobalGradualSparsifier, GradualSchedule,
+                                 SupermaskSparsifier, __version__,
+                                 restart_seed, score_parameters, supermask)
+from torch_geometric_ugt.search import SearchResult, search_ticket
+from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
+
+_DATA: Dict[tuple, object] = {}
+# models whose first operation is a linear map take Planetoid's
+# bag-of-words features as a sparse CSR tensor (same results, faster)
+SPARSE_FEATURE_MODELS = ("GCN", "GAT")
+
+
+def perturbation(variant: str, seed: int):
+    """The transform of a ``feat<R>`` / ``edge<R>`` variant, else None."""
+    for prefix, transform in (("feat", FeatureNoise), ("edge", EdgeRewire)):
+        if variant.startswith(prefix):
+            return transform(float(variant[len(prefix):]), seed=seed)
+    if variant not in ("", "ood"):
+        raise ValueError(f"Unknown variant {variant!r}: use '', 'ood', "
+                         f"'feat<R>' or 'edge<R>'.")
+    return None
+
+
+def dataset(cfg: Config, root: Optional[str]):
+    """The graph of :obj:`cfg` (cached per dataset and variant)."""
+    perturb = perturbation(cfg.variant, cfg.seed)
+    key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None,
+           cfg.model in SPARSE_FEATURE_MODELS)
+    if key not in _DATA:
+        data = load_planetoid(cfg.dataset, root, adjacency=fast_adjacency(),
+                              perturb=perturb)
+        if cfg.variant == "ood":
+            data = OODSplit(0.4, seed=cfg.seed)(data)
+        if cfg.model in SPARSE_FEATURE_MODELS:
+            data.x = data.x.to_sparse_csr()
+        _DATA[key] = data
+    return _DATA[key]
+
+
+def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
+    """The sparsifier of :obj:`cfg.method`."""
+    s, rescale, coats = cfg.sparsity, cfg.rescale or None, cfg.coats
+    if cfg.method == "ugt":
+        return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
+                                       ramp_epochs=cfg.ramp, rescale=rescale,
+                                       coats=coats)
+    if cfg.method == "edge-popup":
+        return EdgePopupSparsifier(model, optimizer, sparsity=s,
+                                   rescale=rescale, coats=coats)
+    if cfg.method == "global-only":
+        return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
+                                       ramp_epochs=1, initial_sparsity=s,
+                                       rescale=rescale, coats=coats)
+    if cfg.method == "gradual-only":
+        return SupermaskSparsifier(model, optimizer,
+                                   schedule=GradualSchedule(s, cfg.ramp),
+                                   scope="layer", rescale=rescale,
+                                   coats=coats)
+    raise ValueError(f"Unknown method {cfg.method!r}; choose one of "
+                     f"{METHODS}.")
+
+
+def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
+    """The scores (and learned scales), and a head's learned scalar if any
+    (supermask froze it with the other unmasked parameters)."""
+    trained: List[torch.Tensor] = list(score_parameters(model))
+    for name, p in model.named_parameters():
+        if name.endswith("log_temperature"):
+            trained.append(p.requires_grad_(True))
+    return trained
+
+
+class Run:
+    """One configuration: its data, model(s), hooks and record."""
+
+    def __init__(self, cfg: Config, root: Optional[str],
+                 device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self.data = dataset(cfg, root)
+        if device.type != "cpu":
+            self.data = self.data.clone().to(device)  # the cache stays
+        self.task, self.num_classes = self.data, self.data.num_classes
+        if cfg.variant == "ood":
+            # train, select and test on the in-distribution classes only
+            self.task = self.data.clone()
+            self.task.y = self.data.y_id
+            self.task.test_mask = self.data.test_mask & ~self.data.ood_mask
+            self.num_classes = self.data.num_id_classes
+        self.sparsifier: Optional[SupermaskSparsifier] = None
+        self.curve: Dict[str, List[float]] = {}
+        self.ood: Dict[str, float] = {"val": -1.0}
+        self.hooks: List[Callable[[int, SearchResult], None]] = []
+        if cfg.iterand:
+            self.hooks.append(self.rerandomize)
+        if cfg.layers >= MAD_MIN_LAYERS:
+            self.hooks.append(self.layer_mad)
+        if cfg.variant == "ood":
+            self.hooks.append(self.ood_detection)
+        self.model = self.new_model(cfg.seed)
+
+    def new_model(self, seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return build(self.cfg.model, self.data.num_features, self.cfg.hidden,
+                     self.cfg.layers, self.num_classes,
+                     dense=self.cfg.method == "dense", head=self.cfg.head)
+
+    def on_epoch(self, epoch: int, result: SearchResult) -> None:
+        for hook in self.hooks:
+            hook(epoch, result)
+
+    def evaluated(self, fn: Callable[[], object]) -> object:
+        # fn() on the model as it is evaluated: tickets at the final sparsity
+        if self.sparsifier is None:
+            return fn()
+        with self.sparsifier.at_sparsity():
+            return fn()
+
+    def layer_mad(self, epoch: int, result: SearchResult) -> None:
+        # MAD of every layer's output (all nodes), at the final sparsity
+        if epoch % MAD_EVERY and epoch != self.cfg.epochs - 1:
+            return
+        self.curve[str(epoch)] = self.evaluated(  # type: ignore[assignment]
+            lambda: per_layer_mad(self.model, self.task))
+        self.model.train()
+
+    def ood_detection(self, epoch: int, result: SearchResult) -> None:
+        # OOD ROC-AUC at the best validation epoch, computed when an epoch
+        # becomes the best one
+        if result.best_epoch == epoch:
+            self.ood = self.evaluated(  # type: ignore[assignment]
+                lambda: ood_scores(self.model, self.task, self.data))
+            self.ood["epoch"] = epoch
+
+    def rerandomize(self, epoch: int, result: SearchResult) -> None:
+        period, share = iterand_setting(self.cfg.iterand)
+        if (epoch + 1) % period == 0:
+            rerandomize(self.model, share, self.cfg.weight_init,
+                        self.cfg.seed, epoch)
+
+    def train_dense(self) -> SearchResult:
+        self.model.to(self.device)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr,
+                                     weight_decay=5e-4, eps=self.cfg.adam_eps)
+        return train_dense(self.model, self.task, optimizer, self.cfg.epochs,
+                           on_epoch=self.on_epoch if self.hooks else None)
+
+    def search_once(self, seed: int, log_every: int) -> SearchResult:
+        # weights and scores drawn on the CPU (seeded), then moved
+        cfg = self.cfg
+        supermask(self.model, seed=seed, weight_init=cfg.weight_init,
+                  score_init=cfg.score_init, learn_scale=cfg.learn_scale)
+        self.model.to(self.device)
+        optimizer = torch.optim.Adam(trained_parameters(self.model),
+                                     lr=cfg.lr, eps=cfg.adam_eps)
+        self.sparsifier = sparsifier_for(cfg, self.model, optimizer)
+        result = search_ticket(self.model, self.task, optimizer,
+                               self.sparsifier, cfg.epochs,
+                               log_every=log_every,
+                               on_epoch=self.on_epoch if self.hooks else None)
+        self.sparsifier = None  # the selected ticket from here
+        return result
+
+    def search(self, record: Dict, log_every: int) -> SearchResult:
+        """The best of the configuration's restarts by validation."""
+        best, runs, spent = BestTicket(), [], 0
+        for restart in range(self.cfg.restarts):
+            seed = restart_seed(self.cfg.seed, restart)
+            if restart:  # a new network (the first one is built already)
+                self.model, self.curve = self.new_model(seed), {}
+            result = self.search_once(seed, log_every)
+            runs.append(dict(seed=seed, val_acc=result.val_acc,
+                             test_acc=result.test_acc,
+                             best_epoch=result.best_epoch,
+                             val_halves=validation_halves(self.model,
+                                                          self.task)))
+            spent += result.epochs
+            if self.cfg.restarts > 1:  # (IteRand's weights make no ticket)
+                best.consider(self.model, result.val_acc,
+                              epochs=result.epochs, result=result,
+                              curve=self.curve)
+        if self.cfg.restarts > 1:  # the best restart's ticket, anew
+            self.model = best.load(self.new_model(self.cfg.seed))
+            self.model.to(self.device)
+            result, self.curve = best.info["result"], best.info["curve"]
+        record.update(realised_sparsity=result.realised_sparsity,
+                      layer_sparsities=result.layer_sparsities,
+                      restarts=runs, best_restart=best.best_search or 0,
+                      search_epochs=spent)
+        return result
+
+    def extras(self, record: Dict, result: SearchResult) -> None:
+        """MAD and t-SNE of the selected model, OOD detection."""
+        cfg, task = self.cfg, self.task
+        if self.layer_mad in self.hooks:
+            record["mad_per_layer"] = per_layer_mad(self.model, task)
+            record["mad_curve"] = self.curve
+            if cfg.seed == TSNE_SEED:
+                record["tsne_last_hidden"] = last_hidden_tsne(
+                    self.model, task, cfg.seed)
+        if cfg.variant == "ood":
+            # the scores must come from the selected state: the validation
+            # accuracy the selection saw (up to two validation nodes, for
+            # non-deterministic GPU sums) at the selected epoch
+            flipped = (abs(self.ood["val"] - result.val_acc)
+                       * int(task.val_mask.sum()))
+            if self.ood.get("epoch") != result.best_epoch or flipped > 2.5:
+                raise RuntimeError("internal error: OOD scores were taken "
+                                   "at another epoch or state than the "
+                                   "selected one")
+            record.update(ood_classes=self.data.ood_classes.tolist(),
+                          ood_auroc_max_softmax=self.ood[
+                              "ood_auroc_max_softmax"],
+                          ood_auroc_entropy=self.ood["ood_auroc_entropy"])
+
+
+def run(cfg: Config, root: Optional[str], log_every: int = 0,
+        device: Union[str, torch.device] = "cpu") -> Dict:
+    """The record of one configuration."""
+    start = time.perf_counter()
+    job = Run(cfg, root, torch.device(device))
+    record: Dict = {}
+    if cfg.method == "dense":
+        result = job.train_dense()
+        record["search_epochs"] = result.epochs
+    else:
+        result = job.search(record, log_every)
+    job.extras(record, result)
+    record.update(
+        config=asdict(cfg), key=cfg.key(), library=__version__,
+        torch=torch.__version__, device=device_name(job.device),
+        threads=torch.get_num_threads(), machine=platform.machine(),
+        adjacency=ADJACENCY_NAMES[fast_adjacency()],
+        features=("csr" if job.data.x.layout == torch.sparse_csr
+                  else "dense"),
+        recipe=cfg.recipe, test_acc=result.test_acc, val_acc=result.val_acc,
+        best_epoch=result.best_epoch, curve=result.curve,
+        epoch_time_s=result.epoch_time,
+        total_time_s=time.perf_counter() - start)
+    return record
+
+
+def run_all(configs: List[Config], root: Optional[str], out: Path,
+            progress: bool = True, log_every: int = 0,
+            device: Union[str, torch.device] = "cpu") -> List[Dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [c for c in configs if not record_done(out / f"{c.key()}.json")]
+    print(f"{len(configs) - len(todo)} of {len(configs)} records exist; "
+          f"running {len(todo)}", flush=True)
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=len(todo), unit="run")
+        except ImportError:
+            bar = None
+    records = []
+    for cfg in todo:
+        path = out / f"{cfg.key()}.json"
+        with claim(path) as mine:
+            if mine:
+                record = run(cfg, root, log_every, device)
+                write_record(path, record)
+        if not mine:  # another runner made it or is making it
+            if bar is not None:
+                bar.update(1)
+            continue
+        records.append(record)
+        msg = (f"{cfg.key()}: test {100 * record['test_acc']:.1f} "
+               f"(val {100 * record['val_acc']:.1f})")
+        if bar is not None:
+            bar.update(1)
+            bar.write(msg)
+        else:
+            print(msg, flush=True)
+    if bar is not None:
+        bar.close()
+    return records
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.runner")
