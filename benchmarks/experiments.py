@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 from benchmarks.models import MODELS
+from benchmarks.recipes import BEST
 from benchmarks.recipes import settings as recipe_settings
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
@@ -213,7 +214,7 @@ def recipe_experiments(recipe: str) -> List[Config]:
 
 def experiments() -> Dict[str, List[Config]]:
     seeds3, seeds5 = range(3), range(5)
-    return {
+    out = {
         # CI: a few epochs, tiny widths, every method.
         "quick": grid(["Cora"], MODELS, [2], 16, METHODS, [0.5], [0],
                       epochs=6, ramp=3)
@@ -263,12 +264,41 @@ def experiments() -> Dict[str, List[Config]]:
                                       learn_scale=learn)],
         # ... then restarts (R = 4, judged on held-out validation nodes)
         # on top of the chosen settings of each shallow model
-        "probe-restarts": [replace(with_recipe(c, "best"), restarts=4)
-                           for c in grid(["Cora", "CiteSeer"],
-                                         ("GCN", "GIN", "GAT"), [2], 256,
-                                         ["ugt"], [0.9], range(10))],
+        "probe-restarts": follow_up(("GCN", "GIN", "GAT"), restarts=4),
+        # ... multicoated masks, and IteRand (re-drawing a share of the
+        # pruned weights every P epochs), on top of the chosen settings
+        "probe-coats": [c for coats in COAT_PROBES
+                        for c in follow_up(("GCN", "GIN", "GAT"),
+                                           coats=coats)],
+        "probe-iterand": [c for iterand in ITERAND_PROBES
+                          for c in follow_up(("GCN", "GAT"),
+                                             iterand=iterand)],
         "table6": deep_grid(["Cora"], "GAT", seeds5),
     }
+    # What the probe runners work through, in order: each model's scale
+    # levers first, then the follow-ups of the models whose scale is
+    # chosen (benchmarks.recipes.BEST).
+    chosen = {model for model, depth in BEST}
+    out["probe-queue"] = (
+        [c for c in out["probe-scale"] if c.model == "GIN"]
+        + [c for name in ("probe-coats", "probe-restarts", "probe-iterand")
+           for c in out[name] if c.model in chosen]
+        + [c for c in out["probe-scale"] if c.model == "GAT"]
+        + [c for name in ("probe-coats", "probe-restarts", "probe-iterand")
+           for c in out[name] if c.model not in chosen])
+    return out
+
+
+COAT_PROBES = (2, 3)
+ITERAND_PROBES = ("p10-r0.1", "p50-r1")
+
+
+def follow_up(models: Iterable[str], **change) -> List[Config]:
+    """The 2-layer models at 0.9 on Cora and CiteSeer, seeds 0-9, with
+    their ``best`` settings and :obj:`change`."""
+    return [replace(with_recipe(c, "best"), **change)
+            for c in grid(["Cora", "CiteSeer"], models, [2], 256, ["ugt"],
+                          [0.9], range(10))]
 
 
 if __name__ == "__main__":

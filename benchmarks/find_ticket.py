@@ -25,7 +25,8 @@ from benchmarks.recipes import RECIPES, label, settings
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, SupermaskSparsifier,
-                                 restart_seed, score_parameters, supermask)
+                                 Temperature, restart_seed, score_parameters,
+                                 supermask)
 from torch_geometric_ugt.search import SearchResult, search_ticket
 
 
@@ -60,15 +61,17 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def plain_gcn(args: argparse.Namespace, data) -> torch.nn.Module:
-    return GCN(data.num_features, args.hidden, args.layers,
-               data.num_classes, bias=False, cached=True)
+def plain_gcn(args: argparse.Namespace, data,
+              chosen: Dict) -> torch.nn.Module:
+    model = GCN(data.num_features, args.hidden, args.layers,
+                data.num_classes, bias=False, cached=True)
+    return Temperature(model) if chosen["head"] == "temp" else model
 
 
 def ticket_model(args: argparse.Namespace, data, seed: int,
                  chosen: Dict):
     torch.manual_seed(seed)
-    model = supermask(plain_gcn(args, data), seed=seed,
+    model = supermask(plain_gcn(args, data, chosen), seed=seed,
                       weight_init=args.weight_init,
                       learn_scale=chosen["learn_scale"])
     optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr)
@@ -121,7 +124,7 @@ def main(argv: List[str] | None = None) -> Dict:
     adjacency = resolve_adjacency(args.adjacency)
     data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
     chosen = settings(args.recipe, "GCN", args.layers)
-    if chosen["head"]:
+    if chosen["head"] not in ("", "temp"):
         raise ValueError(f"recipe {args.recipe!r} uses the output head "
                          f"{chosen['head']!r} of the reproduction runner; "
                          f"run it with python -m benchmarks.reproduce.")

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.nn import GAT, GCN, GINConv
 
+from torch_geometric_ugt import Temperature
+
 MODELS = ("GCN", "GIN", "GAT")
 
 
@@ -33,27 +35,24 @@ class MeanGIN(torch.nn.Module):
 
 HEADS = ("", "temp", "norm")
 """Output heads of the probes: none, ``tau<T>`` (logits times a fixed
-``T``), ``temp`` (times ``exp(t)``, ``t`` one scalar trained with the
-scores from 0), ``norm`` (logits layer-normalised, no affine)."""
+``T``), ``temp`` (the library's :class:`~torch_geometric_ugt.Temperature`:
+times ``exp(t)``, ``t`` one scalar trained with the scores from 0),
+``norm`` (logits layer-normalised, no affine)."""
 
 
 class OutputHead(torch.nn.Module):
-    """A model followed by one of :data:`HEADS` (or ``tau<T>``)."""
+    """A model followed by a fixed head: ``tau<T>`` or ``norm``."""
 
     def __init__(self, model: torch.nn.Module, head: str) -> None:
         super().__init__()
         check_head(head)
         self.model = model
         self.head = head
-        self.log_temperature = (torch.nn.Parameter(torch.zeros(()))
-                                if head == "temp" else None)
 
     def forward(self, x, edge_index):
         out = self.model(x, edge_index)
         if self.head.startswith("tau"):
             return out * float(self.head[3:])
-        if self.log_temperature is not None:
-            return out * self.log_temperature.exp()
         if self.head == "norm":
             return F.layer_norm(out, out.shape[-1:])
         return out
@@ -80,6 +79,8 @@ def build(name: str, in_channels: int, hidden: int, num_layers: int,
     by ``head`` (see :data:`HEADS`) when one is given."""
     model = _build(name, in_channels, hidden, num_layers, out_channels,
                    dense)
+    if head == "temp":  # the library's learned temperature
+        return Temperature(model)
     return OutputHead(model, head) if head else model
 
 

@@ -36,7 +36,10 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
 # tables in docs/reproduction.md). A class without an entry has not been
 # probed yet and keeps the paper's settings.
 BEST: Dict[Tuple[str, str], Dict[str, Any]] = {
-    ("GCN", "shallow"): {"learn_scale": True},
+    # the learned output temperature (torch_geometric_ugt.Temperature):
+    # the highest validation accuracy on Cora (81.4) and CiteSeer (71.7)
+    # of the scale levers at 0.9, seeds 0-9
+    ("GCN", "shallow"): {"head": "temp"},
 }
 
 RECIPES = ("paper", "best")

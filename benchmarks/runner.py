@@ -88,7 +88,8 @@ def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
     (supermask froze it with the other unmasked parameters)."""
     trained: List[torch.Tensor] = list(score_parameters(model))
     for name, p in model.named_parameters():
-        if name.endswith("log_temperature"):
+        if name.endswith("log_temperature") and not any(
+                p is q for q in trained):
             trained.append(p.requires_grad_(True))
     return trained
 

@@ -17,6 +17,7 @@ from torch_geometric_ugt.search import (
     search_ticket,
 )
 from torch_geometric_ugt.squash import squash
+from torch_geometric_ugt.temperature import Temperature
 from torch_geometric_ugt.summary import ModelSummary, summary
 from torch_geometric_ugt.ticket import load_ticket, save_ticket
 from torch_geometric_ugt.supermask import (
@@ -41,6 +42,7 @@ __all__ = [
     "SearchResult",
     "BestTicket",
     "restart_seed",
+    "Temperature",
     "score_parameters",
     "masked_weights",
     "MaskedWeight",

@@ -19,6 +19,7 @@ from torch_geometric.nn.dense import Linear as PyGLinear
 from torch_geometric_ugt.init import SCORE_INITS, WEIGHT_INITS, resolve_init
 from torch_geometric_ugt.init import sample
 from torch_geometric_ugt.parametrization import ScoreMask
+from torch_geometric_ugt.temperature import Temperature
 
 Target = Union[Type[torch.nn.Module], str]
 
@@ -90,9 +91,10 @@ def _parametrizations(module: torch.nn.Module) -> torch.nn.ModuleDict:
 
 
 def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
-    r"""Yields the score tensors of a supermask model, and the learnable
-    weight scales when :func:`supermask` was given :obj:`learn_scale=True`:
-    what an optimizer should train.
+    r"""Yields the score tensors of a supermask model, the learnable
+    weight scales when :func:`supermask` was given :obj:`learn_scale=True`,
+    and the temperature of every :class:`~torch_geometric_ugt.Temperature`
+    in it: what an optimizer should train.
 
     .. code-block:: python
 
@@ -108,6 +110,9 @@ def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
         log_scale = entry.parametrization.log_scale
         if log_scale is not None:
             yield log_scale
+    for module in model.modules():
+        if isinstance(module, Temperature):
+            yield module.log_temperature
 
 
 def _is_pooling_projection(module: torch.nn.Module, attr: str) -> bool:
@@ -374,7 +379,7 @@ def supermask(
         undo_supermask(model, state, flags)
         raise
 
-    if freeze_unmasked:
+    if freeze_unmasked:  # (what the search trains stays trainable)
         scores_ids = {id(p) for p in score_parameters(model)}
         for param in model.parameters():
             if id(param) not in scores_ids:
