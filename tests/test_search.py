@@ -1,0 +1,87 @@
+import pytest
+import torch
+from torch_geometric.nn import GCN
+
+from tests.conftest import HIDDEN, IN, OUT, tiny_graph
+from torch_geometric_ugt import (BestTicket, GlobalGradualSparsifier,
+                                 masked_weights, restart_seed,
+                                 score_parameters, search_ticket, supermask)
+from torch_geometric_ugt.search import RESTART_SEED_STRIDE
+
+
+def node_task():
+    data = tiny_graph(num_nodes=40, num_edges=160)
+    index = torch.arange(40)
+    data.train_mask = index < 20
+    data.val_mask = (index >= 20) & (index < 30)
+    data.test_mask = index >= 30
+    return data
+
+
+def searched(seed, epochs=8):
+    data = node_task()
+    model = supermask(GCN(IN, HIDDEN, 2, OUT, bias=False), seed=seed)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                 ramp_epochs=4)
+    return model, data, search_ticket(model, data, opt, sp, epochs)
+
+
+def test_search_keeps_the_best_validation_epochs_ticket():
+    model, data, result = searched(0)
+    assert result.epochs == 8 and 0 <= result.best_epoch < 8
+    # (the curve keeps some epochs, rounded to 4 decimals)
+    assert result.val_acc >= max(result.curve["val"]) - 1e-4
+    model.eval()
+    with torch.no_grad():
+        pred = model(data.x, data.edge_index).argmax(-1)
+    val = float((pred[data.val_mask] == data.y[data.val_mask]).float()
+                .mean())
+    assert val == pytest.approx(result.val_acc)
+    assert result.realised_sparsity == pytest.approx(0.7, abs=0.01)
+    assert all(w.parametrization.sparsifier is None
+               for w in masked_weights(model))
+
+
+def test_best_ticket_counts_every_epoch_and_keeps_the_best():
+    best = BestTicket()
+    results = []
+    for restart in range(3):
+        model, data, result = searched(restart_seed(1, restart), epochs=6)
+        kept = best.consider(model, result.val_acc, epochs=result.epochs,
+                             test_acc=result.test_acc)
+        results.append((result.val_acc, model, kept))
+    assert best.epochs == 18 and best.searches == 3
+    vals = [v for v, _, _ in results]
+    first_best = vals.index(max(vals))
+    assert best.best_search == first_best  # ties keep the earlier search
+    assert best.val_acc == max(vals)
+    loaded = best.load(GCN(IN, HIDDEN, 2, OUT, bias=False)).eval()
+    winner = results[first_best][1].eval()
+    data = node_task()
+    assert torch.equal(loaded(data.x, data.edge_index),
+                       winner(data.x, data.edge_index))
+
+
+def test_best_ticket_refuses_bad_calls():
+    best = BestTicket()
+    with pytest.raises(RuntimeError, match="consider"):
+        best.load(GCN(IN, HIDDEN, 2, OUT))
+    model, _, result = searched(0, epochs=2)
+    for epochs in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="epochs must be"):
+            best.consider(model, result.val_acc, epochs=epochs)
+    with pytest.raises(ValueError, match="NaN"):
+        best.consider(model, float("nan"), epochs=2)
+    with pytest.raises(ValueError, match="no masked weights"):
+        best.consider(GCN(IN, HIDDEN, 2, OUT), 0.5, epochs=2)
+    assert best.searches == 0 and best.epochs == 0  # nothing counted
+
+
+def test_restart_seeds():
+    assert restart_seed(3, 0) == 3
+    assert restart_seed(3, 2) == 3 + 2 * RESTART_SEED_STRIDE
+    seeds = {restart_seed(s, r) for s in range(10) for r in range(4)}
+    assert len(seeds) == 40
+    with pytest.raises(ValueError):
+        restart_seed(0, -1)
