@@ -327,11 +327,14 @@ def _self_check_cases(device: torch.device) -> List[tuple]:
     gen = torch.Generator().manual_seed(0)
     many = [torch.randint(-3, 4, (n, ), generator=gen).float()
             for n in (7, 1, 300, 33, 2048)]
-    cases = []
+    cases: List[tuple] = []
     for scores in (ties, many):
         total = sum(s.numel() for s in scores)
-        for k in sorted({0, 1, 3, 5, total // 2, total - 1, total}):
-            cases.append(([s.to(device) for s in scores], k))
+        counts = sorted({0, 1, 3, 5, total // 2, total - 1, total})
+        on_device = [s.to(device) for s in scores]
+        cases += [(on_device, k) for k in counts]
+        # multicoated masks: several counts in one call
+        cases.append((on_device, [total // 2, 3, total, 0, total - 1]))
     return cases
 
 
@@ -339,13 +342,12 @@ def _self_check_cases(device: torch.device) -> List[tuple]:
 def _self_check_prune_smallest(ops, device: torch.device):
     # The native selection against the reference, in every mask dtype.
     for scores, k in _self_check_cases(device):
-        want = [torch.empty_like(s) for s in scores]
-        prune_smallest_reference_(scores, want, k)
         for dtype in _NATIVE_MASK_DTYPES:
+            want = [torch.empty_like(s, dtype=dtype) for s in scores]
+            prune_smallest_reference_(scores, want, k)
             got = [torch.full_like(s, 7.0, dtype=dtype) for s in scores]
             ops.prune_smallest_(scores, got, torch.tensor(k), False)
-            if not all(torch.equal(g.float(), w)
-                       for g, w in zip(got, want)):
+            if not all(torch.equal(g, w) for g, w in zip(got, want)):
                 return (f"prune_smallest_ chose other masks for "
                         f"{sum(s.numel() for s in scores)} scores in "
                         f"{len(scores)} tensors, k = {k}, {dtype} masks")
