@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from typing import Dict, List, Tuple
 
@@ -21,6 +20,7 @@ from torch_geometric.nn import GCN
 from benchmarks import cli
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
+from benchmarks.markdown import percent_pm
 from benchmarks.recipes import RECIPES, label, settings
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
@@ -111,12 +111,6 @@ def dense_model(args: argparse.Namespace, data, seed: int):
     return model, optimizer
 
 
-def summary(values: List[float]) -> str:
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * mean:.2f} ± {100 * std:.2f}"
-
-
 def main(argv: List[str] | None = None) -> Dict:
     args = parse_args(argv)
     if args.threads:
@@ -158,7 +152,7 @@ def main(argv: List[str] | None = None) -> Dict:
         })
     print(f"ticket ({args.method}, recipe {args.recipe}, sparsity "
           f"{args.sparsity}): test accuracy "
-          f"{summary([r.test_acc for r in tickets])} % over "
+          f"{percent_pm([r.test_acc for r in tickets])} % over "
           f"{len(tickets)} seeds")
     if not args.no_dense:
         dense: List[SearchResult] = []
@@ -173,7 +167,7 @@ def main(argv: List[str] | None = None) -> Dict:
             })
         print(f"trained dense GCN (dropout 0.5, weight decay 5e-4, "
               f"{args.dense_epochs} epochs): test accuracy "
-              f"{summary([r.test_acc for r in dense])} %")
+              f"{percent_pm([r.test_acc for r in dense])} %")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -23,6 +23,13 @@ def mean_std(values: Sequence[float]) -> str:
             f"{statistics.stdev(values):.1f} ({len(values)})")
 
 
+def percent_pm(fractions: Sequence[float]) -> str:
+    """``mean ± std`` of fractions in %, to two decimals (std 0 for one
+    value): the README's and the command lines' figures."""
+    std = statistics.stdev(fractions) if len(fractions) > 1 else 0.0
+    return f"{100 * statistics.fmean(fractions):.2f} ± {100 * std:.2f}"
+
+
 def replace_section(path: Path, name: str, text: str) -> None:
     """Writes :obj:`text` between the ``NAME`` markers of :obj:`path`."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -11,16 +11,11 @@ from pathlib import Path
 from typing import List, Optional
 
 from benchmarks import cli
-from benchmarks.markdown import replace_section
+from benchmarks.markdown import percent_pm, replace_section
 from benchmarks.records import read_records
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
-
-
-def pm(values: List[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.fmean(values):.2f} ± {100 * std:.2f}"
 
 
 def main(argv: Optional[List[str]] = None) -> str:
@@ -35,9 +30,9 @@ def main(argv: Optional[List[str]] = None) -> str:
         seeds = [t["seed"] for t in ticket]
         lines.append(
             f"| {record['config']['weight_init']} | {seeds} | "
-            f"{pm([t['val_acc'] for t in ticket])} | "
-            f"{pm([t['test_acc'] for t in ticket])} | "
-            f"{pm([d['test_acc'] for d in record['dense']])} | "
+            f"{percent_pm([t['val_acc'] for t in ticket])} | "
+            f"{percent_pm([t['test_acc'] for t in ticket])} | "
+            f"{percent_pm([d['test_acc'] for d in record['dense']])} | "
             f"{statistics.fmean(t['realised_sparsity'] for t in ticket):.4f}"
             f" |")
     timing = RESULTS / "epoch-time-cora-gcn.json"
