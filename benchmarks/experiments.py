@@ -275,17 +275,16 @@ def experiments() -> Dict[str, List[Config]]:
                                              iterand=iterand)],
         "table6": deep_grid(["Cora"], "GAT", seeds5),
     }
-    # What the probe runners work through, in order: each model's scale
-    # levers first, then the follow-ups of the models whose scale is
-    # chosen (benchmarks.recipes.BEST).
+    # What the probe runners work through, in order: the follow-ups of
+    # the models whose scale is chosen (benchmarks.recipes.BEST), the
+    # scale levers of the others, then their follow-ups.
     chosen = {model for model, depth in BEST}
+    follow = ("probe-coats", "probe-restarts", "probe-iterand")
     out["probe-queue"] = (
-        [c for c in out["probe-scale"] if c.model == "GIN"]
-        + [c for name in ("probe-coats", "probe-restarts", "probe-iterand")
-           for c in out[name] if c.model in chosen]
-        + [c for c in out["probe-scale"] if c.model == "GAT"]
-        + [c for name in ("probe-coats", "probe-restarts", "probe-iterand")
-           for c in out[name] if c.model not in chosen])
+        [c for name in follow for c in out[name] if c.model in chosen]
+        + [c for c in out["probe-scale"] if c.model not in chosen]
+        + [c for name in follow for c in out[name]
+           if c.model not in chosen])
     return out
 
 
