@@ -16,21 +16,37 @@ class MeanGIN(torch.nn.Module):
 
     def __init__(self, in_channels: int, hidden: int, num_layers: int,
                  out_channels: int, dropout: float = 0.0,
-                 bias: bool = True) -> None:
+                 bias: bool = True, first_aggregated: bool = False) -> None:
         super().__init__()
         dims = [in_channels] + [hidden] * (num_layers - 1) + [out_channels]
         self.convs = torch.nn.ModuleList(
             GINConv(torch.nn.Linear(a, b, bias=bias), eps=0.0, aggr="mean")
             for a, b in zip(dims[:-1], dims[1:]))
         self.dropout = dropout
+        if first_aggregated and dropout:
+            raise ValueError("first_aggregated needs dropout 0: dropout "
+                             "comes before the aggregation.")
+        # the input is already x + mean of the neighbours' x (constant
+        # during a search: see first_aggregation), so the first layer only
+        # applies its linear map
+        self.first_aggregated = first_aggregated
 
     def forward(self, x, edge_index):
         for i, conv in enumerate(self.convs):
             x = F.dropout(x, self.dropout, self.training)
-            x = conv(x, edge_index)
+            if i == 0 and self.first_aggregated:
+                x = conv.nn(x)
+            else:
+                x = conv(x, edge_index)
             if i < len(self.convs) - 1:
                 x = F.relu(x)
         return x
+
+
+def first_aggregation(x, edge_index):
+    """The input of MeanGIN's first linear map, ``(1 + eps) x + mean of the
+    neighbours' x`` with ``eps = 0``, computed as GINConv computes it."""
+    return GINConv(torch.nn.Identity(), eps=0.0, aggr="mean")(x, edge_index)
 
 
 HEADS = ("", "temp", "norm")
@@ -96,7 +112,8 @@ def _build(name: str, in_channels: int, hidden: int, num_layers: int,
                    dropout=dropout, bias=bias)
     if name == "GIN":
         return MeanGIN(in_channels, hidden, num_layers, out_channels,
-                       dropout=dropout, bias=bias)
+                       dropout=dropout, bias=bias,
+                       first_aggregated=not dense)
     raise ValueError(f"Unknown model {name!r}; choose one of {MODELS}.")
 
 

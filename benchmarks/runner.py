@@ -17,14 +17,15 @@ from benchmarks.experiments import (MAD_EVERY, MAD_MIN_LAYERS, METHODS,
 from benchmarks.hooks import (iterand_setting, last_hidden_tsne,
                               ood_scores, per_layer_mad, rerandomize,
                               validation_halves)
-from benchmarks.models import build
+from benchmarks.models import build, first_aggregation
 from benchmarks.records import claim, device_name, record_done, write_record
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, GradualSchedule,
                                  SupermaskSparsifier, __version__,
                                  restart_seed, score_parameters, supermask)
-from torch_geometric_ugt.search import SearchResult, search_ticket
+from torch_geometric_ugt.search import (SearchResult, graph_input,
+                                        search_ticket)
 from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
 
 _DATA: Dict[tuple, object] = {}
@@ -45,16 +46,21 @@ def perturbation(variant: str, seed: int):
 
 
 def dataset(cfg: Config, root: Optional[str]):
-    """The graph of :obj:`cfg` (cached per dataset and variant)."""
+    """The graph of :obj:`cfg` (cached per dataset and variant). GCN and
+    GAT take the features as a sparse CSR tensor; a GIN search takes its
+    first aggregation, constant during the search (no dropout), so."""
     perturb = perturbation(cfg.variant, cfg.seed)
+    gin_search = cfg.model == "GIN" and cfg.method != "dense"
     key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None,
-           cfg.model in SPARSE_FEATURE_MODELS)
+           cfg.model in SPARSE_FEATURE_MODELS, gin_search)
     if key not in _DATA:
         data = load_planetoid(cfg.dataset, root, adjacency=fast_adjacency(),
                               perturb=perturb)
         if cfg.variant == "ood":
             data = OODSplit(0.4, seed=cfg.seed)(data)
-        if cfg.model in SPARSE_FEATURE_MODELS:
+        if gin_search:
+            data.x = first_aggregation(data.x, graph_input(data))
+        if cfg.model in SPARSE_FEATURE_MODELS or gin_search:
             data.x = data.x.to_sparse_csr()
         _DATA[key] = data
     return _DATA[key]
