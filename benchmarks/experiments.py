@@ -212,6 +212,24 @@ def recipe_experiments(recipe: str) -> List[Config]:
     return list(unique.values())
 
 
+def recipe_queue() -> List[Config]:
+    """The trained dense models on the held-out seeds, then ``paper`` and
+    ``best`` cell by cell: the key cells, the other 2-layer cells, the
+    deep ones."""
+    dense = grid(["Cora", "CiteSeer"], MODELS, [2], 256, ["dense"], [0.0],
+                 range(10, 20))
+    pairs = [c for pair in zip(recipe_experiments("paper"),
+                               recipe_experiments("best")) for c in pair]
+
+    def rank(c: Config) -> int:
+        if c.layers >= 16:
+            return 2
+        return 0 if (c.dataset, c.model, c.sparsity) in KEY_CELLS else 1
+    # a cell where both recipes agree (the deep ones) runs once
+    unique = {c.key(): c for c in dense + sorted(pairs, key=rank)}
+    return list(unique.values())
+
+
 def experiments() -> Dict[str, List[Config]]:
     seeds3, seeds5 = range(3), range(5)
     out = {
@@ -252,6 +270,10 @@ def experiments() -> Dict[str, List[Config]]:
         + grid(["Cora", "CiteSeer"], MODELS, [2], 256, ["dense"], [0.0],
                range(10, 20)),
         "best": recipe_experiments("best"),
+        # ... both recipes and the dense models in one queue, the key
+        # cells first and each cell's two recipes side by side, so a
+        # runner stopped half-way leaves comparable cells
+        "recipes": recipe_queue(),
         # Ticket recipes: the scale levers on validation, seeds 0-9
         # (written to benchmarks/results/ticket-probes)
         "probe-scale": [c for model in ("GCN", "GIN", "GAT")
