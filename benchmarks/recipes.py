@@ -202,14 +202,18 @@ def _held_out(records: Sequence[Dict[str, Any]]) -> Dict[Tuple, List[dict]]:
         c = r["config"]
         if c["seed"] < HELD_OUT_FROM or c.get("variant"):
             continue
-        recipe = r.get("recipe", c.get("recipe", "paper"))
+        recipes = [r.get("recipe", c.get("recipe", "paper"))]
         if c["method"] == "dense":
-            recipe = "dense"
-        elif label(c) != label({**PAPER, **settings(
-                recipe, c["model"], c["layers"])}):
-            continue  # a record of a recipe's earlier settings
-        groups[(recipe, c["dataset"], c["model"], c["layers"],
-                c["method"], c["sparsity"])].append(r)
+            recipes = ["dense"]
+        else:
+            # a record serves every recipe whose settings it ran (the deep
+            # models, where best is the paper's protocol), and none when
+            # it ran a recipe's earlier settings
+            recipes = [name for name in RECIPES if label(c) == label(
+                {**PAPER, **settings(name, c["model"], c["layers"])})]
+        for recipe in recipes:
+            groups[(recipe, c["dataset"], c["model"], c["layers"],
+                    c["method"], c["sparsity"])].append(r)
     return groups
 
 

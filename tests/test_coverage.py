@@ -121,17 +121,20 @@ def test_same_rules_for_the_new_weights():
     assert not any(".attn." in n for n in names)
 
 
-def test_warns_about_weights_left_dense():
+def test_embeddings_stay_dense_quietly_unless_included():
+    # a lookup table is a documented dense kind: no warning, no mask
     class WithEmbedding(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.emb = torch.nn.Embedding(100, 16)
             self.lin = torch.nn.Linear(16, 3)
 
-    with pytest.warns(UserWarning, match=r"97 % .*\['emb\.weight'\]"):
-        supermask(WithEmbedding(), seed=0)
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        supermask(WithEmbedding(), seed=0, exclude=["emb.*"])
-        supermask(WithEmbedding(), seed=0, include=["lin.weight"])
+        model = supermask(WithEmbedding(), seed=0)
+    assert [w.name for w in masked_weights(model)] == ["lin.weight"]
+    model = supermask(WithEmbedding(), seed=0,
+                      include=[torch.nn.Embedding, torch.nn.Linear])
+    assert [w.name for w in masked_weights(model)] == ["emb.weight",
+                                                       "lin.weight"]

@@ -300,7 +300,7 @@ def test_a_failure_half_way_leaves_the_model_as_it_was(monkeypatch):
     model = GCN(IN, HIDDEN, 2, OUT)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     calls = []
-    real = module.sample
+    real = module.draw
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -308,7 +308,7 @@ def test_a_failure_half_way_leaves_the_model_as_it_was(monkeypatch):
             raise RuntimeError("injected")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "sample", failing)
+    monkeypatch.setattr(module, "draw", failing)
     with pytest.raises(RuntimeError, match="injected"):
         supermask(model, seed=0)
     assert not masked_weights(model)

@@ -1,4 +1,5 @@
 import io
+import math
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from tests.conftest import MODELS
 from torch_geometric_ugt import (GlobalGradualSparsifier, load_ticket,
                                  masked_weights, save_ticket,
                                  score_parameters, supermask)
+from torch_geometric_ugt import ticket as ticket_module
 from torch_geometric_ugt.ticket import pack_bits, unpack_bits
 
 
@@ -196,7 +198,6 @@ def test_refused_load_leaves_the_model_untouched(graph):
 
 
 def test_a_failure_half_way_is_rolled_back(graph, monkeypatch):
-    from torch_geometric_ugt import ticket as ticket_module
     model, _ = searched("GAT", graph)
     data = saved(model).getvalue()
     target = MODELS["GAT"]()
@@ -236,6 +237,11 @@ def test_version_1_files_still_load(graph):
                         weights_only=True)
     ticket["version"] = 1
     del ticket["sha256"]
+    assert_loads_as(ticket, model, graph)
+
+
+def assert_loads_as(ticket, model, graph):
+    """The (rewritten) ticket loads into a fresh GCN as :obj:`model`."""
     old = io.BytesIO()
     torch.save(ticket, old)
     old.seek(0)
@@ -246,7 +252,7 @@ def test_version_1_files_still_load(graph):
 
 def test_tickets_of_earlier_releases_keep_their_fan_in(graph):
     # earlier releases counted an attention vector's fan-in as its channels
-    from torch_geometric_ugt.init import WEIGHT_INITS, sample
+    from torch_geometric_ugt.init import WEIGHT_INITS, fan_in, sample
     from torch_geometric_ugt.ticket import regenerate_weights
     model, _ = searched("GAT", graph)  # heads=2
     old = [w for w in masked_weights(model) if ".att" in w.name]
@@ -266,6 +272,7 @@ def test_tickets_of_earlier_releases_keep_their_fan_in(graph):
                                   WEIGHT_INITS["kaiming_uniform"], gen,
                                   "channels"))
             w.parametrization.recipe = ("kaiming_uniform", 3, "channels")
+            w.parametrization.fan_in = fan_in(w.attr, w.weight, "channels")
     want = model(graph.x, graph.edge_index)
     ticket = torch.load(io.BytesIO(saved(model).getvalue()),
                         weights_only=True)
@@ -327,3 +334,42 @@ def test_a_lowered_version_does_not_skip_the_checksum(graph):
     edited.seek(0)
     with pytest.raises(ValueError, match="fails its checksum"):
         load_ticket(MODELS["GCN"](), edited)
+
+
+def test_version_3_tickets_read_their_fan_ins_from_the_shapes(graph):
+    # version 3 stored no fan-ins: the shapes gave them (torch's rule)
+    model, _ = searched("GCN", graph)
+    ticket = torch.load(io.BytesIO(saved(model).getvalue()),
+                        weights_only=True)
+    assert ticket["version"] == 4
+    assert ticket["fans"] == [w.weight.shape[1]
+                              for w in masked_weights(model)]
+    ticket["version"] = 3
+    del ticket["fans"], ticket["sha256"]
+    ticket["sha256"] = ticket_module._ticket_digest(
+        ticket, bytes(ticket["mask_bits"].numpy().tobytes()))
+    assert_loads_as(ticket, model, graph)
+
+
+def test_pyg_bare_weights_round_trip_at_their_own_fan_in():
+    # RGCNConv stores (relations, in, out): fan-in 4, not 4 * 32
+    from torch_geometric.nn import RGCNConv
+    torch.manual_seed(0)
+    conv = supermask(RGCNConv(4, 32, 3), seed=1,
+                     weight_init="signed_constant")
+    fans = {w.name: w.parametrization.fan_in for w in masked_weights(conv)}
+    assert fans == {"weight": 4, "root": 4}
+    bound = math.sqrt(2.0) / 2.0
+    assert torch.allclose(masked_weights(conv)[0].weight.abs(),
+                          torch.full((3, 4, 32), bound))
+    x = torch.randn(6, 4)
+    edge_index = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    edge_type = torch.tensor([0, 1, 2, 0])
+    buffer = io.BytesIO()
+    save_ticket(conv, buffer)
+    buffer.seek(0)
+    loaded = load_ticket(RGCNConv(4, 32, 3), buffer)
+    assert {w.name: w.parametrization.fan_in
+            for w in masked_weights(loaded)} == fans
+    assert torch.equal(loaded(x, edge_index, edge_type),
+                       conv(x, edge_index, edge_type))

@@ -102,6 +102,16 @@ def sample(shape: torch.Size, name: str, init: Initializer,
     Sampling on the CPU with an explicit generator makes the values depend
     only on the seed, never on the device the model lives on.
     """
+    return draw(shape, fan_in(name, torch.empty(shape, device="meta"), rule),
+                init, gen)
+
+
+def draw(shape: torch.Size, fan: int, init: Initializer,
+         gen: Optional[torch.Generator]) -> Tensor:
+    r"""Draws a float32 CPU tensor of :obj:`shape` with :obj:`init` at the
+    fan-in :obj:`fan` (:func:`torch_geometric_ugt.selection.weight_fan_in`
+    reads it from the layer).
+    """
     out = torch.empty(shape, dtype=torch.float32)
-    init(out, fan_in(name, out, rule), gen)
+    init(out, fan, gen)
     return out

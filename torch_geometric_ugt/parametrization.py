@@ -107,6 +107,7 @@ class ScoreMask(torch.nn.Module):
     scale: Optional[Tensor]
     log_scale: Optional[torch.nn.Parameter]
     recipe: Optional[Tuple[str, int, str]]
+    fan_in: Optional[int]
 
     def __init__(self, scores: Tensor, weight_dtype: torch.dtype,
                  learn_scale: bool = False) -> None:
@@ -125,6 +126,8 @@ class ScoreMask(torch.nn.Module):
         # (weight_init, seed, fan-in rule) of the frozen weight, set by
         # supermask() (or load_ticket()).
         self.recipe = None
+        # the fan-in the frozen weight was drawn at (its layer's own)
+        self.fan_in = None
         self.register_load_state_dict_pre_hook(_check_checkpoint)
         self.register_load_state_dict_post_hook(_after_load)
         self.register_state_dict_pre_hook(_before_read)

@@ -13,11 +13,11 @@ import torch
 from torch import Tensor
 from torch.nn.parameter import is_lazy
 from torch.nn.utils import parametrize
-from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.dense import Linear as PyGLinear
 
 from torch_geometric_ugt.init import SCORE_INITS, WEIGHT_INITS, resolve_init
-from torch_geometric_ugt.init import sample
+from torch_geometric_ugt.init import draw
+from torch_geometric_ugt import selection
 from torch_geometric_ugt.parametrization import ScoreMask
 from torch_geometric_ugt.temperature import Temperature
 
@@ -25,24 +25,6 @@ Target = Union[Type[torch.nn.Module], str]
 
 LINEAR_TYPES: Tuple[Type[torch.nn.Module], ...] = (torch.nn.Linear, PyGLinear)
 r"""Modules whose :obj:`weight` is masked by default."""
-
-ATTENTION_PARAMETERS: Tuple[str, ...] = ("in_proj_weight", "q_proj_weight",
-                                         "k_proj_weight", "v_proj_weight")
-r"""Parameters of :class:`torch.nn.MultiheadAttention` masked by default
-(its :obj:`out_proj` is a :class:`torch.nn.Linear`), as used by
-:class:`~torch_geometric.nn.conv.GPSConv` and graph transformers."""
-
-RNN_PARAMETER_PATTERNS: Tuple[str, ...] = ("weight_ih_l*", "weight_hh_l*",
-                                           "weight_hr_l*")
-r"""Parameters of :class:`torch.nn.RNN` / :class:`~torch.nn.LSTM` /
-:class:`~torch.nn.GRU` masked by default (e.g. in
-:obj:`SAGEConv(aggr="lstm")` and LSTM jumping knowledge)."""
-
-CONV_PARAMETER_PATTERNS: Tuple[str, ...] = ("weight", "root", "att", "att_*")
-r"""Names of bare parameters of a :class:`MessagePassing` module masked by
-default (e.g. :class:`~torch_geometric.nn.conv.GATConv`'s :obj:`att_src`,
-:obj:`att_dst` and :class:`~torch_geometric.nn.conv.GATv2Conv`'s
-:obj:`att`)."""
 
 _SCORE_SEED_OFFSET = 0x5C0DE5
 
@@ -115,34 +97,6 @@ def score_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
             yield module.log_temperature
 
 
-def _is_pooling_projection(module: torch.nn.Module, attr: str) -> bool:
-    # The projection vector of TopKPooling's score (PyG >= 2.4). SAGPooling
-    # scores with a GNN (masked as any) and keeps a 1-element scale here,
-    # which is left alone: its mask could only zero every score.
-    try:
-        from torch_geometric.nn.pool.select import SelectTopK
-    except ImportError:
-        return False
-    return (isinstance(module, SelectTopK) and attr == "weight"
-            and module.weight.numel() > 1)
-
-
-def _is_default_target(module: torch.nn.Module, attr: str) -> bool:
-    if isinstance(module, LINEAR_TYPES):
-        return attr == "weight"
-    if _is_pooling_projection(module, attr):
-        return True
-    if isinstance(module, torch.nn.MultiheadAttention):
-        return attr in ATTENTION_PARAMETERS
-    if isinstance(module, torch.nn.RNNBase):
-        return any(fnmatch.fnmatchcase(attr, pattern)
-                   for pattern in RNN_PARAMETER_PATTERNS)
-    if isinstance(module, MessagePassing):
-        return any(fnmatch.fnmatchcase(attr, pattern)
-                   for pattern in CONV_PARAMETER_PATTERNS)
-    return False
-
-
 def _check_targets(targets: Optional[Sequence[Target]], arg: str) -> None:
     if targets is None:
         return
@@ -174,21 +128,25 @@ def _select(
     model: torch.nn.Module,
     include: Optional[Sequence[Target]],
     exclude: Optional[Sequence[Target]],
-) -> Tuple[List[Tuple[str, torch.nn.Module, str]], List[Tuple[str, int]]]:
-    # The (name, module, attr) to mask, and the (name, numel) of the weights
-    # (2 or more dimensions) left dense that no include/exclude entry chose.
+) -> List[Tuple[str, torch.nn.Module, str, int]]:
+    # The (name, module, attr, fan-in) to mask, in module order, with the
+    # fan-in read before any parametrization changes the module's class.
     # Refuses tied weights (one Parameter under several names) it would
     # mask, and skips, with a note, weights without elements.
+    # One Parameter held by several (module, attribute) pairs is tied; one
+    # module reached by several paths (a shared submodule) is not: its
+    # parametrization serves every path.
     users: dict = {}
+    holders: dict = {}
     for module_name, module in model.named_modules(remove_duplicate=False):
         for attr, param in module._parameters.items():
             if param is not None:
                 name = f"{module_name}.{attr}" if module_name else attr
                 users.setdefault(id(param), [])
+                holders.setdefault(id(param), set()).add((id(module), attr))
                 if name not in users[id(param)]:
                     users[id(param)].append(name)
-    selected: List[Tuple[str, torch.nn.Module, str]] = []
-    left: List[Tuple[str, int]] = []
+    selected: List[Tuple[str, torch.nn.Module, str, int]] = []
     used: List[Target] = []
     excluded: List[Target] = []
     seen: set = set()
@@ -200,7 +158,7 @@ def _select(
             if param is None or id(param) in seen:
                 continue
             name = prefix + attr
-            default = _is_default_target(module, attr)
+            default = selection.kind(module, attr, param) is None
             if include is None:
                 chosen = default
             else:
@@ -208,7 +166,6 @@ def _select(
                         if _matches(t, name, owners, attr, default)]
                 used.extend(hits)
                 chosen = bool(hits)
-            hits = []
             if exclude is not None:
                 hits = [t for t in exclude
                         if _matches(t, name, owners, attr, default)]
@@ -219,20 +176,20 @@ def _select(
                               f"has no elements, so there is nothing to "
                               f"mask.", UserWarning, stacklevel=4)
                 chosen = False
-                hits = [name]  # not "left dense": nothing to warn about
             if chosen:
                 seen.add(id(param))
-                selected.append((name, module, attr))
-            elif include is None and not hits and param.dim() >= 2:
-                left.append((name, param.numel()))
+                fan = (0 if is_lazy(param) else
+                       selection.weight_fan_in(module, param.shape))
+                selected.append((name, module, attr, fan))
         for child_name, child in module._modules.items():
             if child is not None:
                 visit(child, f"{prefix}{child_name}.", owners)
 
     visit(model, "", ())
-    for name, module, attr in selected:
-        tied = users[id(module._parameters[attr])]
-        if len(tied) > 1:
+    for name, module, attr, _ in selected:
+        key = id(module._parameters[attr])
+        tied = users[key]
+        if len(holders[key]) > 1:
             raise ValueError(
                 f"{tied} are one Parameter (tied weights): masking it would "
                 f"give the mask to '{name}' only while the others read the "
@@ -247,7 +204,7 @@ def _select(
                 f"{arg}={unused!r} matched no parameter of the model. "
                 f"Pass module types or patterns over parameter names such as "
                 f"{[n for n, _ in model.named_parameters()][:3]}.")
-    return selected, left
+    return selected
 
 
 def supermask(
@@ -269,23 +226,23 @@ def supermask(
     shape (see :class:`ScoreMask`). The scores are the only trainable
     tensors. Until a sparsifier runs, every mask is all ones.
 
-    By default the selected weights are the :obj:`weight` of every
-    :class:`torch.nn.Linear` and :class:`torch_geometric.nn.dense.Linear`
-    (which :class:`~torch_geometric.nn.conv.GCNConv`,
-    :class:`~torch_geometric.nn.conv.SAGEConv`, :class:`GINConv`'s MLP or
-    :class:`~torch_geometric.nn.conv.GATConv` use) and the bare weight-like
-    parameters of message passing layers (:obj:`weight`, :obj:`root`,
-    :obj:`att*`, e.g. GAT's :obj:`att_src` / :obj:`att_dst`), the input
-    projections of :class:`torch.nn.MultiheadAttention`
-    (:obj:`in_proj_weight` or :obj:`q/k/v_proj_weight`, e.g. in
-    :class:`~torch_geometric.nn.conv.GPSConv`), the weights of
-    :class:`torch.nn.RNN` / :class:`~torch.nn.LSTM` / :class:`~torch.nn.GRU`
-    (:obj:`weight_ih_l*`, :obj:`weight_hh_l*`, :obj:`weight_hr_l*`, e.g. in
-    :obj:`SAGEConv(aggr="lstm")`) and the projection of
-    :class:`~torch_geometric.nn.pool.TopKPooling`. A warning names the
-    weights (tensors of 2 or more dimensions) left dense when they are more
-    than 5 % of the model's weights and no :obj:`exclude` entry asked for
-    it; :func:`~torch_geometric_ugt.summary` lists what is masked.
+    By default the selected weights are those that multiply an input
+    (:mod:`torch_geometric_ugt.selection`): every floating parameter of 2
+    or more dimensions wherever it lives (:class:`torch.nn.Linear` and
+    :class:`torch_geometric.nn.dense.Linear` weights, bare weights of
+    message passing layers such as :class:`~torch_geometric.nn.conv.
+    RGCNConv`'s, GAT's attention vectors, RNN and RNN cell weights,
+    :class:`torch.nn.MultiheadAttention`'s input projections,
+    :class:`~torch.nn.ParameterDict` entries) and the 1-D :obj:`weight`,
+    :obj:`root` and :obj:`att*` of message passing layers. Biases,
+    embeddings, mixture means and widths, one-element gates and per-channel
+    scales stay dense (:data:`~torch_geometric_ugt.selection.DENSE_KINDS`).
+    Each weight is drawn at its layer's own fan-in
+    (:func:`~torch_geometric_ugt.selection.weight_fan_in`: PyG's bare
+    weights are stored ``(..., in, out)``).
+    :func:`~torch_geometric_ugt.summary` lists what is masked; a sparsifier
+    refuses, on the first optimizer step, masked weights the forward pass
+    never read.
 
     Args:
         model (torch.nn.Module): Any model, e.g. a
@@ -333,21 +290,22 @@ def supermask(
     init_weight = resolve_init(weight_init, WEIGHT_INITS, "weight_init")
     init_score = resolve_init(score_init, SCORE_INITS, "score_init")
 
-    selected, left = _select(model, include, exclude)
+    selected = _select(model, include, exclude)
     if not selected:
         raise ValueError(
             f"supermask() found nothing to mask in {type(model).__name__}: "
-            f"it masks torch.nn.Linear / torch_geometric.nn.dense.Linear "
-            f"weights and bare weights of MessagePassing layers. Pass "
-            f"include=[...] with module types or parameter name patterns.")
-    for name, module, attr in selected:
+            f"it masks every floating parameter of 2 or more dimensions "
+            f"(and the 1-D weight / root / att* of message passing layers) "
+            f"but biases, embeddings, mixture means and widths and "
+            f"one-element gates (torch_geometric_ugt.selection.DENSE_KINDS)."
+            f" Pass include=[...] with module types or parameter name "
+            f"patterns to mask others.")
+    for name, module, attr, _ in selected:
         if is_lazy(getattr(module, attr)):
             raise RuntimeError(
                 f"'{name}' is a lazy parameter that is not materialised yet "
                 f"(in_channels=-1). Run one forward pass, e.g. "
                 f"model(data.x, data.edge_index), before supermask(model).")
-
-    _warn_if_left_dense(model, selected, left)
 
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1, )).item())
@@ -358,18 +316,17 @@ def supermask(
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     try:
-        for name, module, attr in selected:
+        for name, module, attr, fan in selected:
             weight = getattr(module, attr)
-            attr_name = name.rsplit(".", 1)[-1]
             with torch.no_grad():
-                values = sample(weight.shape, attr_name, init_weight,
-                                weight_gen)
-                weight.copy_(values)
+                weight.copy_(draw(weight.shape, fan, init_weight,
+                                  weight_gen))
             weight.requires_grad_(False)
-            scores = sample(weight.shape, attr_name, init_score, score_gen)
+            scores = draw(weight.shape, fan, init_score, score_gen)
             parametrization = ScoreMask(scores.to(weight.device),
                                         weight.dtype, learn_scale)
             parametrization.recipe = (weight_init, seed, "torch")
+            parametrization.fan_in = fan
             parametrize.register_parametrization(module, attr,
                                                  parametrization)
             module.register_state_dict_post_hook(_drop_computed_weights)
@@ -415,31 +372,6 @@ def own_class(module: torch.nn.Module) -> None:
     body = {k: v for k, v in vars(cls).items()
             if k not in ("__dict__", "__weakref__")}
     module.__class__ = type(cls.__name__, cls.__bases__, body)
-
-
-UNMASKED_WARNING_SHARE = 0.05
-r""":func:`supermask` warns when more than this share of a model's weight
-elements (tensors of 2 or more dimensions) stays dense without an
-:obj:`include` / :obj:`exclude` entry choosing so."""
-
-
-def _warn_if_left_dense(model: torch.nn.Module,
-                        selected: List[Tuple[str, torch.nn.Module, str]],
-                        left: List[Tuple[str, int]]) -> None:
-    if not left:
-        return
-    masked = sum(getattr(m, a).numel() for _, m, a in selected)
-    dense = sum(n for _, n in left)
-    share = dense / (masked + dense)
-    if share > UNMASKED_WARNING_SHARE:
-        names = [n for n, _ in left]
-        warnings.warn(
-            f"supermask() leaves {100 * share:.0f} % of the weights of "
-            f"{type(model).__name__} dense, with no mask: "
-            f"{names[:5]}{' ...' if len(names) > 5 else ''}. Pass "
-            f"include=[...] with their names to mask them, or "
-            f"exclude=[...] to keep them dense on purpose (no warning "
-            f"then).", UserWarning, stacklevel=3)
 
 
 def _drop_computed_weights(module: torch.nn.Module, state_dict: Any,

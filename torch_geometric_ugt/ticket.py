@@ -33,17 +33,33 @@ import torch
 from torch import Tensor
 
 from torch_geometric_ugt.hashing import sha256_of, tensor_bytes
-from torch_geometric_ugt.init import WEIGHT_INITS, resolve_init, sample
+from torch_geometric_ugt.init import (WEIGHT_INITS, draw, fan_in,
+                                     resolve_init, sample)
 from torch_geometric_ugt.supermask import (masked_weights, supermask,
                                            undo_supermask)
 
 FORMAT = "torch_geometric_ugt.ticket"
-VERSION = 3
-r"""The format written; versions 1 (no checksum of the unmasked tensors)
-and 2 (no weight scales) are read too."""
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+r"""The format written; versions 1 (no checksum of the unmasked tensors),
+2 (no weight scales) and 3 (fan-ins read from the shapes) are read
+too."""
+READABLE_VERSIONS = (1, 2, 3, 4)
 PathLike = Union[str, "os.PathLike[str]", IO[bytes]]
 
+
+
+def _aliases(model: torch.nn.Module, names: List[str]) -> List[str]:
+    # Every qualified name of the weights :obj:`names`: a submodule shared
+    # by several parents (e.g. SchNet's filter network) has one per path.
+    paths: Dict[int, List[str]] = {}
+    for path, module in model.named_modules(remove_duplicate=False):
+        paths.setdefault(id(module), []).append(path)
+    out = []
+    for name in names:
+        prefix, attr = (name.rsplit(".", 1) if "." in name else ("", name))
+        module = model.get_submodule(prefix)
+        out += [f"{p}.{attr}" if p else attr for p in paths[id(module)]]
+    return out
 
 
 def _parametrization_keys(names: List[str]) -> set:
@@ -63,15 +79,24 @@ def _parametrization_keys(names: List[str]) -> set:
 
 def regenerate_weights(recipe: Dict[str, Any],
                        shapes: List[List[int]],
-                       names: List[str]) -> List[Tensor]:
+                       names: List[str],
+                       fans: Optional[List[int]] = None) -> List[Tensor]:
     r"""The float32 frozen weights that :func:`supermask` drew for
-    :obj:`recipe` (:obj:`seed`, :obj:`weight_init` and :obj:`fan_in`, the
-    fan-in rule of attention vectors; tickets without it come from releases
-    that counted their channels only), in the order of
-    :func:`masked_weights`.
+    :obj:`recipe` (:obj:`seed`, :obj:`weight_init`), in the order of
+    :func:`masked_weights`, at the fan-ins :obj:`fans` (one per weight, as
+    tickets of version 4 store them). Older tickets read the fan-in from
+    the shape by the rule :obj:`recipe["fan_in"]` (the rule of attention
+    vectors; tickets without it counted their channels only).
     """
     init = resolve_init(recipe["weight_init"], WEIGHT_INITS, "weight_init")
     gen = torch.Generator().manual_seed(int(recipe["seed"]))
+    if fans is not None:
+        if len(fans) != len(shapes) or not all(
+                isinstance(f, int) and f > 0 for f in fans):
+            raise ValueError(f"fan-ins {fans!r} are not one positive int "
+                             f"per weight")
+        return [draw(torch.Size(shape), fan, init, gen)
+                for shape, fan in zip(shapes, fans)]
     rule = recipe.get("fan_in", "channels")
     return [
         sample(torch.Size(shape), name.rsplit(".", 1)[-1], init, gen, rule)
@@ -93,6 +118,8 @@ def _ticket_digest(ticket: Dict[str, Any], mask_bits: bytes) -> str:
     fields: Tuple[str, ...] = _FIELDS + ("dtype", )
     if ticket.get("version", 0) >= 3:
         fields += ("scales", "coats")
+    if ticket.get("version", 0) >= 4:
+        fields += ("fans", )
     h.update(json.dumps({k: ticket.get(k) for k in fields},
                         sort_keys=True).encode())
     h.update(mask_bits)
@@ -188,7 +215,13 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
     recipe = {"weight_init": weight_init, "seed": seed, "fan_in": rule}
     names = [w.name for w in found]
     shapes = [list(w.parametrization.scores.shape) for w in found]
-    drawn = regenerate_weights(recipe, shapes, names)
+    fans = [w.parametrization.fan_in for w in found]
+    if any(f is None for f in fans):
+        raise ValueError("The masked weights of this model do not record "
+                         "the fan-in they were drawn at; save its "
+                         "state_dict() instead.")
+    drawn = regenerate_weights(recipe, shapes, names,
+                               [int(f) for f in fans if f is not None])
     for w, values in zip(found, drawn):
         if not torch.equal(values.to(w.weight.dtype),
                            w.weight.detach().cpu()):
@@ -208,7 +241,7 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
     payload = packed.numpy().tobytes()
     if compress:
         payload = zlib.compress(payload, 9)
-    internal = _parametrization_keys([w.name for w in found])
+    internal = _parametrization_keys(_aliases(model, names))
     other = {
         key: value.detach().cpu()
         for key, value in model.state_dict().items() if key not in internal
@@ -220,6 +253,8 @@ def save_ticket(model: torch.nn.Module, path: PathLike, *,
         "recipe": recipe,
         "names": names,
         "shapes": shapes,
+        # the fan-in each weight was drawn at (its layer's own)
+        "fans": fans,
         "weights_sha256": _digest(drawn),
         "compressed": compress,
         # A tensor, not bytes: torch.save pickles bytes with protocol 2,
@@ -391,7 +426,9 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
         bad = [n for n, a, b in zip(names, shapes, ticket["shapes"]) if a != b]
         raise ValueError(f"The ticket was saved for another architecture: "
                          f"shapes differ for {bad[:3]}.")
-    own = {k: v for k, v in model.state_dict().items() if k not in names}
+    every_name = set(_aliases(model, names))
+    own = {k: v for k, v in model.state_dict().items()
+           if k not in every_name}
     other: Dict[str, Tensor] = ticket["other"]
     unexpected = sorted(set(other) - set(own))
     left = sorted(set(own) - set(other))
@@ -419,7 +456,8 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
     target = torch.device(device) if device is not None else None
     recipe = ticket["recipe"]
     try:
-        drawn = regenerate_weights(recipe, ticket["shapes"], names)
+        drawn = regenerate_weights(recipe, ticket["shapes"], names,
+                                   ticket.get("fans"))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"The ticket's weight recipe {recipe!r} cannot be "
                          f"drawn ({error}): the file is corrupted or comes "
@@ -462,6 +500,9 @@ def load_ticket(model: torch.nn.Module, path: PathLike, *,
                 w.weight.copy_(values)
                 p.recipe = (recipe["weight_init"], recipe["seed"],
                             recipe.get("fan_in", "channels"))
+                p.fan_in = (ticket["fans"][i] if "fans" in ticket else
+                            fan_in(names[i].rsplit(".", 1)[-1], values,
+                                   p.recipe[2]))
                 mask = p.stored_mask()
                 level = torch.zeros(mask.shape, dtype=torch.float32)
                 for c in range(coats):  # plane c: kept by more than c

@@ -6,6 +6,8 @@ import json
 import pytest
 
 from benchmarks import sparse_inference as bench
+from benchmarks import sparse_crossover as crossover
+from benchmarks import sparse_inference_report as report
 from torch_geometric_ugt.sparse_linear import NATIVE_MAX_DENSITY
 
 
@@ -40,7 +42,7 @@ def test_the_crossover_is_the_last_density_never_slower():
     rows = [row(10, 0.01, 1.0, 0.2, 0.5), row(10, 0.1, 1.0, 0.6, 1.5),
             row(10, 0.3, 1.0, 1.2, 3.0), row(10, 0.5, 1.0, 0.9, 4.0),
             row(20, 0.01, 1.0, 0.2, 1.1), row(20, 0.1, 1.0, 0.9, 2.0)]
-    found = bench.crossovers(rows)
+    found = crossover.crossovers(rows)
     assert found["by_layer"]["10:128x64"] == {"native": 0.1,
                                               "torch_csr": 0.01}
     assert found["by_layer"]["20:128x64"] == {"native": 0.1,
@@ -56,9 +58,9 @@ def test_docs_and_readme_hold_what_the_records_give(tmp_path):
     assert {(c["graph"], c["model"], c["hidden"])
             for c in inference["cases"]} == \
         {(c["graph"], c["model"], c["hidden"]) for c in bench.cases()}
-    text = bench.report(inference, crossover, images=tmp_path)
+    text = report.report(inference, crossover, images=tmp_path)
     readme = (bench.ROOT / "README.md").read_text()
-    docs = (bench.DOCS / "inference.md").read_text()
+    docs = (report.DOCS / "inference.md").read_text()
     assert text["readme"] in readme
     assert text["inference"] in docs
     assert (tmp_path / "sparse-inference-cpu.png").exists()
@@ -73,7 +75,7 @@ def test_docs_and_readme_hold_what_the_records_give(tmp_path):
 def test_the_headline_targets_hold_in_the_record(sparsity):
     inference = json.loads(
         (bench.RESULTS / "sparse-inference-cpu.json").read_text())
-    top = bench.headline(inference)[sparsity]
+    top = report.headline(inference)[sparsity]
     assert top["prediction_agreement"]["sparse"] == 1.0
     if sparsity == "0.99":
         assert top["speedup"]["sparse"] >= 2.0
@@ -83,13 +85,13 @@ def test_the_headline_targets_hold_in_the_record(sparsity):
 
 
 def test_the_summary_spans_what_the_cases_give():
-    assert bench._span([1.234, 2.0, 1.5], 2) == "1.23–2.00x"
-    assert bench._span([3.0, 3.04]) == "3.0x"
-    assert bench._span([17.2, 51.0], 0, " %") == "17–51 %"
+    assert report._span([1.234, 2.0, 1.5], 2) == "1.23–2.00x"
+    assert report._span([3.0, 3.04]) == "3.0x"
+    assert report._span([17.2, 51.0], 0, " %") == "17–51 %"
     inference = json.loads(
         (bench.RESULTS / "sparse-inference-cpu.json").read_text())
-    lines = bench.in_short(inference)
-    top = bench.headline(inference)["0.99"]
+    lines = report.in_short(inference)
+    top = report.headline(inference)["0.99"]
     assert f"{top['speedup']['sparse']:.2f}x faster" in lines[0]
     graphs = {c["graph"] for c in inference["cases"]}
     assert {line.split(" (")[0][2:] for line in lines[1:1 + len(graphs)]} \

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from benchmarks.table3 import (PAPER, SPARSITIES, main, section,
-                              split_section)
+from benchmarks.table3 import main
+from benchmarks.table3_report import (PAPER, SPARSITIES, section,
+                                      split_section)
 from tests.benchmarks.marks import needs_data
 
 
@@ -64,7 +65,7 @@ def test_bond_gcn_conv_matches_its_formula():
     pytest.importorskip("ogb.graphproppred")
     import torch
 
-    from benchmarks.table3 import BondGCNConv
+    from benchmarks.mol_models import BondGCNConv
 
     torch.manual_seed(0)
     conv = BondGCNConv(4, bias=False)
@@ -91,7 +92,7 @@ def test_bond_gcn_conv_matches_its_formula():
 
 def test_mol_gcn_rejects_an_unknown_arch():
     pytest.importorskip("ogb.graphproppred")
-    from benchmarks.table3 import MolGCN
+    from benchmarks.mol_models import MolGCN
 
     with pytest.raises(ValueError, match="arch must be one of"):
         MolGCN(1, dense=True, arch="gin")
@@ -102,7 +103,7 @@ def test_ogb_arch_ticket_runs_with_scores_as_its_only_trainables():
     import torch
     from torch_geometric.data import Batch, Data
 
-    from benchmarks.table3 import MolGCN
+    from benchmarks.mol_models import MolGCN
 
     graphs = [Data(x=torch.zeros(n, 9, dtype=torch.long),
                    edge_index=torch.tensor([[0, 1], [1, 0]]),
@@ -141,7 +142,7 @@ def test_section_fills_the_molecule_rows_with_the_ogb_arch_only(tmp_path):
 
 
 def test_arch_section_compares_on_the_seeds_both_archs_have(tmp_path):
-    from benchmarks.table3 import arch_section
+    from benchmarks.table3_report import arch_section
 
     write_mol_record(tmp_path, "ogb", 0, 0.74, 0.75)
     assert arch_section(tmp_path) == []  # no plain record to compare with

@@ -594,3 +594,36 @@ def test_schedule_state_is_read_only():
         with pytest.raises(AttributeError):
             setattr(sp, name, value)
     assert sp.current_sparsity == 0.0 and sp.last_epoch == -1
+
+
+def test_weights_the_forward_never_reads_are_refused_by_name():
+    # a weight that is never read would keep its initial scores and take
+    # part in the global selection all the same
+    class HalfUsed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used = torch.nn.Linear(8, 8)
+            self.unused = torch.nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.used(x)
+
+    model = supermask(HalfUsed(), seed=0)
+    optimizer = torch.optim.Adam(score_parameters(model), lr=0.1)
+    sparsifier = GlobalGradualSparsifier(model, optimizer, final_sparsity=0.5,
+                                         ramp_epochs=1)
+    optimizer.step()  # no backward yet: nothing to judge
+    model(torch.randn(4, 8)).sum().backward()
+    before = [s.detach().clone() for s in score_parameters(model)]
+    with pytest.raises(ValueError, match=r"never read .*'unused.weight'"):
+        optimizer.step()
+    assert all(torch.equal(a, b)
+               for a, b in zip(before, score_parameters(model)))
+    sparsifier.remove()
+
+    model = supermask(HalfUsed(), seed=0, exclude=["unused.weight"])
+    optimizer = torch.optim.Adam(score_parameters(model), lr=0.1)
+    GlobalGradualSparsifier(model, optimizer, final_sparsity=0.5,
+                            ramp_epochs=1)
+    model(torch.randn(4, 8)).sum().backward()
+    optimizer.step()

@@ -132,9 +132,12 @@ class SupermaskSparsifier:
         self._sparsity_changed()
         self._select()
         self._hook: Optional[RemovableHandle] = None
+        self._read_check: Optional[RemovableHandle] = None
         if optimizer is not None:
             self._hook = optimizer.register_step_post_hook(
                 lambda opt, args, kwargs: self._mark_stale())
+            self._read_check = optimizer.register_step_pre_hook(
+                lambda opt, args, kwargs: self._check_weights_read())
         for w in self.weights:
             w.parametrization.attach(self)
 
@@ -223,6 +226,26 @@ class SupermaskSparsifier:
         """
         return self._blocks[-1][0] if self._blocks else self.current_sparsity
 
+    def _check_weights_read(self) -> None:
+        # Before the first optimizer step that follows a backward pass:
+        # scores without a gradient belong to weights the forward never
+        # read, which would take part in the selection all the same and
+        # shift the sparsity of the weights in use.
+        if all(s.grad is None for s in self._scores):
+            return  # no backward yet
+        unread = [w.name for w, s in zip(self.weights, self._scores)
+                  if s.grad is None]
+        if not unread and self._read_check is not None:
+            self._read_check.remove()  # checked once is enough
+            self._read_check = None
+        if unread:
+            raise ValueError(
+                f"The forward pass never read the masked weights {unread}: "
+                f"they would take part in the selection and shift the "
+                f"sparsity of the weights in use. Rebuild the model and "
+                f"call supermask(model, exclude={unread!r}) to keep them "
+                f"out (they stay dense and unused).")
+
     def remove(self) -> None:
         r"""Detaches the sparsifier from the optimizer and the model; the
         masks are brought up to date (at :attr:`sparsity_in_force`, so
@@ -235,9 +258,10 @@ class SupermaskSparsifier:
             self.before_mask_read()
         except ValueError:
             pass  # non-finite scores: keep the last valid masks, release
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
+        for handle in (self._hook, self._read_check):
+            if handle is not None:
+                handle.remove()
+        self._hook = self._read_check = None
         for w in self.weights:
             w.parametrization.detach()
         self._removed = True

@@ -1,0 +1,115 @@
+"""A ticket in a deep GCNII (GCN2Conv, its intended use): a 16-layer GCNII
+on Cora, searched at a sparsity, beside the same architecture trained.
+
+    python -m benchmarks.gcnii --root ../shared/datasets
+
+Writes benchmarks/results/gcnii.json (one entry per seed and method) and
+prints mean ± std of test accuracy at the best validation epoch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+import torch.nn.functional as F
+from torch_geometric.nn import GCN2Conv
+
+from benchmarks import cli
+from benchmarks.data import load_planetoid
+from benchmarks.markdown import percent_pm
+from benchmarks.train import train_dense
+from torch_geometric_ugt import (GlobalGradualSparsifier, Temperature,
+                                 score_parameters, supermask)
+from torch_geometric_ugt.search import search_ticket
+
+RESULTS = Path(__file__).parent / "results" / "gcnii.json"
+
+
+class GCNII(torch.nn.Module):
+    """PyG's GCNII example: a linear map in, ``layers`` GCN2Conv layers
+    with initial residual (alpha) and identity mapping (theta), a linear
+    map out, dropout between."""
+
+    def __init__(self, in_channels: int, hidden: int, out_channels: int,
+                 layers: int, alpha: float = 0.1, theta: float = 0.5,
+                 dropout: float = 0.6) -> None:
+        super().__init__()
+        self.lin_in = torch.nn.Linear(in_channels, hidden)
+        self.convs = torch.nn.ModuleList(
+            GCN2Conv(hidden, alpha, theta, layer + 1, cached=True)
+            for layer in range(layers))
+        self.lin_out = torch.nn.Linear(hidden, out_channels)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        x = F.dropout(x, self.dropout, training=self.training)
+        x = x_0 = self.lin_in(x).relu()
+        for conv in self.convs:
+            x = F.dropout(x, self.dropout, training=self.training)
+            x = conv(x, x_0, adj).relu()
+        x = F.dropout(x, self.dropout, training=self.training)
+        return self.lin_out(x)
+
+
+def run(data, method: str, seed: int, args) -> Dict[str, float]:
+    torch.manual_seed(seed)
+    model = GCNII(data.num_features, args.hidden, data.num_classes,
+                  args.layers, dropout=0.6 if method == "dense" else
+                  args.search_dropout)
+    if method == "dense":
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
+                                     weight_decay=5e-4)
+        result = train_dense(model, data, optimizer, args.epochs)
+    else:
+        if args.temperature:
+            model = Temperature(model)
+        supermask(model, seed=seed, weight_init="signed_constant")
+        optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr)
+        sparsifier = GlobalGradualSparsifier(
+            model, optimizer, final_sparsity=args.sparsity,
+            ramp_epochs=args.epochs // 2, rescale=args.rescale)
+        result = search_ticket(model, data, optimizer, sparsifier,
+                               args.epochs)
+    return {"method": method, "seed": seed, "val_acc": result.val_acc,
+            "test_acc": result.test_acc, "layers": args.layers,
+            "hidden": args.hidden, "epochs": args.epochs,
+            "sparsity": args.sparsity if method == "ugt" else 0.0,
+            "search": {"dropout": args.search_dropout,
+                       "temperature": args.temperature,
+                       "rescale": args.rescale}}
+
+
+def main(argv: List[str] | None = None) -> None:
+    p = cli.parser(__doc__)
+    p.add_argument("--root", default=None)
+    p.add_argument("--dataset", default="Cora")
+    p.add_argument("--layers", type=int, default=16)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=400)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--sparsity", type=float, default=0.5)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--search-dropout", type=float, default=0.0,
+                   help="dropout of the ticket search (the trained model "
+                   "keeps GCNII's 0.6)")
+    p.add_argument("--temperature", action="store_true",
+                   help="search with a learned output temperature")
+    p.add_argument("--rescale", choices=["global", "layer"], default=None)
+    p.add_argument("--methods", nargs="+", default=["ugt", "dense"],
+                   choices=["ugt", "dense"])
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    data = load_planetoid(args.dataset, args.root, adjacency="sparse_tensor")
+    rows = [run(data, method, seed, args)
+            for method in args.methods for seed in args.seeds]
+    args.out.write_text(json.dumps(rows, indent=1) + "\n")
+    for method in args.methods:
+        acc = [r["test_acc"] for r in rows if r["method"] == method]
+        val = [r["val_acc"] for r in rows if r["method"] == method]
+        print(f"{method}: test {percent_pm(acc)} (val {percent_pm(val)})")
+
+
+if __name__ == "__main__":
+    main()
