@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 from benchmarks.models import MODELS
-from benchmarks.recipes import BEST
+from benchmarks.recipes import BEST, BUDGET
 from benchmarks.recipes import settings as recipe_settings
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
@@ -270,6 +270,12 @@ def experiments() -> Dict[str, List[Config]]:
         + grid(["Cora", "CiteSeer"], MODELS, [2], 256, ["dense"], [0.0],
                range(10, 20)),
         "best": recipe_experiments("best"),
+        # ... and `best` with the whole budget spent on restarts (R = 4)
+        # in the key cells: accuracy against search budget
+        "budget": [replace(with_recipe(c, "best"), restarts=BUDGET)
+                   for c in grid(["Cora", "CiteSeer"], MODELS, [2], 256,
+                                 ["ugt"], [0.9, 0.95], HELD_OUT_SEEDS)
+                   if (c.dataset, c.model, c.sparsity) in KEY_CELLS],
         # ... both recipes and the dense models in one queue, the key
         # cells first and each cell's two recipes side by side, so a
         # runner stopped half-way leaves comparable cells

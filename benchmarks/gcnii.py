@@ -55,9 +55,10 @@ class GCNII(torch.nn.Module):
 
 def run(data, method: str, seed: int, args) -> Dict[str, float]:
     torch.manual_seed(seed)
-    model = GCNII(data.num_features, args.hidden, data.num_classes,
-                  args.layers, dropout=0.6 if method == "dense" else
-                  args.search_dropout)
+    dropout = 0.6 if method == "dense" else args.search_dropout
+    model: torch.nn.Module = GCNII(data.num_features, args.hidden,
+                                   data.num_classes, args.layers,
+                                   dropout=dropout)
     if method == "dense":
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
                                      weight_decay=5e-4)
