@@ -4,7 +4,8 @@
     python -m benchmarks.ogb_node --dataset ogbn-arxiv --root <data root>
     python -m benchmarks.ogb_node --synthetic 100000   # offline stand-in
 
-The masks refresh after every optimizer step (every mini-batch); the
+The library's search loop (the ticket of the best validation epoch); the
+masks refresh after every optimizer step (every mini-batch); the
 sparsity schedule advances once per epoch, or once per step with
 ``--schedule-per-step`` (then the ramp is ``--ramp`` epochs' worth of
 steps). Model selection by validation accuracy at the final sparsity, as
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -31,6 +31,7 @@ from benchmarks import cli
 from benchmarks.data import load_ogbn
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
+from torch_geometric_ugt.search import search_ticket
 
 RESULTS = Path(__file__).parent / "results" / "ogb-node"
 
@@ -59,6 +60,8 @@ def search(data: Data, split: Dict[str, torch.Tensor], *, hidden: int,
            batch_size: int, fanout: List[int], eval_fanout: List[int],
            lr: float, seed: int, schedule_per_step: bool = False,
            log: bool = True) -> Dict:
+    """The library's search loop (:func:`search_ticket`) over mini-batches:
+    the ticket of the epoch with the best validation accuracy."""
     torch.manual_seed(seed)
     model = GraphSAGE(data.num_features, hidden, layers, data.num_classes,
                       bias=False)
@@ -71,45 +74,35 @@ def search(data: Data, split: Dict[str, torch.Tensor], *, hidden: int,
     sparsifier = GlobalGradualSparsifier(
         model, optimizer, final_sparsity=sparsity,
         ramp_epochs=ramp * steps_per_epoch if schedule_per_step else ramp)
-    best: Dict = {"val_acc": -1.0}
-    epoch_times = []
-    step = 0
-    for epoch in range(epochs):
-        start = time.perf_counter()
+    num_weights = sparsifier.num_weights
+
+    def train(epoch: int) -> float:
         model.train()
-        if not schedule_per_step:
-            sparsifier.step(epoch)
         total = 0.0
-        for batch in loader:
+        for step, batch in enumerate(loader, epoch * steps_per_epoch):
             if schedule_per_step:
                 sparsifier.step(step)
-            step += 1
             optimizer.zero_grad()
             out = model(batch.x, batch.edge_index)[:batch.batch_size]
             loss = F.cross_entropy(out, batch.y[:batch.batch_size])
             loss.backward()
             optimizer.step()  # masks follow the new scores
             total += float(loss.detach())
-        epoch_times.append(time.perf_counter() - start)
-        with sparsifier.at_sparsity():
-            val = evaluate(model, data, split["valid"], eval_fanout,
-                           batch_size)
-            if val > best["val_acc"]:
-                test = evaluate(model, data, split["test"], eval_fanout,
-                                batch_size)
-                best = {"val_acc": val, "test_acc": test, "epoch": epoch}
-        if log:
-            print(f"epoch {epoch}: loss {total / steps_per_epoch:.3f}, "
-                  f"sparsity {sparsifier.current_sparsity:.3f}, val "
-                  f"{100 * val:.1f} (best {100 * best['val_acc']:.1f})",
-                  flush=True)
-    realised = sparsifier.realised_sparsity()
-    per_layer = sparsifier.layer_sparsities()
-    sparsifier.remove()
-    return dict(best, realised_sparsity=realised, layer_sparsities=per_layer,
-                num_weights=sparsifier.num_weights,
-                steps_per_epoch=steps_per_epoch,
-                epoch_time_s=sorted(epoch_times)[len(epoch_times) // 2])
+        return total / steps_per_epoch
+
+    def accuracy() -> List[float]:
+        return [evaluate(model, data, split[name], eval_fanout, batch_size)
+                for name in ("valid", "test")]
+    result = search_ticket(model, data, optimizer, sparsifier, epochs,
+                           log_every=1 if log else 0, train=train,
+                           evaluate=accuracy,
+                           advance_schedule=not schedule_per_step)
+    return dict(val_acc=result.val_acc, test_acc=result.test_acc,
+                epoch=result.best_epoch,
+                realised_sparsity=result.realised_sparsity,
+                layer_sparsities=result.layer_sparsities,
+                num_weights=num_weights, steps_per_epoch=steps_per_epoch,
+                epoch_time_s=result.epoch_time)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:

@@ -18,12 +18,17 @@ def node_task():
     return data
 
 
-def searched(seed, epochs=8):
+def search_setup(seed, ramp_epochs=4):
     data = node_task()
     model = supermask(GCN(IN, HIDDEN, 2, OUT, bias=False), seed=seed)
     opt = torch.optim.Adam(score_parameters(model), lr=0.05)
     sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
-                                 ramp_epochs=4)
+                                 ramp_epochs=ramp_epochs)
+    return data, model, opt, sp
+
+
+def searched(seed, epochs=8):
+    data, model, opt, sp = search_setup(seed)
     return model, data, search_ticket(model, data, opt, sp, epochs)
 
 
@@ -85,3 +90,58 @@ def test_restart_seeds():
     assert len(seeds) == 40
     with pytest.raises(ValueError):
         restart_seed(0, -1)
+
+
+def test_search_takes_a_custom_loop_and_keeps_its_best_epoch():
+    # mini-batch training (two halves of the training nodes, the schedule
+    # advanced per optimizer step) through the same loop
+    data, model, opt, sp = search_setup(0, ramp_epochs=8)
+    batches = torch.arange(20).chunk(2)
+    steps, vals = [], []
+
+    def train(epoch):
+        for step, nodes in enumerate(batches, 2 * epoch):
+            sp.step(step)
+            steps.append(step)
+            opt.zero_grad()
+            out = model(data.x, data.edge_index)[nodes]
+            torch.nn.functional.cross_entropy(out, data.y[nodes]).backward()
+            opt.step()
+        return 0.0
+
+    def evaluate():
+        assert sp.sparsity_in_force == pytest.approx(0.7)  # final sparsity
+        vals.append([0.5, 0.9, 0.7, 0.9, 0.1][len(vals)])
+        return vals[-1], 0.25 * len(vals)
+    result = search_ticket(model, data, opt, sp, 5, train=train,
+                           evaluate=evaluate, advance_schedule=False)
+    assert steps == list(range(10))
+    assert (result.best_epoch, result.val_acc, result.test_acc) == (
+        1, 0.9, 0.5)  # ties keep the earlier epoch
+    with pytest.raises(ValueError, match="both train and evaluate"):
+        search_ticket(model, data, opt, sp, 1, train=train)
+
+
+def test_search_restores_the_best_epochs_masks_with_a_custom_loop():
+    data, model, opt, sp = search_setup(0, ramp_epochs=2)
+    outputs = []
+
+    @torch.no_grad()
+    def predict():
+        model.eval()
+        return model(data.x, data.edge_index)
+
+    def train(epoch):
+        opt.zero_grad()
+        out = model(data.x, data.edge_index)[data.train_mask]
+        torch.nn.functional.cross_entropy(
+            out, data.y[data.train_mask]).backward()
+        opt.step()
+        return 0.0
+
+    def evaluate():
+        outputs.append(predict())
+        return (1.0 if len(outputs) == 3 else 0.0), 0.0
+    search_ticket(model, data, opt, sp, 6, train=train, evaluate=evaluate)
+    assert torch.equal(predict(), outputs[2])  # the third epoch's ticket
+    assert not torch.equal(predict(), outputs[-1])

@@ -22,7 +22,8 @@ import io
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import (Any, Callable, Dict, List, Optional, Sequence,
+                    Tuple)
 
 import torch
 import torch.nn.functional as F
@@ -134,26 +135,61 @@ r""":obj:`on_epoch(epoch, result)`: runs after every epoch with the result
 so far (:obj:`result.best_epoch == epoch` says the epoch is the best one
 yet)."""
 
+TrainEpoch = Callable[[int], float]
+r""":obj:`train(epoch)`: one epoch's optimizer steps (e.g. one per
+mini-batch of a :class:`~torch_geometric.loader.NeighborLoader`); returns
+the mean training loss."""
+
+Evaluate = Callable[[], Sequence[float]]
+r""":obj:`evaluate()`: validation and test accuracy of the model as it is
+(the search calls it at the final sparsity)."""
+
+
+def _full_batch(model: torch.nn.Module, data: Any,
+                optimizer: torch.optim.Optimizer
+                ) -> Tuple[TrainEpoch, Evaluate]:
+    adj = graph_input(data)
+    return (lambda epoch: train_step(model, data, adj, optimizer),
+            lambda: evaluate(model, data, adj))
+
 
 def search_ticket(model: torch.nn.Module, data: Any,
                   optimizer: torch.optim.Optimizer,
                   sparsifier: SupermaskSparsifier, epochs: int, *,
                   log_every: int = 0,
-                  on_epoch: Optional[EpochHook] = None) -> SearchResult:
-    r"""Runs :func:`ticket_epoch` for :obj:`epochs` epochs and keeps the
-    epoch with the best validation accuracy: its scores, at the final
-    sparsity, are put back into the model and the sparsifier is removed,
-    so the model holds that ticket. :obj:`log_every > 0` prints the curve
-    every that many epochs; :obj:`on_epoch` runs after every epoch
-    (outside the timing).
+                  on_epoch: Optional[EpochHook] = None,
+                  train: Optional[TrainEpoch] = None,
+                  evaluate: Optional[Evaluate] = None,
+                  advance_schedule: bool = True) -> SearchResult:
+    r"""Runs :obj:`epochs` epochs of the UGTs protocol and keeps the epoch
+    with the best validation accuracy: its scores, at the final sparsity,
+    are put back into the model and the sparsifier is removed, so the
+    model holds that ticket. :obj:`log_every > 0` prints the curve every
+    that many epochs; :obj:`on_epoch` runs after every epoch (outside the
+    timing).
+
+    Each epoch advances the schedule (:obj:`sparsifier.step(epoch)`;
+    :obj:`advance_schedule=False` when :obj:`train` steps it itself, e.g.
+    once per optimizer step), runs :obj:`train(epoch)` and then
+    :obj:`evaluate()` at the final sparsity. Their defaults are one
+    full-batch step on :obj:`data.train_mask` and the accuracy on
+    :obj:`data.val_mask` / :obj:`data.test_mask` (:func:`ticket_epoch`);
+    pass both for mini-batch training or another task.
     """
+    if (train is None) != (evaluate is None):
+        raise ValueError("Pass both train and evaluate (a custom task) or "
+                         "neither (full-batch node classification).")
+    if train is None or evaluate is None:
+        train, evaluate = _full_batch(model, data, optimizer)
     result = SearchResult()
-    adj = graph_input(data)
     best_scores: List[Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        val, test, loss = ticket_epoch(model, data, adj, optimizer,
-                                       sparsifier, epoch)
+        if advance_schedule:
+            sparsifier.step(epoch)
+        loss = train(epoch)
+        with sparsifier.at_sparsity():
+            val, test = evaluate()
         result.epoch_times.append(time.perf_counter() - start)
         result.epochs += 1
         result.log(epoch, epochs, loss, val, test)
