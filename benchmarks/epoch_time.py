@@ -55,7 +55,7 @@ class MaskTimer:
         SupermaskSparsifier._select = self._select  # type: ignore
 
 
-def main(argv: List[str] | None = None) -> Dict:
+def _parser():
     p = cli.parser(__doc__)
     p.add_argument("--root", default=None)
     p.add_argument("--dataset", default="Cora")
@@ -71,97 +71,93 @@ def main(argv: List[str] | None = None) -> Dict:
     p.add_argument("--compile", action="store_true",
                    help="also time the search under torch.compile")
     p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    backend.set_backend(args.backend)
-    backend.active_backend("cpu")  # build / load the kernel before timing
-    # torch-sparse's operators have no fake kernels, so a SparseTensor
-    # adjacency cannot be compiled: --compile times edge_index throughout
-    adjacency = ("edge_index" if args.compile else
-                 resolve_adjacency(args.adjacency))
-    data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
-    adj = graph_input(data)
+    return p
 
+
+def _search(args, data) -> Tuple[Any, torch.optim.Optimizer, Any]:
+    """A seeded UGTs search: the model, its optimizer and sparsifier."""
     torch.manual_seed(0)
-    ticket = GCN(data.num_features, args.hidden, args.layers,
-                 data.num_classes, bias=False, cached=True)
-    supermask(ticket, seed=0)
-    t_opt = torch.optim.Adam(score_parameters(ticket), lr=0.01)
-    sparsifier = GlobalGradualSparsifier(ticket, t_opt,
-                                         final_sparsity=args.sparsity,
-                                         ramp_epochs=args.ramp)
+    model = GCN(data.num_features, args.hidden, args.layers,
+                data.num_classes, bias=False, cached=True)
+    supermask(model, seed=0)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.01)
+    return model, opt, GlobalGradualSparsifier(
+        model, opt, final_sparsity=args.sparsity, ramp_epochs=args.ramp)
+
+
+def _time_epochs(args, data, timer: MaskTimer) -> Dict[str, List[float]]:
+    """Interleaved epochs of the search, the dense training (and the
+    compiled search): the time of each, and the masks' share."""
+    adj = graph_input(data)
+    ticket, t_opt, sparsifier = _search(args, data)
     dense = GCN(data.num_features, args.hidden, args.layers,
                 data.num_classes, dropout=0.5, cached=True)
     d_opt = torch.optim.Adam(dense.parameters(), lr=0.01, weight_decay=5e-4)
-
     twin: Optional[Tuple[Any, torch.optim.Optimizer, Any]] = None
     if args.compile:  # the same search, compiled
-        torch.manual_seed(0)
-        model = GCN(data.num_features, args.hidden, args.layers,
-                    data.num_classes, bias=False, cached=True)
-        supermask(model, seed=0)
-        c_opt = torch.optim.Adam(score_parameters(model), lr=0.01)
-        twin = (torch.compile(model), c_opt,
-                GlobalGradualSparsifier(model, c_opt,
-                                        final_sparsity=args.sparsity,
-                                        ramp_epochs=args.ramp))
-
-    ugt: List[float] = []
-    ref: List[float] = []
-    compiled: List[float] = []
-    masking: List[float] = []
-    selections: List[int] = []
-    timer = MaskTimer()
-    ramp = slice(0, args.ramp)
-    rest = slice(args.ramp, args.epochs)
+        model, c_opt, c_sparsifier = _search(args, data)
+        twin = (torch.compile(model), c_opt, c_sparsifier)
+    times: Dict[str, List[float]] = {
+        "ugt": [], "dense": [], "compiled": [], "masking": [],
+        "selections": []}
     for epoch in range(args.epochs):
         before, selected = timer.seconds, timer.selections
         start = time.perf_counter()
         with timer:
             ticket_epoch(ticket, data, adj, t_opt, sparsifier, epoch)
         middle = time.perf_counter()
-        masking.append(timer.seconds - before)
-        selections.append(timer.selections - selected)
+        times["masking"].append(timer.seconds - before)
+        times["selections"].append(timer.selections - selected)
         train_step(dense, data, adj, d_opt)
         evaluate(dense, data, adj)
-        ugt.append(middle - start)
-        ref.append(time.perf_counter() - middle)
+        times["ugt"].append(middle - start)
+        times["dense"].append(time.perf_counter() - middle)
         if twin is not None:
             start = time.perf_counter()
             ticket_epoch(twin[0], data, adj, twin[1], twin[2], epoch)
-            compiled.append(time.perf_counter() - start)
+            times["compiled"].append(time.perf_counter() - start)
+    return times
 
-    def med(xs: List[float]) -> float:
-        return statistics.median(xs) * 1e3
 
+def _med(xs: List[float]) -> float:
+    return statistics.median(xs) * 1e3
+
+
+def _summary(args, times: Dict[str, List[float]],
+             timer: MaskTimer) -> Dict[str, Any]:
+    ugt, ref, masking = times["ugt"], times["dense"], times["masking"]
+    ramp, rest = slice(0, args.ramp), slice(args.ramp, args.epochs)
+    after = args.epochs > args.ramp
     report: Dict[str, Any] = {
-        "config": vars(args),
-        "adjacency": ADJACENCY_NAMES[adjacency],
-        "threshold_backend": backend.active_backend("cpu"),
         "threshold_share": timer.seconds / sum(ugt),
         # During the ramp the protocol selects two mask sets per epoch (new
         # sparsity on the forward pass, final sparsity for the evaluation);
         # after it, one.
-        "selections_per_epoch_ramp": statistics.median(selections[ramp]),
+        "selections_per_epoch_ramp": statistics.median(
+            times["selections"][ramp]),
         "selections_per_epoch_after_ramp": (
-            statistics.median(selections[rest])
-            if args.epochs > args.ramp else None),
+            statistics.median(times["selections"][rest]) if after else None),
         "threshold_share_ramp": sum(masking[ramp]) / sum(ugt[ramp]),
         "threshold_share_after_ramp": (sum(masking[rest]) / sum(ugt[rest])
-                                       if args.epochs > args.ramp else None),
+                                       if after else None),
         "threshold_calls": timer.selections,
-        "ugt_ms": med(ugt), "dense_ms": med(ref),
+        "ugt_ms": _med(ugt), "dense_ms": _med(ref),
         "ratio": statistics.fmean(ugt) / statistics.fmean(ref),
-        "ratio_of_medians": med(ugt) / med(ref),
-        "ramp_ratio": med(ugt[ramp]) / med(ref[ramp]),
-        "after_ramp_ratio": (med(ugt[rest]) / med(ref[rest])
-                             if args.epochs > args.ramp else None),
+        "ratio_of_medians": _med(ugt) / _med(ref),
+        "ramp_ratio": _med(ugt[ramp]) / _med(ref[ramp]),
+        "after_ramp_ratio": (_med(ugt[rest]) / _med(ref[rest])
+                             if after else None),
     }
-    if twin is not None:
+    compiled = times["compiled"]
+    if compiled:
         # the first epochs compile; the median is of the steady state
-        report.update(compiled_ms=med(compiled),
-                      compiled_vs_eager=med(compiled) / med(ugt),
+        report.update(compiled_ms=_med(compiled),
+                      compiled_vs_eager=_med(compiled) / _med(ugt),
                       compile_first_epoch_s=compiled[0])
+    return report
+
+
+def _print(args, report: Dict[str, Any]) -> None:
     print(f"{args.dataset} GCN {args.layers}x{args.hidden}, "
           f"{report['adjacency']}, {args.threads} threads, {args.epochs} "
           f"interleaved epochs (train + eval each):")
@@ -172,16 +168,36 @@ def main(argv: List[str] | None = None) -> Dict:
           + (f", after {report['after_ramp_ratio']:.3f})"
              if report["after_ramp_ratio"] is not None else ")"))
     print(f"  thresholding ({report['threshold_backend']} backend, "
-          f"{timer.selections} mask sets selected): "
+          f"{report['threshold_calls']} mask sets selected): "
           f"{100 * report['threshold_share']:.2f} % of the UGTs epoch time "
           f"({100 * report['threshold_share_ramp']:.2f} % during the ramp, "
           f"{100 * (report['threshold_share_after_ramp'] or 0):.2f} % "
           f"after)")
-    if twin is not None:
+    if "compiled_ms" in report:
         print(f"  torch.compile: median epoch {report['compiled_ms']:.2f} ms "
               f"vs eager {report['ugt_ms']:.2f} ms (compiled / eager "
               f"{report['compiled_vs_eager']:.3f}; first epoch "
               f"{report['compile_first_epoch_s']:.1f} s)")
+
+
+def main(argv: List[str] | None = None) -> Dict:
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    backend.set_backend(args.backend)
+    backend.active_backend("cpu")  # build / load the kernel before timing
+    # torch-sparse's operators have no fake kernels, so a SparseTensor
+    # adjacency cannot be compiled: --compile times edge_index throughout
+    adjacency = ("edge_index" if args.compile else
+                 resolve_adjacency(args.adjacency))
+    data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
+    timer = MaskTimer()
+    times = _time_epochs(args, data, timer)
+    report: Dict[str, Any] = {
+        "config": vars(args),
+        "adjacency": ADJACENCY_NAMES[adjacency],
+        "threshold_backend": backend.active_backend("cpu"),
+        **_summary(args, times, timer)}
+    _print(args, report)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -111,6 +111,50 @@ def dense_model(args: argparse.Namespace, data, seed: int):
     return model, optimizer
 
 
+def _tickets(args, data, chosen: Dict) -> List[Dict]:
+    """A ticket per seed, printed as it comes; their records."""
+    records = []
+    for seed in args.seeds:
+        start = time.perf_counter()
+        result, spent = search(args, data, seed, chosen)
+        total = time.perf_counter() - start
+        layers = ", ".join(f"{v:.3f}"
+                           for v in result.layer_sparsities.values())
+        print(f"  ticket seed {seed}: test {100 * result.test_acc:.2f} "
+              f"(val {100 * result.val_acc:.2f}, epoch {result.best_epoch})"
+              f", realised sparsity {result.realised_sparsity:.4f} "
+              f"[{layers}], {1e3 * result.epoch_time:.1f} ms/epoch, "
+              f"{spent} epochs, {total:.1f} s")
+        records.append({
+            "seed": seed, "test_acc": result.test_acc,
+            "val_acc": result.val_acc, "best_epoch": result.best_epoch,
+            "realised_sparsity": result.realised_sparsity,
+            "layer_sparsities": result.layer_sparsities,
+            "epoch_time_s": result.epoch_time, "total_time_s": total,
+            "search_epochs": spent,
+        })
+    print(f"ticket ({args.method}, recipe {args.recipe}, sparsity "
+          f"{args.sparsity}): test accuracy "
+          f"{percent_pm([r['test_acc'] for r in records])} % over "
+          f"{len(records)} seeds")
+    return records
+
+
+def _dense(args, data) -> List[Dict]:
+    """The trained dense GCN per seed; their records."""
+    records = []
+    for seed in args.seeds:
+        model, optimizer = dense_model(args, data, seed)
+        result = train_dense(model, data, optimizer, args.dense_epochs)
+        records.append({"seed": seed, "test_acc": result.test_acc,
+                        "val_acc": result.val_acc,
+                        "epoch_time_s": result.epoch_time})
+    print(f"trained dense GCN (dropout 0.5, weight decay 5e-4, "
+          f"{args.dense_epochs} epochs): test accuracy "
+          f"{percent_pm([r['test_acc'] for r in records])} %")
+    return records
+
+
 def main(argv: List[str] | None = None) -> Dict:
     args = parse_args(argv)
     if args.threads:
@@ -128,46 +172,9 @@ def main(argv: List[str] | None = None) -> Dict:
           f"{args.sparsity}, {args.epochs} epochs (ramp {args.ramp}), "
           f"Adam lr {args.lr}, {args.weight_init} weights; recipe "
           f"{args.recipe} ({label(chosen)})")
-    report: Dict = {"config": vars(args), "ticket": [], "dense": []}
-    tickets: List[SearchResult] = []
-    for seed in args.seeds:
-        start = time.perf_counter()
-        result, spent = search(args, data, seed, chosen)
-        total = time.perf_counter() - start
-        tickets.append(result)
-        layers = ", ".join(f"{v:.3f}"
-                           for v in result.layer_sparsities.values())
-        print(f"  ticket seed {seed}: test {100 * result.test_acc:.2f} "
-              f"(val {100 * result.val_acc:.2f}, epoch {result.best_epoch})"
-              f", realised sparsity {result.realised_sparsity:.4f} "
-              f"[{layers}], {1e3 * result.epoch_time:.1f} ms/epoch, "
-              f"{spent} epochs, {total:.1f} s")
-        report["ticket"].append({
-            "seed": seed, "test_acc": result.test_acc,
-            "val_acc": result.val_acc, "best_epoch": result.best_epoch,
-            "realised_sparsity": result.realised_sparsity,
-            "layer_sparsities": result.layer_sparsities,
-            "epoch_time_s": result.epoch_time, "total_time_s": total,
-            "search_epochs": spent,
-        })
-    print(f"ticket ({args.method}, recipe {args.recipe}, sparsity "
-          f"{args.sparsity}): test accuracy "
-          f"{percent_pm([r.test_acc for r in tickets])} % over "
-          f"{len(tickets)} seeds")
-    if not args.no_dense:
-        dense: List[SearchResult] = []
-        for seed in args.seeds:
-            model, optimizer = dense_model(args, data, seed)
-            result = train_dense(model, data, optimizer, args.dense_epochs)
-            dense.append(result)
-            report["dense"].append({
-                "seed": seed, "test_acc": result.test_acc,
-                "val_acc": result.val_acc,
-                "epoch_time_s": result.epoch_time
-            })
-        print(f"trained dense GCN (dropout 0.5, weight decay 5e-4, "
-              f"{args.dense_epochs} epochs): test accuracy "
-              f"{percent_pm([r.test_acc for r in dense])} %")
+    report: Dict = {"config": vars(args),
+                    "ticket": _tickets(args, data, chosen),
+                    "dense": [] if args.no_dense else _dense(args, data)}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

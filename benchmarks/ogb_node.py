@@ -105,7 +105,7 @@ def search(data: Data, split: Dict[str, torch.Tensor], *, hidden: int,
                 epoch_time_s=result.epoch_time)
 
 
-def main(argv: Optional[List[str]] = None) -> Dict:
+def _parser():
     p = cli.parser(__doc__)
     p.add_argument("--dataset", default="ogbn-arxiv")
     p.add_argument("--root", default=None,
@@ -128,12 +128,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     p.add_argument("--out", type=Path, default=None,
                    help="JSON record path (default: under "
                         "benchmarks/results/ogb-node)")
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if len(args.fanout) != args.layers:
-        args.fanout = (args.fanout * args.layers)[:args.layers]
-    eval_fanout = args.eval_fanout or args.fanout
+    return p
+
+
+def _data(args):
+    """The graph and its split (a synthetic OGB dataset on request)."""
     if args.synthetic:
         from benchmarks.synthetic_ogb import write_synthetic_ogbn
         folder = args.synthetic_dir or Path(tempfile.mkdtemp())
@@ -144,7 +143,17 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     else:
         name = args.dataset
         data, split = load_ogbn(name, args.root)
-    data = T.ToUndirected()(data)
+    return T.ToUndirected()(data), split, name
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    args = _parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if len(args.fanout) != args.layers:
+        args.fanout = (args.fanout * args.layers)[:args.layers]
+    eval_fanout = args.eval_fanout or args.fanout
+    data, split, name = _data(args)
     result = search(data, split, hidden=args.hidden, layers=args.layers,
                     sparsity=args.sparsity, epochs=args.epochs,
                     ramp=args.ramp, batch_size=args.batch_size,

@@ -40,13 +40,8 @@ from benchmarks.runner import run_all
 from torch_geometric_ugt.init import SCORE_INITS
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    p = cli.parser(__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the experiments and their sizes")
-    r = sub.add_parser("run", help="run a named experiment (resumable)")
-    r.add_argument("experiment", choices=sorted(experiments()))
-    one = sub.add_parser("one", help="run one configuration")
+def _add_one_options(one) -> None:
+    """The options of ``one``: a configuration and its seeds."""
     one.add_argument("--dataset", default="Cora", choices=PLANETOID)
     one.add_argument("--model", default="GCN", choices=MODELS)
     one.add_argument("--layers", type=int, default=2)
@@ -89,6 +84,16 @@ def main(argv: Optional[List[str]] = None) -> None:
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
     one.add_argument("--log-every", type=int, default=0,
                      help="print the search curve every N epochs")
+
+
+def _parser():
+    p = cli.parser(__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the experiments and their sizes")
+    r = sub.add_parser("run", help="run a named experiment (resumable)")
+    r.add_argument("experiment", choices=sorted(experiments()))
+    one = sub.add_parser("one", help="run one configuration")
+    _add_one_options(one)
     for q in (r, one):
         q.add_argument("--root", default=None,
                        help="data root (default: $UGT_DATA, else download)")
@@ -99,28 +104,34 @@ def main(argv: Optional[List[str]] = None) -> None:
         q.add_argument("--limit", type=int, default=None,
                        help="run at most this many missing records")
         add_shard_option(q, "an experiment")
-    args = p.parse_args(argv)
+    return p
 
+
+def _configs(args) -> List[Config]:
+    """The configurations a ``run`` or ``one`` command asks for."""
+    if args.command == "run":
+        return experiments()[args.experiment]
+    base = Config(args.dataset, args.model, args.layers, args.hidden,
+                  args.method, 0.0 if args.method == "dense" else
+                  args.sparsity, 0, args.epochs, args.ramp, args.lr,
+                  args.weight_init, args.variant, args.adam_eps,
+                  args.score_init, args.rescale, args.head,
+                  args.learn_scale, args.coats, "", args.restarts)
+    if args.recipe != "paper" and args.method != "dense":
+        base = with_recipe(base, args.recipe)
+    return [replace(base, seed=s) for s in args.seeds]
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = _parser().parse_args(argv)
     if args.command == "list":
         for name, configs in experiments().items():
             print(f"{name}: {len(configs)} runs")
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.command == "run":
-        configs = experiments()[args.experiment]
-    else:
-        base = Config(args.dataset, args.model, args.layers, args.hidden,
-                      args.method, 0.0 if args.method == "dense" else
-                      args.sparsity, 0, args.epochs, args.ramp, args.lr,
-                      args.weight_init, args.variant, args.adam_eps,
-                      args.score_init, args.rescale, args.head,
-                      args.learn_scale, args.coats, "", args.restarts)
-        if args.recipe != "paper" and args.method != "dense":
-            base = with_recipe(base, args.recipe)
-        configs = [replace(base, seed=s) for s in args.seeds]
     index, count = args.shard
-    configs = configs[index::count]
+    configs = _configs(args)[index::count]
     todo = [c for c in configs
             if not record_done(args.out / f"{c.key()}.json")]
     if args.limit is not None:

@@ -39,20 +39,16 @@ README's "Deploying a ticket" paragraph from the committed CPU records.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, TypeVar
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.nn import GIN
-from torch_geometric.nn.conv import MessagePassing
 
 from benchmarks import cli, memory
 from benchmarks.data import load_planetoid
@@ -60,19 +56,17 @@ from benchmarks.markdown import replace_section
 from benchmarks.models import MODELS, build
 from benchmarks.records import device_name, write_record
 from torch_geometric_ugt import (EdgePopupSparsifier, __version__, backend,
-                                 squash, supermask)
-from torch_geometric_ugt.sparse_linear import (SparseLinear)
-from torch_geometric_ugt.supermask import LINEAR_TYPES
+                                 supermask)
 
-from benchmarks.sparse_crossover import (rotated, sync,
-                                         time_layers)
+from benchmarks.sparse_crossover import time_layers
 from benchmarks.sparse_inference_report import (DOCS, HEADLINE,
                                                 ms, report)
+from benchmarks.sparse_timing import (peaks, summarise,
+                                      time_variants, variants)
 
 ROOT = Path(__file__).parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SPARSITIES = (0.5, 0.9, 0.95, 0.99)
-VARIANTS = ("dense", "sparse", "torch_csr")
 SYNTHETIC = {  # nodes, features, edges per node, classes
     "synthetic-1M": (1_000_000, 256, 2, 16),
     "synthetic-20k": (20_000, 512, 2, 1024),
@@ -118,57 +112,6 @@ def load_graph(name: str, root: Optional[str]) -> Data:
     return load_planetoid(name, root)
 
 
-class Stopwatch:
-    """Wall time spent inside the linear layers and inside message passing
-    (``propagate``) of a model, through forward hooks."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.linear = 0.0
-        self.propagate = 0.0
-        self._start: Dict[int, float] = {}
-        for module in model.modules():
-            if isinstance(module, LINEAR_TYPES + (SparseLinear, )):
-                module.register_forward_pre_hook(self._enter)
-                module.register_forward_hook(self._leave_linear)
-            if isinstance(module, MessagePassing):
-                module.register_propagate_forward_pre_hook(self._enter)
-                module.register_propagate_forward_hook(self._leave_propagate)
-
-    def reset(self) -> None:
-        self.linear = self.propagate = 0.0
-
-    def _enter(self, module: torch.nn.Module, *args: Any) -> None:
-        self._start[id(module)] = time.perf_counter()
-
-    def _leave_linear(self, module: torch.nn.Module, *args: Any) -> None:
-        self.linear += time.perf_counter() - self._start[id(module)]
-
-    def _leave_propagate(self, module: torch.nn.Module, *args: Any) -> None:
-        self.propagate += time.perf_counter() - self._start[id(module)]
-
-
-def layer_choices(model: torch.nn.Module) -> List[Dict[str, Any]]:
-    """The masked linear layers of a sparse squashed model: sparse or not,
-    and their density."""
-    out = []
-    for name, module in model.named_modules():
-        if isinstance(module, SparseLinear):
-            out.append({"name": name, "sparse": True,
-                        "density": module.density})
-        elif isinstance(module, LINEAR_TYPES):
-            weight = module.weight
-            assert isinstance(weight, torch.Tensor)
-            out.append({"name": name, "sparse": False,
-                        "density": int(torch.count_nonzero(weight)) /
-                        weight.numel()})
-    return out
-
-
-def model_bytes(model: torch.nn.Module) -> int:
-    tensors = list(model.parameters()) + list(model.buffers())
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
 def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
              repeats: int, device: str = "cpu") -> Dict[str, Any]:
     """Times one (graph, model, hidden) at every sparsity; then measures
@@ -176,85 +119,25 @@ def run_case(case: Dict[str, Any], root: Optional[str], threads: int,
     torch.set_num_threads(threads)
     backend.set_backend("native")
     data = load_graph(case["graph"], root).to(device)
-    x, edge_index = data.x, data.edge_index
-    out_channels = data.num_classes
-    results = []
-    built = []
+    inputs = (data.x, data.edge_index)
+    results, built = [], []
     for sparsity in SPARSITIES:
         ticket = supermask(build_model(case["model"], data.num_features,
-                                       case["hidden"], out_channels),
+                                       case["hidden"], data.num_classes),
                            seed=0).to(device)
         EdgePopupSparsifier(ticket, sparsity=sparsity)
-        models = {"dense": squash(copy.deepcopy(ticket)).eval(),
-                  "sparse": squash(copy.deepcopy(ticket), sparse=True).eval(),
-                  "torch_csr": squash(ticket, sparse=True,
-                                      max_density=1.0).eval()}
-        paths = {"dense": "native", "sparse": "native", "torch_csr": "torch"}
-        watches = {k: Stopwatch(m) for k, m in models.items()}
-        total: Dict[str, List[float]] = {k: [] for k in VARIANTS}
-        linear: Dict[str, List[float]] = {k: [] for k in VARIANTS}
-        propagate: Dict[str, List[float]] = {k: [] for k in VARIANTS}
-        outputs = {}
-        with torch.inference_mode():
-            for round_ in range(repeats + 1):  # round 0 warms up
-                for name in rotated(VARIANTS, round_):
-                    backend.set_backend(paths[name])
-                    watch = watches[name]
-                    watch.reset()
-                    sync(device)
-                    start = time.perf_counter()
-                    out = models[name](x, edge_index)
-                    sync(device)
-                    elapsed = time.perf_counter() - start
-                    if round_ == 0:
-                        outputs[name] = out
-                        continue
-                    total[name].append(elapsed)
-                    linear[name].append(watch.linear)
-                    propagate[name].append(watch.propagate)
-                    del out
-        backend.set_backend("native")
-        want = outputs["dense"]
-        agree = {k: float((outputs[k].argmax(-1) == want.argmax(-1))
-                          .float().mean()) for k in ("sparse", "torch_csr")}
-        error = {k: float((outputs[k] - want).abs().max() /
-                          want.abs().max().clamp_min(1e-30))
-                 for k in ("sparse", "torch_csr")}
-        del outputs, want
-        med = {k: statistics.median(total[k]) for k in VARIANTS}
-        med_linear = {k: statistics.median(linear[k]) for k in VARIANTS}
-        med_propagate = {k: statistics.median(propagate[k])
-                         for k in VARIANTS}
-        results.append({
-            "sparsity": sparsity,
-            "median_s": med, "linear_s": med_linear,
-            "propagate_s": med_propagate,
-            "speedup": {k: med["dense"] / med[k] for k in VARIANTS},
-            "linear_speedup": {k: med_linear["dense"] / med_linear[k]
-                               for k in VARIANTS},
-            "linear_share_dense": med_linear["dense"] / med["dense"],
-            "propagate_share_dense": med_propagate["dense"] / med["dense"],
-            "prediction_agreement": agree,
-            "max_relative_error": error,
-            "model_bytes": {k: model_bytes(m) for k, m in models.items()},
-            "layers": layer_choices(models["sparse"]),
-        })
+        models = variants(ticket)
+        medians, outputs = time_variants(models, inputs, repeats, device)
+        results.append(summarise(sparsity, models, medians, outputs))
+        del outputs
         built.append(models)
     # peak memory, after every timing (it changes how memory is reused)
     released = memory.release_freed_memory()
-    with torch.inference_mode():
-        for result, models in zip(results, built):
-            peaks = {}
-            for name in VARIANTS:
-                backend.set_backend(
-                    "torch" if name == "torch_csr" else "native")
-                peaks[name] = memory.peak_extra_bytes(
-                    lambda: models[name](x, edge_index), device)
-            result["peak_extra_bytes"] = peaks
-    backend.set_backend("native")
+    for result, models in zip(results, built):
+        result["peak_extra_bytes"] = peaks(models, inputs, device)
     return {**case, "nodes": data.num_nodes,
             "edges": data.edge_index.size(1),
-            "features": data.num_features, "out_channels": out_channels,
+            "features": data.num_features, "out_channels": data.num_classes,
             "repeats": repeats, "memory_exact": released,
             "sparsities": results}
 
@@ -278,7 +161,7 @@ def repeats_for(case: Dict[str, Any], repeats: int) -> int:
         else repeats
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def _parser():
     p = cli.parser(__doc__)
     p.add_argument("--root", default=None,
                    help="data root (default: $UGT_DATA, else download)")
@@ -295,34 +178,24 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help="write docs/inference.md and README from records")
     p.add_argument("--case", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    device = args.device
-    if args.case:
-        result = run_case(json.loads(args.case), args.root, args.threads,
-                          args.repeats, device)
-        Path(args.out).write_text(json.dumps(result))
-        return
-    meta = {"device": device_name(torch.device(device)),
-            "device_kind": device, "threads": args.threads,
-            "torch": torch.__version__, "version": __version__}
-    if args.report:
-        inference = json.loads(
-            (RESULTS / "sparse-inference-cpu.json").read_text())
-        crossover = json.loads(
-            (RESULTS / "sparse-crossover-cpu.json").read_text())
-        text = report(inference, crossover)
-        replace_section(DOCS / "inference.md", "inference-results",
-                        text["inference"])
-        replace_section(ROOT / "README.md", "deploying", text["readme"])
-        print(text["readme"])
-        return
-    RESULTS.mkdir(exist_ok=True)
-    if args.crossover:
-        record = {**meta, "repeats": args.repeats,
-                  **time_layers(args.threads, args.repeats, device)}
-        write_record(RESULTS / f"sparse-crossover-{device}.json", record)
-        print(json.dumps(record["crossover"], indent=1))
-        return
+    return p
+
+
+def _write_report() -> None:
+    inference = json.loads(
+        (RESULTS / "sparse-inference-cpu.json").read_text())
+    crossover = json.loads(
+        (RESULTS / "sparse-crossover-cpu.json").read_text())
+    text = report(inference, crossover)
+    replace_section(DOCS / "inference.md", "inference-results",
+                    text["inference"])
+    replace_section(ROOT / "README.md", "deploying", text["readme"])
+    print(text["readme"])
+
+
+def _time_cases(args, meta: Dict[str, Any]) -> None:
+    """Times every case (of :obj:`args.graphs`), each in a child process,
+    and writes the record (replacing only those graphs' cases)."""
     chosen = [c for c in cases()
               if args.graphs is None or c["graph"] in args.graphs]
     done = []
@@ -336,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                   f"{r['speedup']['sparse']:.2f}x (linear "
                   f"{r['linear_speedup']['sparse']:.2f}x), torch CSR "
                   f"{r['speedup']['torch_csr']:.2f}x", flush=True)
-    path = RESULTS / f"sparse-inference-{device}.json"
+    path = RESULTS / f"sparse-inference-{args.device}.json"
     if args.graphs is not None and path.exists():  # update those graphs
         old = json.loads(path.read_text())["cases"]
         keep = [c for c in old if c["graph"] not in args.graphs]
@@ -346,6 +219,30 @@ def main(argv: Optional[List[str]] = None) -> None:
                                              c["hidden"])))
     write_record(path, {**meta, "repeats": args.repeats, "cases": done})
     print(f"wrote {path}")
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = _parser().parse_args(argv)
+    device = args.device
+    if args.case:
+        result = run_case(json.loads(args.case), args.root, args.threads,
+                          args.repeats, device)
+        Path(args.out).write_text(json.dumps(result))
+        return
+    if args.report:
+        _write_report()
+        return
+    meta = {"device": device_name(torch.device(device)),
+            "device_kind": device, "threads": args.threads,
+            "torch": torch.__version__, "version": __version__}
+    RESULTS.mkdir(exist_ok=True)
+    if args.crossover:
+        record = {**meta, "repeats": args.repeats,
+                  **time_layers(args.threads, args.repeats, device)}
+        write_record(RESULTS / f"sparse-crossover-{device}.json", record)
+        print(json.dumps(record["crossover"], indent=1))
+        return
+    _time_cases(args, meta)
 
 
 if __name__ == "__main__":

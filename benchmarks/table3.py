@@ -27,7 +27,6 @@ record exists is skipped.
 """
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -47,7 +46,7 @@ from benchmarks.table3_report import (ARCHS, DATASETS, MOLECULE_ARCH,
                                       RESULTS, SPARSITIES,
                                       table_arch)
 from benchmarks.train import train_dense
-from torch_geometric_ugt.search import search_ticket
+from torch_geometric_ugt.search import SearchResult, search_ticket
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
 
@@ -106,12 +105,11 @@ def texas_majority(root: Optional[str], out: Path = RESULTS) -> None:
             split=split, majority_class=majority, library=__version__))
 
 
-def run_mol(name: str, method: str, sparsity: float, seed: int,
-            epochs: int, root: Optional[str], arch: str = MOLECULE_ARCH,
-            device: torch.device = torch.device("cpu")) -> Dict:
+def _mol_data(name: str, seed: int, root: Optional[str]):
+    """The OGB molecule dataset, its loaders (batches of 32) and
+    evaluator."""
     from ogb.graphproppred import Evaluator, PygGraphPropPredDataset
     from torch_geometric.loader import DataLoader
-    from tqdm import tqdm  # an ogb dependency
     allow_pyg_in_torch_load()
     full = f"ogbg-{name}"
     folder = writable_root("ogb", full.replace("-", "_"), root)
@@ -121,61 +119,83 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
                              shuffle=k == "train",
                              generator=torch.Generator().manual_seed(seed))
                for k in ("train", "valid", "test")}
-    evaluator = Evaluator(full)
+    return dataset, loaders, Evaluator(full)
+
+
+def _train_epoch(model: torch.nn.Module, loader, opt, device) -> float:
+    model.train()
+    total = 0.0
+    for b in loader:
+        b = b.to(device)
+        opt.zero_grad()
+        out = model(b)
+        labelled = ~torch.isnan(b.y)
+        loss = F.binary_cross_entropy_with_logits(
+            out[labelled], b.y[labelled].float())
+        loss.backward()
+        opt.step()
+        total += float(loss.detach())
+    return total / max(1, len(loader))
+
+
+@torch.no_grad()
+def _rocauc(model: torch.nn.Module, loader, evaluator, device) -> float:
+    model.eval()
+    ys, preds = [], []
+    for b in loader:
+        preds.append(model(b.to(device)).cpu())
+        ys.append(b.y.cpu())
+    return float(evaluator.eval({"y_true": torch.cat(ys),
+                                 "y_pred": torch.cat(preds)})["rocauc"])
+
+
+def run_mol(name: str, method: str, sparsity: float, seed: int,
+            epochs: int, root: Optional[str], arch: str = MOLECULE_ARCH,
+            device: torch.device = torch.device("cpu")) -> Dict:
+    """ROC-AUC at the best validation epoch: the library's search loop
+    for UGTs (its ticket is the best epoch's), the same epochs trained
+    for the dense model."""
+    from tqdm import tqdm  # an ogb dependency
+    dataset, loaders, evaluator = _mol_data(name, seed, root)
     torch.manual_seed(seed)
     dense = method == "dense"
     model = MolGCN(dataset.num_tasks, dense, arch)
-    sp = None
+    params = model.parameters() if dense else model.to_ticket(seed)
+    model.to(device)
+    opt = torch.optim.Adam(params, lr=0.001 if dense else 0.01)
+
+    def train(epoch: int) -> float:
+        return _train_epoch(model, loaders["train"], opt, device)
+
+    def evaluate() -> List[float]:
+        return [_rocauc(model, loaders[k], evaluator, device)
+                for k in ("valid", "test")]
+    label = "dense" if dense else f"UGTs s={sparsity:g}"
+    bar = tqdm(total=epochs, desc=f"{name} {label} seed {seed}",
+               unit="epoch", leave=False)
     if dense:
-        model.to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=0.001)
+        result = SearchResult()
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            train(epoch)
+            val, test = evaluate()
+            result.epoch_times.append(time.perf_counter() - start)
+            if val > result.val_acc:
+                result.best_epoch, result.val_acc, result.test_acc = (
+                    epoch, val, test)
+            bar.update()
     else:
-        scores = model.to_ticket(seed)
-        model.to(device)
-        opt = torch.optim.Adam(scores, lr=0.01)
         sp = GlobalGradualSparsifier(model, opt, final_sparsity=sparsity,
                                      ramp_epochs=max(1, epochs // 2))
-
-    @torch.no_grad()
-    def rocauc(loader) -> float:
-        model.eval()
-        ys, preds = [], []
-        for b in loader:
-            preds.append(model(b.to(device)).cpu())
-            ys.append(b.y.cpu())
-        return float(evaluator.eval({"y_true": torch.cat(ys),
-                                     "y_pred": torch.cat(preds)})["rocauc"])
-
-    best = {"val": -1.0, "test": 0.0, "best_epoch": -1}
-    times = []
-    label = "dense" if dense else f"UGTs s={sparsity:g}"
-    for epoch in tqdm(range(epochs), desc=f"{name} {label} seed {seed}",
-                      unit="epoch", leave=False):
-        start = time.perf_counter()
-        if sp is not None:
-            sp.step(epoch)
-        model.train()
-        for b in loaders["train"]:
-            b = b.to(device)
-            opt.zero_grad()
-            out = model(b)
-            labelled = ~torch.isnan(b.y)
-            loss = F.binary_cross_entropy_with_logits(
-                out[labelled], b.y[labelled].float())
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
-        if sp is not None:
-            with sp.at_sparsity():
-                val = rocauc(loaders["valid"])
-                test = rocauc(loaders["test"]) if val > best["val"] else 0.0
-        else:
-            val = rocauc(loaders["valid"])
-            test = rocauc(loaders["test"]) if val > best["val"] else 0.0
-        if val > best["val"]:
-            best = {"val": val, "test": test, "best_epoch": epoch}
-    extra = {"realised_sparsity": sp.realised_sparsity()} if sp else {}
-    return dict(best, **extra, epoch_time_s=statistics.median(times))
+        result = search_ticket(model, None, opt, sp, epochs, train=train,
+                               evaluate=evaluate,
+                               on_epoch=lambda epoch, r: bar.update())
+    bar.close()
+    extra = ({} if dense else
+             {"realised_sparsity": result.realised_sparsity})
+    return dict(val=result.val_acc, test=result.test_acc,
+                best_epoch=result.best_epoch, **extra,
+                epoch_time_s=result.epoch_time)
 
 
 def configs(name: str, seeds: List[int]) -> List[tuple]:
