@@ -14,8 +14,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks import cli
 from benchmarks.markdown import replace_section
-from benchmarks.recipes import (recipe_results, restart_table,
-                               scale_section, selection_table)
+from benchmarks.recipe_report import (recipe_results, restart_table,
+                                      scale_section, selection_table)
+from benchmarks.recipes import label
 from benchmarks.records import read_records
 from benchmarks.experiments import (DEEP_SETTING, DEEP_SPARSITY,
                                   DEEP_WEIGHT_INIT, RECIPE_EXPERIMENTS,
@@ -99,9 +100,12 @@ def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
     inits, extra seeds) are not table cells, nor are the OOD and perturbed
     variants (Figures 6 and 7 read their own records)."""
     skipped = RECIPE_EXPERIMENTS + (() if include_quick else ("quick", ))
+    # the paper's search settings only: a cell groups records without
+    # them (`best` has its own section)
     wanted = {c.key() for name, configs in experiments().items()
               if name not in skipped for c in configs
-              if not c.variant and not name.startswith("probe")}
+              if not c.variant and not name.startswith("probe")
+              and label(asdict(c)) == "paper"}
     groups: Dict[Key, List[dict]] = defaultdict(list)
     for r in read_records(out, "*.json"):
         if r["key"] not in wanted:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -53,15 +53,16 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(mode: str, nodes: int, hidden: int, layers: int, method: str,
-            steps: int, threads: int) -> Dict:
+def _setup(mode: str, nodes: int, hidden: int, layers: int, method: str,
+           steps: int):
+    """The synthetic graph, the model (masked for UGTs), its optimizer and
+    sparsifier, the parameter count and the memory the data took."""
     from torch_geometric.data import Data
     from torch_geometric.nn import GCN, GraphSAGE
 
     from benchmarks.synthetic_ogb import synthetic_graph
     from torch_geometric_ugt import (GlobalGradualSparsifier,
                                      score_parameters, supermask)
-    torch.set_num_threads(threads)
     g = synthetic_graph(nodes, FEATURES, CLASSES, DEGREE, seed=0)
     data = Data(x=torch.from_numpy(g["x"]),
                 edge_index=torch.from_numpy(g["edge_index"]),
@@ -76,6 +77,7 @@ def measure(mode: str, nodes: int, hidden: int, layers: int, method: str,
     base_mib = rss_mib()
     torch.manual_seed(0)
     params = sum(p.numel() for p in model.parameters())
+    sparsifier = None
     if method == "ugt":
         supermask(model, seed=0)
         optimizer = torch.optim.Adam(score_parameters(model), lr=0.01)
@@ -84,24 +86,32 @@ def measure(mode: str, nodes: int, hidden: int, layers: int, method: str,
                                              ramp_epochs=steps)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-        sparsifier = None
+    return data, model, optimizer, sparsifier, params, base_mib
 
+
+def _batches(mode: str, data, nodes: int, layers: int) -> Iterator[Tuple]:
+    """(x, adjacency, y, seed nodes) per step, endlessly: the whole graph
+    (full batch) or NeighborLoader's mini-batches."""
     if mode == "fullbatch":
-        def batches():
-            while True:
-                yield data.x, data.adj_t, data.y, nodes
-    else:
-        from torch_geometric.loader import NeighborLoader
-        loader = NeighborLoader(data, num_neighbors=[FANOUT] * layers,
-                                batch_size=BATCH, shuffle=True)
+        while True:
+            yield data.x, data.adj_t, data.y, nodes
+    from torch_geometric.loader import NeighborLoader
+    loader = NeighborLoader(data, num_neighbors=[FANOUT] * layers,
+                            batch_size=BATCH, shuffle=True)
+    while True:
+        for b in loader:
+            yield b.x, b.edge_index, b.y, b.batch_size
 
-        def batches():
-            while True:
-                for b in loader:
-                    yield b.x, b.edge_index, b.y, b.batch_size
 
+def measure(mode: str, nodes: int, hidden: int, layers: int, method: str,
+            steps: int, threads: int) -> Dict:
+    """The median time of an optimizer step (mask selection included) and
+    the peak memory."""
+    torch.set_num_threads(threads)
+    data, model, optimizer, sparsifier, params, base_mib = _setup(
+        mode, nodes, hidden, layers, method, steps)
     times: List[float] = []
-    stream = batches()
+    stream = _batches(mode, data, nodes, layers)
     for step in range(steps + 2):  # two warm-up steps
         x, adj, y, n = next(stream)
         start = time.perf_counter()
@@ -164,6 +174,31 @@ def _exponent(xs: List[float], ys: List[float]) -> float:
     return _slope([math.log(x) for x in xs], [math.log(y) for y in ys])
 
 
+def _growth(pairs: Dict[tuple, Dict[str, Dict]]) -> List[str]:
+    """Fitted growth with the number of nodes: step time per mode and
+    method, and the full-batch search's memory per node."""
+    growth: List[str] = []
+    for mode in ("minibatch", "fullbatch"):
+        rows = sorted((k[1], v) for k, v in pairs.items()
+                      if k[0] == mode and k[2] == 128 and k[3] == 2)
+        if len(rows) >= 2:
+            for method in ("ugt", "dense"):
+                exponent = _exponent([n for n, _ in rows],
+                                     [v[method]["step_s"] for _, v in rows])
+                growth.append(f"{mode} {method}: step time ∝ N^{exponent:.2f}")
+            if mode == "fullbatch":
+                per_node = _slope([n for n, _ in rows],
+                                  [v["ugt"]["peak_rss_mib"] for _, v in rows])
+                last, top = rows[-1]
+                fits = last + (MEMORY_MIB - top["ugt"]["peak_rss_mib"]) \
+                    / per_node
+                growth.append(f"fullbatch ugt: peak memory grows by "
+                              f"{per_node * 1024:.1f} KiB per node (so "
+                              f"{MEMORY_MIB / 1024:.0f} GiB holds about "
+                              f"{fits / 1e6:.1f} million nodes)")
+    return growth
+
+
 def report(path: Path = RESULTS, doc: Path = DOC, plot: Path = PLOT) -> str:
     """Table, fitted growth laws and plot of the records, into docs."""
     records = json.loads(path.read_text())["records"]
@@ -189,25 +224,7 @@ def report(path: Path = RESULTS, doc: Path = DOC, plot: Path = PLOT) -> str:
             f"{u['us_per_seed_node']:.2f} | {u['peak_rss_mib']:.0f} MiB | "
             f"{d['peak_rss_mib']:.0f} MiB | "
             f"{u['peak_rss_mib'] - d['peak_rss_mib']:+.0f} MiB |")
-    growth = []
-    for mode in ("minibatch", "fullbatch"):
-        rows = sorted((k[1], v) for k, v in pairs.items()
-                      if k[0] == mode and k[2] == 128 and k[3] == 2)
-        if len(rows) >= 2:
-            for method in ("ugt", "dense"):
-                exponent = _exponent([n for n, _ in rows],
-                                     [v[method]["step_s"] for _, v in rows])
-                growth.append(f"{mode} {method}: step time ∝ N^{exponent:.2f}")
-            if mode == "fullbatch":
-                per_node = _slope([n for n, _ in rows],
-                                  [v["ugt"]["peak_rss_mib"] for _, v in rows])
-                last, top = rows[-1]
-                fits = last + (MEMORY_MIB - top["ugt"]["peak_rss_mib"]) \
-                    / per_node
-                growth.append(f"fullbatch ugt: peak memory grows by "
-                              f"{per_node * 1024:.1f} KiB per node (so "
-                              f"{MEMORY_MIB / 1024:.0f} GiB holds about "
-                              f"{fits / 1e6:.1f} million nodes)")
+    growth = _growth(pairs)
     text = "\n".join(lines) + "\n\nFitted growth with the number of nodes " \
         "N (least squares; exponents on log-log): " + "; ".join(growth) + "."
     smallest = min(nodes for _, nodes, _, _ in pairs)

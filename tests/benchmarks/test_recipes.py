@@ -1,5 +1,6 @@
 from benchmarks.experiments import experiments
-from benchmarks.recipes import BUDGET, recipe_results
+from benchmarks.recipe_report import recipe_results
+from benchmarks.recipes import BUDGET
 
 
 def _record(seed, recipe_fields, test_acc, restarts=None):
@@ -43,3 +44,21 @@ def test_the_budget_experiment_spends_the_whole_budget_on_restarts():
     configs = experiments()["budget"]
     assert configs and all(c.restarts == BUDGET and c.recipe == "best"
                            and c.seed >= 10 for c in configs)
+
+
+def test_the_paper_tables_never_mix_in_other_search_settings(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from benchmarks.experiments import with_recipe
+    from benchmarks.reproduction_report import load
+    paper = next(c for c in experiments()["recipes"]
+                 if c.model == "GCN" and c.layers == 2
+                 and c.method == "ugt" and c.recipe == "paper")
+    for cfg, acc in ((paper, 0.5), (with_recipe(paper, "best"), 0.9)):
+        record = dict(key=cfg.key(), config=asdict(cfg), test_acc=acc,
+                      val_acc=acc)
+        (tmp_path / f"{cfg.key()}.json").write_text(json.dumps(record))
+    groups = load(tmp_path)
+    [(key, records)] = groups.items()
+    assert [r["test_acc"] for r in records] == [0.5]
