@@ -2,21 +2,18 @@
 ``python -m benchmarks.reproduce``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
+from benchmarks.config import WEIGHT_INIT as WEIGHT_INIT  # re-exported
+from benchmarks.config import Config as Config  # re-exported
+from benchmarks.config import grid
 from benchmarks.models import MODELS
 from benchmarks.recipes import BEST, BUDGET
 from benchmarks.recipes import settings as recipe_settings
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
-# Weight init of the frozen weights, chosen per architecture on VALIDATION
-# accuracy (Cora, 2 layers; see docs/reproduction.md): signed-constant
-# helps GCN, Kaiming-uniform (the authors' default) is better for GAT; GIN
-# keeps the authors' default (not compared yet).
-WEIGHT_INIT = {"GCN": "signed_constant", "GAT": "kaiming_uniform",
-               "GIN": "kaiming_uniform"}
 DEEP_SPARSITY = 0.04
 DEEP_WEIGHT_INIT = "kaiming_uniform"
 DEEP_LR = 0.005
@@ -55,99 +52,6 @@ SCALE_PROBES_KEPT = (("", "", False), ("global", "", False),
                      ("", "temp", False), ("global", "temp", False),
                      ("", "", True), ("global", "", True))
 PROBES = Path(__file__).parent / "results" / "ticket-probes"
-
-
-@dataclass(frozen=True)
-class Config:
-    dataset: str
-    model: str
-    layers: int
-    hidden: int
-    method: str
-    sparsity: float
-    seed: int
-    epochs: int = 400
-    ramp: int = 200
-    lr: float = 0.01
-    weight_init: str = ""
-    # "" (the plain task), "ood" (leave-out-classes OOD detection, Fig. 6),
-    # "feat<R>" / "edge<R>" (a fraction R of nodes / edges perturbed,
-    # Fig. 7 / 8)
-    variant: str = ""
-    # Adam's epsilon of the search (the dense baseline keeps 1e-8)
-    adam_eps: float = 1e-8
-    # initialisation of the scores (torch_geometric_ugt.init.SCORE_INITS)
-    score_init: str = "kaiming_uniform"
-    # the sparsifier's weight scale ("" none, "global", "layer")
-    rescale: str = ""
-    # the output head (benchmarks.models.HEADS, or "tau<T>")
-    head: str = ""
-    # a learnable scale per masked weight (supermask(learn_scale=True))
-    learn_scale: bool = False
-    # multicoated masks: this many coats (the sparsifiers' coats)
-    coats: int = 1
-    # iterative re-randomization of the pruned weights (IteRand), a probe:
-    # "p<P>-r<R>" re-draws a share R of them every P epochs
-    iterand: str = ""
-    # best of this many searches by validation accuracy (restart r uses
-    # torch_geometric_ugt.restart_seed(seed, r); restart 0 is the plain run)
-    restarts: int = 1
-    # the recipe that chose these settings ("paper", or "best": RECIPES);
-    # a label in the record, not part of the key
-    recipe: str = "paper"
-
-    def __post_init__(self) -> None:
-        if self.method == "dense":  # no scores: one record whatever asked
-            object.__setattr__(self, "score_init", "kaiming_uniform")
-        if self.restarts < 1:
-            raise ValueError(f"restarts must be >= 1; got {self.restarts}.")
-        if self.restarts > 1 and self.variant:
-            raise ValueError("restarts are for the plain task: the OOD and "
-                             "perturbation variants score the searched "
-                             "model during the search.")
-        if not self.weight_init:
-            object.__setattr__(self, "weight_init",
-                               WEIGHT_INIT.get(self.model, "kaiming_uniform"))
-
-    def key(self) -> str:
-        sparsity = "dense" if self.method == "dense" else f"s{self.sparsity:g}"
-        variant = f"-{self.variant}" if self.variant else ""
-        # settings added later are in the key only when not the default,
-        # so the records of before keep their keys
-        ramp = f"-r{self.ramp}" if self.ramp != 200 else ""
-        eps = f"-eps{self.adam_eps:g}" if self.adam_eps != 1e-8 else ""
-        scores = (f"-scores_{self.score_init}"
-                  if self.score_init != "kaiming_uniform" else "")
-        scores += f"-rescale_{self.rescale}" if self.rescale else ""
-        scores += f"-head_{self.head}" if self.head else ""
-        scores += "-learnscale" if self.learn_scale else ""
-        scores += f"-coats{self.coats}" if self.coats != 1 else ""
-        scores += f"-iterand_{self.iterand}" if self.iterand else ""
-        scores += f"-R{self.restarts}" if self.restarts != 1 else ""
-        return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
-                f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
-                f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")
-
-
-def grid(datasets: Iterable[str], models: Iterable[str],
-         layers: Iterable[int], hidden: int, methods: Iterable[str],
-         sparsities: Iterable[float], seeds: Iterable[int],
-         **kwargs) -> List[Config]:
-    out = []
-    for d in datasets:
-        for m in models:
-            for n in layers:
-                for method in methods:
-                    levels = [0.0] if method == "dense" else sparsities
-                    for s in levels:
-                        for seed in seeds:
-                            # the dense baseline keeps standard training
-                            extra = dict(kwargs)
-                            if method == "dense":
-                                extra.update(lr=0.01, adam_eps=1e-8)
-                            out.append(Config(d, m, n, hidden, method, s,
-                                              seed, **extra))
-    return out
 
 
 def deep_grid(datasets: Iterable[str], model: str,
@@ -230,9 +134,10 @@ def recipe_queue() -> List[Config]:
     return list(unique.values())
 
 
-def experiments() -> Dict[str, List[Config]]:
+def _paper_experiments() -> Dict[str, List[Config]]:
+    """The paper's tables and figures under its protocol."""
     seeds3, seeds5 = range(3), range(5)
-    out = {
+    return {
         # CI: a few epochs, tiny widths, every method.
         "quick": grid(["Cora"], MODELS, [2], 16, METHODS, [0.5], [0],
                       epochs=6, ramp=3)
@@ -264,6 +169,13 @@ def experiments() -> Dict[str, List[Config]]:
                                ["ugt", "edge-popup", "dense"], [0.9],
                                seeds3, variant=v)],
         "table1": deep_grid(["Cora", "CiteSeer"], "GCN", seeds5),
+        "table6": deep_grid(["Cora"], "GAT", seeds5),
+    }
+
+
+def _recipe_experiments() -> Dict[str, List[Config]]:
+    """The recipes on held-out seeds."""
+    return {
         # The recipes on held-out seeds (10-14; 10-19 in KEY_CELLS), and
         # the trained dense models there
         "paper-heldout": recipe_experiments("paper")
@@ -280,6 +192,12 @@ def experiments() -> Dict[str, List[Config]]:
         # cells first and each cell's two recipes side by side, so a
         # runner stopped half-way leaves comparable cells
         "recipes": recipe_queue(),
+    }
+
+
+def _probe_experiments() -> Dict[str, List[Config]]:
+    """The probes that chose ``best`` (seeds 0-9), and their queue."""
+    out = {
         # Ticket recipes: the scale levers on validation, seeds 0-9
         # (written to benchmarks/results/ticket-probes)
         "probe-scale": [c for model in ("GCN", "GIN", "GAT")
@@ -301,7 +219,6 @@ def experiments() -> Dict[str, List[Config]]:
         "probe-iterand": [c for iterand in ITERAND_PROBES
                           for c in follow_up(("GCN", "GAT"),
                                              iterand=iterand)],
-        "table6": deep_grid(["Cora"], "GAT", seeds5),
     }
     # What the probe runners work through, in order: the follow-ups of
     # the models whose scale is chosen (benchmarks.recipes.BEST), the
@@ -314,6 +231,12 @@ def experiments() -> Dict[str, List[Config]]:
         + [c for name in follow for c in out[name]
            if c.model not in chosen])
     return out
+
+
+def experiments() -> Dict[str, List[Config]]:
+    """Every named experiment (``python -m benchmarks.reproduce list``)."""
+    return {**_paper_experiments(), **_recipe_experiments(),
+            **_probe_experiments()}
 
 
 COAT_PROBES = (2, 3)
