@@ -101,6 +101,8 @@ def _setting(row: Dict) -> str:
              f"lr {row['lr']:g}" if "lr" in row else "lr not recorded"]
     if row["method"] == "ugt":
         parts += [f"sparsity {row['sparsity']:g}"]
+        if "search" not in row:  # the first records: see the file name
+            parts += ["search settings not recorded"]
         parts += ["learned temperature"] if search.get("temperature") else []
         parts += ([f"rescale {search['rescale']}"] if search.get("rescale")
                   else [])

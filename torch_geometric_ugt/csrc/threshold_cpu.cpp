@@ -317,7 +317,8 @@ void select(const std::vector<const float*>& data,
 // (shared, above), then one merged pass 2: each key's level is the number
 // of coats whose threshold bin lies below it, written at once, and the
 // keys in any coat's bin are gathered (tagged with that level) and
-// finished per coat as in select(). So C coats cost about one selection.
+// finished per coat as in select(): one pass over the scores for all
+// coats (docs/kernel.md measures the cost against one selection).
 struct CoatCut {
   uint32_t bin;        // the top bin holding the k-th smallest
   int64_t below;       // keys below that bin
