@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -31,7 +30,7 @@ import torch
 from benchmarks import cli, memory
 from benchmarks.kernel_coats import (coats_report, make_inputs,
                                      measure_coats)
-from benchmarks.sparse_crossover import sync
+from benchmarks.sparse_crossover import interleaved_medians
 from benchmarks.markdown import replace_section
 from torch_geometric_ugt import __version__, backend
 from torch_geometric_ugt.threshold import (prune_smallest_,
@@ -109,20 +108,12 @@ def measure(device: str, threads: int, sizes: List[int],
     for tensors in SPLITS:
         for n in sizes:
             scores, masks, k = make_inputs(n, tensors, device)
-            times: Dict[str, List[float]] = {m: [] for m in METHODS}
             reps = repeats if n <= 10_000_000 else max(2, repeats // 2)
-            for method in METHODS.values():  # warm-up (and kernel build)
-                method(scores, masks, k)
-            for _ in range(reps):
-                for name, method in METHODS.items():
-                    sync(device)
-                    start = time.perf_counter()
-                    method(scores, masks, k)
-                    sync(device)
-                    times[name].append(time.perf_counter() - start)
+            medians = interleaved_medians(
+                {name: partial(method, scores, masks, k)
+                 for name, method in METHODS.items()}, reps, device)
             memory = {name: probe(name, n, tensors, device, threads)
                        for name in METHODS}
-            medians = {m: statistics.median(t) for m, t in times.items()}
             fastest_torch = min(v for m, v in medians.items()
                                 if m not in ("native", "reference"))
             record = {

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
-import time
+from functools import partial
 from pathlib import Path
 from typing import Dict, List
 
 import torch
 
-from benchmarks.sparse_crossover import sync
+from benchmarks.sparse_crossover import interleaved_medians
 from torch_geometric_ugt import __version__, backend
 from torch_geometric_ugt.threshold import prune_smallest_
 
@@ -47,17 +46,9 @@ def measure_coats(device: str, threads: int, sizes: List[int],
             calls = {"1": torch.tensor(k)}
             calls.update({str(c): torch.tensor(coat_counts(n, c))
                           for c in coat_numbers})
-            times: Dict[str, List[float]] = {c: [] for c in calls}
-            for counts in calls.values():  # warm-up (and kernel build)
-                prune_smallest_(scores, masks, counts)
-            for _ in range(repeats):
-                for name, counts in calls.items():
-                    sync(device)
-                    start = time.perf_counter()
-                    prune_smallest_(scores, masks, counts)
-                    sync(device)
-                    times[name].append(time.perf_counter() - start)
-            medians = {c: statistics.median(t) for c, t in times.items()}
+            medians = interleaved_medians(
+                {name: partial(prune_smallest_, scores, masks, counts)
+                 for name, counts in calls.items()}, repeats, device)
             ratios = {c: medians[c] / medians["1"] for c in medians}
             records.append({"n": n, "scores": scores_kind,
                             "median_s": medians, "ratio_to_one": ratios})

@@ -37,6 +37,23 @@ def rotated(items: Sequence[T], round_: int) -> List[T]:
     return list(items[turn:]) + list(items[:turn])
 
 
+def interleaved_medians(calls: Dict[str, Callable[[], Any]], repeats: int,
+                        device: str) -> Dict[str, float]:
+    """Median seconds of each call over :obj:`repeats` interleaved rounds
+    (after one warm-up round), each round in :func:`rotated` order."""
+    for call in calls.values():  # warm-up (and kernel builds)
+        call()
+    times: Dict[str, List[float]] = {name: [] for name in calls}
+    for round_ in range(repeats):
+        for name in rotated(list(calls), round_):
+            sync(device)
+            start = time.perf_counter()
+            calls[name]()
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def time_layers(threads: int, repeats: int,
                 device: str = "cpu") -> Dict[str, Any]:
     """--crossover: single layers over a grid of densities (the native
