@@ -46,7 +46,7 @@ from benchmarks.table3_report import (ARCHS, DATASETS, MOLECULE_ARCH,
                                       RESULTS, SPARSITIES,
                                       table_arch)
 from benchmarks.train import train_dense
-from torch_geometric_ugt.search import SearchResult, search_ticket
+from torch_geometric_ugt.search import search_ticket
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
 
@@ -174,16 +174,9 @@ def run_mol(name: str, method: str, sparsity: float, seed: int,
     bar = tqdm(total=epochs, desc=f"{name} {label} seed {seed}",
                unit="epoch", leave=False)
     if dense:
-        result = SearchResult()
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            train(epoch)
-            val, test = evaluate()
-            result.epoch_times.append(time.perf_counter() - start)
-            if val > result.val_acc:
-                result.best_epoch, result.val_acc, result.test_acc = (
-                    epoch, val, test)
-            bar.update()
+        result = train_dense(model, None, opt, epochs, train=train,
+                             evaluate=evaluate,
+                             on_epoch=lambda epoch, r: bar.update())
     else:
         sp = GlobalGradualSparsifier(model, opt, final_sparsity=sparsity,
                                      ramp_epochs=max(1, epochs // 2))

@@ -8,26 +8,27 @@ from typing import Optional
 import torch
 from torch_geometric.data import Data
 
-from torch_geometric_ugt.search import (EpochHook, SearchResult, evaluate,
-                                        graph_input, train_step)
+from torch_geometric_ugt.search import (EpochHook, Evaluate, SearchResult,
+                                        TrainEpoch, task_functions)
 
 
-def train_dense(model: torch.nn.Module, data: Data,
+def train_dense(model: torch.nn.Module, data: Optional[Data],
                 optimizer: torch.optim.Optimizer, epochs: int,
-                on_epoch: Optional[EpochHook] = None) -> SearchResult:
-    """Standard training; test accuracy at the best validation epoch."""
+                on_epoch: Optional[EpochHook] = None, *,
+                train: Optional[TrainEpoch] = None,
+                evaluate: Optional[Evaluate] = None) -> SearchResult:
+    """Standard training; test accuracy at the best validation epoch. By
+    default one full-batch step per epoch on :obj:`data`; :obj:`train` and
+    :obj:`evaluate` replace both, as in :func:`search_ticket`."""
+    train, evaluate = task_functions(model, data, optimizer, train,
+                                     evaluate)
     result = SearchResult()
-    adj = graph_input(data)
     for epoch in range(epochs):
         start = time.perf_counter()
-        loss = train_step(model, data, adj, optimizer)
-        val, test = evaluate(model, data, adj)
-        result.epoch_times.append(time.perf_counter() - start)
-        result.epochs += 1
-        result.log(epoch, epochs, loss, val, test)
-        if val > result.val_acc:
-            result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
-                                                                  test)
+        loss = train(epoch)
+        val, test = evaluate()
+        result.add_epoch(epoch, epochs, time.perf_counter() - start, loss,
+                         val, test)
         if on_epoch is not None:
             on_epoch(epoch, result)
     return result

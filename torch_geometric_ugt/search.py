@@ -78,6 +78,20 @@ class SearchResult:
                                 ("test", round(test, 4))):
                 self.curve[name].append(value)
 
+    def add_epoch(self, epoch: int, epochs: int, seconds: float,
+                  loss: float, val: float, test: float) -> bool:
+        r"""Counts :obj:`epoch` (its time, the curve) and keeps it when its
+        validation accuracy is the best yet (ties keep the earlier);
+        returns whether it did.
+        """
+        self.epoch_times.append(seconds)
+        self.epochs += 1
+        self.log(epoch, epochs, loss, val, test)
+        if val > self.val_acc:
+            self.best_epoch, self.val_acc, self.test_acc = epoch, val, test
+            return True
+        return False
+
     @property
     def epoch_time(self) -> float:
         r"""The median epoch time in seconds."""
@@ -124,10 +138,25 @@ def ticket_epoch(model: torch.nn.Module, data: Any, adj: Any,
     evaluate at the FINAL sparsity (also during the ramp). Returns the
     validation accuracy, the test accuracy and the training loss.
     """
-    sparsifier.step(epoch)
-    loss = train_step(model, data, adj, optimizer)
+    val, test, loss = _protocol_epoch(
+        sparsifier, epoch, lambda epoch: train_step(model, data, adj,
+                                                    optimizer),
+        lambda: evaluate(model, data, adj))
+    return [val, test, loss]
+
+
+def _protocol_epoch(sparsifier: SupermaskSparsifier, epoch: int,
+                    train: Callable[[int], float],
+                    evaluate: Callable[[], Sequence[float]],
+                    advance_schedule: bool = True) -> Tuple[float, float,
+                                                            float]:
+    # advance the schedule, train, evaluate at the FINAL sparsity
+    if advance_schedule:
+        sparsifier.step(epoch)
+    loss = train(epoch)
     with sparsifier.at_sparsity():
-        return evaluate(model, data, adj) + [loss]
+        val, test = evaluate()
+    return val, test, loss
 
 
 EpochHook = Callable[[int, SearchResult], None]
@@ -145,12 +174,33 @@ r""":obj:`evaluate()`: validation and test accuracy of the model as it is
 (the search calls it at the final sparsity)."""
 
 
-def _full_batch(model: torch.nn.Module, data: Any,
-                optimizer: torch.optim.Optimizer
-                ) -> Tuple[TrainEpoch, Evaluate]:
+def full_batch(model: torch.nn.Module, data: Any,
+               optimizer: torch.optim.Optimizer
+               ) -> Tuple[TrainEpoch, Evaluate]:
+    r"""The :obj:`train` and :obj:`evaluate` of full-batch node
+    classification on :obj:`data` (:func:`train_step`, :func:`evaluate`):
+    the default of :func:`search_ticket`.
+    """
     adj = graph_input(data)
     return (lambda epoch: train_step(model, data, adj, optimizer),
             lambda: evaluate(model, data, adj))
+
+
+def task_functions(model: torch.nn.Module, data: Any,
+                   optimizer: torch.optim.Optimizer,
+                   train: Optional[TrainEpoch],
+                   evaluate: Optional[Evaluate]
+                   ) -> Tuple[TrainEpoch, Evaluate]:
+    r""":obj:`train` and :obj:`evaluate` when both are given (a custom
+    task), :func:`full_batch` on :obj:`data` when neither is; one without
+    the other is refused.
+    """
+    if train is not None and evaluate is not None:
+        return train, evaluate
+    if train is not None or evaluate is not None:
+        raise ValueError("Pass both train and evaluate (a custom task) or "
+                         "neither (full-batch node classification).")
+    return full_batch(model, data, optimizer)
 
 
 def search_ticket(model: torch.nn.Module, data: Any,
@@ -176,33 +226,22 @@ def search_ticket(model: torch.nn.Module, data: Any,
     :obj:`data.val_mask` / :obj:`data.test_mask` (:func:`ticket_epoch`);
     pass both for mini-batch training or another task.
     """
-    if (train is None) != (evaluate is None):
-        raise ValueError("Pass both train and evaluate (a custom task) or "
-                         "neither (full-batch node classification).")
-    if train is None or evaluate is None:
-        train, evaluate = _full_batch(model, data, optimizer)
+    train, evaluate = task_functions(model, data, optimizer, train,
+                                     evaluate)
     result = SearchResult()
     best_scores: List[Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        if advance_schedule:
-            sparsifier.step(epoch)
-        loss = train(epoch)
-        with sparsifier.at_sparsity():
-            val, test = evaluate()
-        result.epoch_times.append(time.perf_counter() - start)
-        result.epochs += 1
-        result.log(epoch, epochs, loss, val, test)
-        if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
-            best = max(val, result.val_acc)
-            print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
-                  f"test {100 * test:.1f} (best val {100 * best:.1f})",
-                  flush=True)
-        if val > result.val_acc:
-            result.best_epoch, result.val_acc, result.test_acc = (epoch, val,
-                                                                  test)
+        val, test, loss = _protocol_epoch(sparsifier, epoch, train,
+                                          evaluate, advance_schedule)
+        if result.add_epoch(epoch, epochs, time.perf_counter() - start,
+                            loss, val, test):
             best_scores = [w.parametrization.scores.detach().clone()
                            for w in sparsifier.weights]
+        if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
+            print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
+                  f"test {100 * test:.1f} (best val "
+                  f"{100 * result.val_acc:.1f})", flush=True)
         if on_epoch is not None:
             on_epoch(epoch, result)
     # The selected ticket: the best epoch's scores at the final sparsity
