@@ -1,11 +1,9 @@
 """A ticket in a deep GCNII (GCN2Conv, its intended use): a 16-layer GCNII
 on Cora, searched at a sparsity, beside the same architecture trained.
-
-    python -m benchmarks.gcnii --root ../shared/datasets
-
-Writes benchmarks/results/gcnii.json (one entry per seed and method) and
-prints mean ± std of test accuracy at the best validation epoch. The
-committed records (``--report`` writes their table into docs/api.md):
+Writes ``--out`` (default benchmarks/results/gcnii.json; one entry per
+seed and method) and prints mean ± std of test accuracy at the best
+validation epoch. The committed records (``--report`` writes their table
+into docs/api.md):
 
     python -m benchmarks.gcnii --root ../shared/datasets --methods ugt \
         --temperature --rescale global --hidden 256 --lr 0.05 --epochs 200

@@ -80,19 +80,8 @@ def time_layers(threads: int, repeats: int,
                     "dense": functools.partial(F.linear, x, weight)}
                 for name, fn in methods.items():
                     calls[name] = functools.partial(fn, x, *operands)
-                times: Dict[str, List[float]] = {k: [] for k in calls}
                 with torch.inference_mode():
-                    for round_ in range(repeats + 1):
-                        for name, call in rotated(list(calls.items()),
-                                                  round_):
-                            sync(device)
-                            start = time.perf_counter()
-                            call()
-                            sync(device)
-                            if round_:
-                                times[name].append(time.perf_counter() -
-                                                   start)
-                med = {k: statistics.median(v) for k, v in times.items()}
+                    med = interleaved_medians(calls, repeats, device)
                 rows.append({"nodes": nodes, "in": in_features,
                              "out": out_features, "density": density,
                              "nnz": layer.nnz, "median_s": med})
