@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch_geometric.nn import GCN2Conv
 
 from benchmarks import cli
+from benchmarks.records import write_record
 from benchmarks.data import load_planetoid
 from benchmarks.markdown import percent_pm, replace_section
 from benchmarks.train import train_dense
@@ -161,7 +162,7 @@ def main(argv: List[str] | None = None) -> None:
     data = load_planetoid(args.dataset, args.root, adjacency="sparse_tensor")
     rows = [run(data, method, seed, args)
             for method in args.methods for seed in args.seeds]
-    args.out.write_text(json.dumps(rows, indent=1) + "\n")
+    write_record(args.out, rows)
     for method in args.methods:
         acc = [r["test_acc"] for r in rows if r["method"] == method]
         val = [r["val_acc"] for r in rows if r["method"] == method]

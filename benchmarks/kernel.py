@@ -32,6 +32,7 @@ from benchmarks.kernel_coats import (coats_report, make_inputs,
                                      measure_coats)
 from benchmarks.sparse_crossover import interleaved_medians
 from benchmarks.markdown import replace_section
+from benchmarks.records import write_record
 from torch_geometric_ugt import __version__, backend
 from torch_geometric_ugt.threshold import (prune_smallest_,
                                            prune_smallest_reference_)
@@ -236,12 +237,12 @@ def main(argv: List[str] | None = None) -> None:
         result = measure_coats(device, args.threads, sizes, args.coats,
                                args.repeats)
         out = RESULTS / f"kernel-coats-{device}.json"
-        out.write_text(json.dumps(result, indent=1))
+        write_record(out, result)
         print(f"wrote {out}")
         return
     result = measure(device, args.threads, args.sizes, args.repeats)
     out = RESULTS / f"kernel-{device}.json"
-    out.write_text(json.dumps(result, indent=1))
+    write_record(out, result)
     print(f"wrote {out}")
 
 

@@ -10,6 +10,8 @@ import statistics
 from pathlib import Path
 from typing import Sequence
 
+from benchmarks.records import write_atomic
+
 
 def mean_std(values: Sequence[float]) -> str:
     """A table cell: ``mean ± std (count)`` to one decimal, ``value (1)``
@@ -40,7 +42,7 @@ def replace_section(path: Path, name: str, text: str) -> None:
                          f"where the section belongs.")
     head, rest = body.split(start)
     _, tail = rest.split(end)
-    path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+    write_atomic(path, f"{head}{start}\n{text}\n{end}{tail}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ in the paper's protocol; evaluation samples neighbours like training
 """
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from pathlib import Path
@@ -28,6 +27,7 @@ from torch_geometric.loader import NeighborLoader
 from torch_geometric.nn import GraphSAGE
 
 from benchmarks import cli
+from benchmarks.records import write_record
 from benchmarks.data import load_ogbn
 from torch_geometric_ugt import (GlobalGradualSparsifier, __version__,
                                  score_parameters, supermask)
@@ -174,7 +174,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         f"{name}-SAGE-L{args.layers}-W{args.hidden}-s{args.sparsity:g}-"
         f"seed{args.seed}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1, default=str))
+    write_record(out, record)
     print(f"{name}: test {100 * record['test_acc']:.2f} % at best val "
           f"{100 * record['val_acc']:.2f} % (epoch {record['epoch']}), "
           f"realised sparsity {record['realised_sparsity']:.4f}; "

@@ -12,13 +12,26 @@ from typing import Any, Dict, Iterator, List
 import torch
 
 
-def write_record(path: Path, record: Dict[str, Any]) -> None:
-    """Writes :obj:`record` to :obj:`path` so that the file is either
-    complete or absent, even when two runners race for the same record
-    (each writes its own temporary file, then renames it)."""
+def write_atomic(path: Path, text: str) -> None:
+    """Writes :obj:`text` to :obj:`path` so that the file holds the old
+    text or the new one, never a torn one, even when two writers race:
+    each writes its own temporary file in the same folder, flushes and
+    fsyncs it, then renames it over :obj:`path`."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_record(path: Path, record: Any) -> None:
+    """Writes :obj:`record` as JSON to :obj:`path`, atomically
+    (:func:`write_atomic`)."""
+    write_atomic(path, json.dumps(record, indent=1, default=str) + "\n")
 
 
 def parse_record(path: Path) -> Dict[str, Any]:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from benchmarks import cli
 from benchmarks.markdown import replace_section
+from benchmarks.records import write_record
 
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
 DOC = Path(__file__).parent.parent / "docs" / "scaling.md"
@@ -158,8 +159,7 @@ def run(steps: int, threads: int, out: Path,
             print(f"{mode} N={nodes} {layers}x{hidden} {method}: step "
                   f"{1e3 * record['step_s']:.1f} ms, peak "
                   f"{record['peak_rss_mib']:.0f} MiB", flush=True)
-    out.write_text(json.dumps({"records": records, "steps": steps},
-                              indent=1))
+    write_record(out, {"records": records, "steps": steps})
 
 
 def _slope(xs: List[float], ys: List[float]) -> float:
