@@ -4,9 +4,10 @@ from torch_geometric.nn import GCN
 
 from tests.conftest import HIDDEN, IN, OUT, tiny_graph
 from torch_geometric_ugt import (BestTicket, GlobalGradualSparsifier,
+                                 Temperature,
                                  masked_weights, restart_seed,
                                  score_parameters, search_ticket, supermask)
-from torch_geometric_ugt.search import RESTART_SEED_STRIDE
+from torch_geometric_ugt.search import RESTART_SEED_STRIDE, full_batch
 
 
 def node_task():
@@ -122,8 +123,9 @@ def test_search_takes_a_custom_loop_and_keeps_its_best_epoch():
         search_ticket(model, data, opt, sp, 1, train=train)
 
 
-def test_search_restores_the_best_epochs_masks_with_a_custom_loop():
-    data, model, opt, sp = search_setup(0, ramp_epochs=2)
+def third_epoch_search(model, data, opt, sp):
+    """A custom-loop search of 6 epochs whose third epoch is the best;
+    the logits of every epoch's evaluation and of the returned model."""
     outputs = []
 
     @torch.no_grad()
@@ -143,5 +145,34 @@ def test_search_restores_the_best_epochs_masks_with_a_custom_loop():
         outputs.append(predict())
         return (1.0 if len(outputs) == 3 else 0.0), 0.0
     search_ticket(model, data, opt, sp, 6, train=train, evaluate=evaluate)
-    assert torch.equal(predict(), outputs[2])  # the third epoch's ticket
-    assert not torch.equal(predict(), outputs[-1])
+    return outputs, predict()
+
+
+def test_search_restores_the_best_epochs_masks_with_a_custom_loop():
+    data, model, opt, sp = search_setup(0, ramp_epochs=2)
+    outputs, final = third_epoch_search(model, data, opt, sp)
+    assert torch.equal(final, outputs[2])  # the third epoch's ticket
+    assert not torch.equal(final, outputs[-1])
+
+
+@pytest.mark.parametrize("lever", ["learn_scale", "temperature"])
+def test_search_restores_everything_the_best_epoch_trained(lever):
+    # learned scales and a temperature are the best epoch's too, so the
+    # model computes exactly the logits the selection saw
+    data = node_task()
+    model = supermask(GCN(IN, HIDDEN, 2, OUT, bias=False), seed=0,
+                      learn_scale=lever == "learn_scale")
+    if lever == "temperature":
+        model = Temperature(model)
+    # (score_parameters yields the temperature too)
+    opt = torch.optim.Adam(score_parameters(model), lr=0.05)
+    sp = GlobalGradualSparsifier(model, opt, final_sparsity=0.7,
+                                 ramp_epochs=2)
+    outputs, final = third_epoch_search(model, data, opt, sp)
+    assert torch.equal(final, outputs[2])
+
+
+def test_full_batch_refuses_a_label_smoothing_outside_0_1():
+    data, model, opt, _ = search_setup(0)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        full_batch(model, data, opt, label_smoothing=1.5)

@@ -108,12 +108,17 @@ def graph_input(data: Any) -> Tensor:
 
 
 def train_step(model: torch.nn.Module, data: Any, adj: Any,
-               optimizer: torch.optim.Optimizer) -> float:
-    r"""One full-batch optimizer step on :obj:`data.train_mask`."""
+               optimizer: torch.optim.Optimizer,
+               label_smoothing: float = 0.0) -> float:
+    r"""One full-batch optimizer step on :obj:`data.train_mask` (cross
+    entropy, with :obj:`label_smoothing` as in
+    :func:`torch.nn.functional.cross_entropy`).
+    """
     model.train()
     optimizer.zero_grad()
     out = model(data.x, adj)
-    loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+    loss = F.cross_entropy(out[data.train_mask], data.y[data.train_mask],
+                           label_smoothing=label_smoothing)
     loss.backward()
     optimizer.step()
     return float(loss.detach())
@@ -175,14 +180,19 @@ r""":obj:`evaluate()`: validation and test accuracy of the model as it is
 
 
 def full_batch(model: torch.nn.Module, data: Any,
-               optimizer: torch.optim.Optimizer
+               optimizer: torch.optim.Optimizer,
+               label_smoothing: float = 0.0
                ) -> Tuple[TrainEpoch, Evaluate]:
     r"""The :obj:`train` and :obj:`evaluate` of full-batch node
     classification on :obj:`data` (:func:`train_step`, :func:`evaluate`):
-    the default of :func:`search_ticket`.
+    the default of :func:`search_ticket` (which smooths no labels).
     """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1]; got "
+                         f"{label_smoothing}.")
     adj = graph_input(data)
-    return (lambda epoch: train_step(model, data, adj, optimizer),
+    return (lambda epoch: train_step(model, data, adj, optimizer,
+                                     label_smoothing),
             lambda: evaluate(model, data, adj))
 
 
@@ -229,32 +239,47 @@ def search_ticket(model: torch.nn.Module, data: Any,
     train, evaluate = task_functions(model, data, optimizer, train,
                                      evaluate)
     result = SearchResult()
-    best_scores: List[Tensor] = []
+    trained = searched_parameters(sparsifier, optimizer)
+    best_state: List[Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
         val, test, loss = _protocol_epoch(sparsifier, epoch, train,
                                           evaluate, advance_schedule)
         if result.add_epoch(epoch, epochs, time.perf_counter() - start,
                             loss, val, test):
-            best_scores = [w.parametrization.scores.detach().clone()
-                           for w in sparsifier.weights]
+            best_state = [p.detach().clone() for p in trained]
         if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
             print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
                   f"test {100 * test:.1f} (best val "
                   f"{100 * result.val_acc:.1f})", flush=True)
         if on_epoch is not None:
             on_epoch(epoch, result)
-    # The selected ticket: the best epoch's scores at the final sparsity
+    # The selected ticket: the best epoch's scores (and whatever else the
+    # search trained: learned scales, a temperature) at the final sparsity
     # (a write the version counters see); the masks stay so once the
     # sparsifier is removed inside the block.
     with torch.no_grad():
-        for w, scores in zip(sparsifier.weights, best_scores):
-            w.parametrization.scores.copy_(scores)
+        for p, state in zip(trained, best_state):
+            p.copy_(state)
     with sparsifier.at_sparsity():
         result.realised_sparsity = sparsifier.realised_sparsity()
         result.layer_sparsities = sparsifier.layer_sparsities()
         sparsifier.remove()
     return result
+
+
+def searched_parameters(sparsifier: SupermaskSparsifier,
+                        optimizer: torch.optim.Optimizer) -> List[Tensor]:
+    r"""What a search trains, once each: every mask's scores, then the
+    other parameters of :obj:`optimizer` (learned scales, a
+    :class:`~torch_geometric_ugt.Temperature`).
+    """
+    out: List[Tensor] = [w.parametrization.scores for w in sparsifier.weights]
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if not any(p is q for q in out):
+                out.append(p)
+    return out
 
 
 class BestTicket:
