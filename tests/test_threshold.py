@@ -327,6 +327,23 @@ def test_coats_are_nested_exact_selections():
     assert_same(single, reference_masks(scores, ks[0]))
 
 
+def test_coats_sharing_a_tied_value_over_many_segments():
+    # three values over many kernel work items: the ties at a threshold
+    # span segments, and two coats prune inside the same run of ties
+    gen = torch.Generator().manual_seed(4)
+    scores = [torch.randint(0, 3, (150_000, ), generator=gen).float(),
+              torch.randint(0, 3, (90_000, ), generator=gen).float()]
+    ks = [50_000, 61_234, 170_001]
+    levels = [torch.empty_like(s) for s in scores]
+    prune_smallest_(scores, levels, ks)
+    flat = torch.cat([m.view(-1) for m in levels])
+    for c, k in enumerate(ks):
+        kept = torch.cat([m.view(-1) for m in reference_masks(scores, k)])
+        assert torch.equal(flat * 3 > c + 0.5, kept.bool())
+    for k in ks:  # and each count alone
+        assert_same(run(scores, k), reference_masks(scores, k))
+
+
 @pytest.mark.parametrize("k", [[], [1, "2"], [True, 1],
                                torch.tensor([[1, 2]]),
                                torch.tensor([1.0, 2.0])])

@@ -245,8 +245,24 @@ std::vector<int64_t> low_histogram(
   return low.total();
 }
 
+// The first `pruned` keys equal to a threshold, in position order, are
+// spread over the segments by a prefix sum of their tie counts: segment i
+// prunes what the segments before it left, up to its own ties. Entry
+// i * stride + c is segment i's count (and quota) for cut c.
+std::vector<int64_t> tie_quotas(const std::vector<int64_t>& ties,
+                                int64_t stride, int64_t cut,
+                                int64_t pruned,
+                                std::vector<int64_t> quotas) {
+  for (size_t i = cut; i < ties.size() && pruned > 0; i += stride) {
+    quotas[i] = std::min(ties[i], pruned);
+    pruned -= quotas[i];
+  }
+  return quotas;
+}
+
 // Masks of the candidates: 0 below tau, 1 from tau up; then the first
-// `ties_pruned` keys equal to tau, in position order, get 0.
+// `ties_pruned` keys equal to tau, in position order, get 0 (each segment
+// its quota, in parallel).
 template <typename mask_t>
 void write_candidates(const std::vector<mask_t*>& out,
                       const std::vector<Segment>& segments,
@@ -257,8 +273,8 @@ void write_candidates(const std::vector<mask_t*>& out,
   std::vector<int64_t> ties(segments.size(), 0);
   // A few thousand candidates are not worth waking the other threads for.
   const int64_t n = static_cast<int64_t>(segments.size());
-  at::parallel_for(0, n, count < kSegment ? n : 1,
-                   [&](int64_t begin, int64_t end) {
+  const int64_t grain = count < kSegment ? n : 1;
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       mask_t* m = out[segments[i].tensor] + segments[i].start;
       int64_t count = 0;
@@ -269,16 +285,21 @@ void write_candidates(const std::vector<mask_t*>& out,
       ties[i] = count;
     }
   });
-  for (size_t i = 0; i < segments.size() && ties_pruned > 0; ++i) {
-    if (ties[i] == 0) continue;
-    mask_t* m = out[segments[i].tensor] + segments[i].start;
-    for (const Candidate& c : candidates[i]) {
-      if (c.key == tau && ties_pruned > 0) {
-        m[c.offset] = zero;
-        --ties_pruned;
+  if (ties_pruned == 0) return;
+  const std::vector<int64_t> quota = tie_quotas(
+      ties, 1, 0, ties_pruned, std::vector<int64_t>(ties.size(), 0));
+  at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t left = quota[i];
+      mask_t* m = out[segments[i].tensor] + segments[i].start;
+      for (auto c = candidates[i].begin(); left > 0; ++c) {
+        if (c->key == tau) {
+          m[c->offset] = zero;
+          --left;
+        }
       }
     }
-  }
+  });
 }
 
 // The select, given the pass-1 histogram of the (screened) scores: pass 2,
@@ -484,43 +505,55 @@ void select_levels(const std::vector<const float*>& data,
     ties_pruned[c] = ranks[c] - below_low;
   }
   // Candidates (in parallel): the cuts of their own bin keep keys from
-  // tau up. Then, in position order, the first ties_pruned keys equal to
-  // each cut's tau lose that cut.
-  std::vector<uint8_t> has_ties(segments.size(), 0);
+  // tau up; each segment counts its keys equal to each cut's tau. Then
+  // the first ties_pruned of them, in position order, lose that cut: each
+  // segment its quota (tie_quotas), in parallel.
+  const int64_t nseg = static_cast<int64_t>(segments.size());
+  std::vector<int64_t> ties(static_cast<size_t>(nseg) * ncuts, 0);
   std::vector<int> slots_of_cut(ncuts);
   for (int c = 0; c < ncuts; ++c) slots_of_cut[c] = cuts[c].slot;
-  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
-                   [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       mask_t* m = out[segments[i].tensor] + segments[i].start;
-      bool ties = false;
+      int64_t* mine = ties.data() + i * ncuts;
       for (Tagged& t : tagged[i]) {
         int level = t.level;
         for (int c = 0; c < ncuts; ++c) {
           if (slots_of_cut[c] != t.slot) continue;
           level += t.key >= taus[c];
-          ties |= t.key == taus[c];
+          mine[c] += t.key == taus[c];
         }
         t.level = static_cast<int16_t>(level);
         m[t.offset] = value[level];
       }
-      has_ties[i] = ties;
     }
   });
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (!has_ties[i]) continue;
-    mask_t* m = out[segments[i].tensor] + segments[i].start;
-    for (Tagged& t : tagged[i]) {
+  std::vector<int64_t> quota(ties.size(), 0);
+  for (int c = 0; c < ncuts; ++c) {
+    quota = tie_quotas(ties, ncuts, c, ties_pruned[c], std::move(quota));
+  }
+  at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> left(ncuts);
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t remaining = 0;
       for (int c = 0; c < ncuts; ++c) {
-        if (cuts[c].slot == t.slot && t.key == taus[c] &&
-            ties_pruned[c] > 0) {
-          --ties_pruned[c];
-          --t.level;
-          m[t.offset] = value[t.level];
+        left[c] = quota[i * ncuts + c];
+        remaining += left[c];
+      }
+      mask_t* m = out[segments[i].tensor] + segments[i].start;
+      for (auto t = tagged[i].begin(); remaining > 0; ++t) {
+        for (int c = 0; c < ncuts; ++c) {
+          if (left[c] > 0 && slots_of_cut[c] == t->slot &&
+              t->key == taus[c]) {
+            --left[c];
+            --remaining;
+            --t->level;
+            m[t->offset] = value[t->level];
+          }
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace
