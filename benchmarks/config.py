@@ -47,6 +47,10 @@ class Config:
     # best of this many searches by validation accuracy (restart r uses
     # torch_geometric_ugt.restart_seed(seed, r); restart 0 is the plain run)
     restarts: int = 1
+    # dropout of the search model's hidden layers (PyG's basic models';
+    # the UGTs protocol has none) and label smoothing of its loss
+    dropout: float = 0.0
+    smoothing: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -79,6 +83,8 @@ class Config:
         scores += f"-coats{self.coats}" if self.coats != 1 else ""
         scores += f"-iterand_{self.iterand}" if self.iterand else ""
         scores += f"-R{self.restarts}" if self.restarts != 1 else ""
+        scores += f"-drop{self.dropout:g}" if self.dropout else ""
+        scores += f"-ls{self.smoothing:g}" if self.smoothing else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

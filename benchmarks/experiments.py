@@ -10,7 +10,7 @@ from benchmarks.config import WEIGHT_INIT as WEIGHT_INIT  # re-exported
 from benchmarks.config import Config as Config  # re-exported
 from benchmarks.config import grid
 from benchmarks.models import MODELS
-from benchmarks.recipes import BEST, BUDGET
+from benchmarks.recipes import BEST, BUDGET, SELECTION_SPARSITIES
 from benchmarks.recipes import settings as recipe_settings
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
@@ -220,6 +220,9 @@ def _probe_experiments() -> Dict[str, List[Config]]:
                           for c in follow_up(("GCN", "GAT"),
                                              iterand=iterand)],
     }
+    # ... then the chosen settings and more coats at every sparsity of
+    # Figure 5's targets (0.3-0.95), a model family at a time
+    out["probe-sparsity"] = sparsity_follow_up(MODELS, SPARSITY_COATS)
     # What the probe runners work through, in order: the follow-ups of
     # the models whose scale is chosen (benchmarks.recipes.BEST), the
     # scale levers of the others, then their follow-ups.
@@ -240,7 +243,26 @@ def experiments() -> Dict[str, List[Config]]:
 
 
 COAT_PROBES = (2, 3)
+SPARSITY_COATS = (4, 8)
+"""Coats probed at every sparsity (benchmarks.recipes.SELECTION_SPARSITIES)
+beside the chosen settings."""
 ITERAND_PROBES = ("p10-r0.1", "p50-r1")
+
+
+def sparsity_follow_up(models: Iterable[str],
+                       coats: Iterable[int]) -> List[Config]:
+    """The 2-layer models on Cora and CiteSeer, seeds 0-9, at every
+    sparsity of SELECTION_SPARSITIES: their ``best`` settings, and those
+    with each count of :obj:`coats`; a model at a time, a sparsity at a
+    time, so a runner stopped half-way leaves comparable cells."""
+    out = []
+    for model in models:
+        for s in SELECTION_SPARSITIES:
+            for c in grid(["Cora", "CiteSeer"], [model], [2], 256, ["ugt"],
+                          [s], range(10)):
+                chosen = with_recipe(c, "best")
+                out += [chosen] + [replace(chosen, coats=n) for n in coats]
+    return out
 
 
 def follow_up(models: Iterable[str], **change) -> List[Config]:

@@ -23,21 +23,19 @@ class MeanGIN(torch.nn.Module):
             GINConv(torch.nn.Linear(a, b, bias=bias), eps=0.0, aggr="mean")
             for a, b in zip(dims[:-1], dims[1:]))
         self.dropout = dropout
-        if first_aggregated and dropout:
-            raise ValueError("first_aggregated needs dropout 0: dropout "
-                             "comes before the aggregation.")
         # the input is already x + mean of the neighbours' x (constant
         # during a search: see first_aggregation), so the first layer only
-        # applies its linear map
+        # applies its linear map, and dropout (which comes before the
+        # aggregation) acts on the hidden layers only
         self.first_aggregated = first_aggregated
 
     def forward(self, x, edge_index):
         for i, conv in enumerate(self.convs):
-            x = F.dropout(x, self.dropout, self.training)
             if i == 0 and self.first_aggregated:
                 x = conv.nn(x)
             else:
-                x = conv(x, edge_index)
+                x = conv(F.dropout(x, self.dropout, self.training),
+                         edge_index)
             if i < len(self.convs) - 1:
                 x = F.relu(x)
         return x
@@ -88,21 +86,23 @@ def check_head(head: str) -> None:
 
 
 def build(name: str, in_channels: int, hidden: int, num_layers: int,
-          out_channels: int, *, dense: bool,
-          head: str = "") -> torch.nn.Module:
-    """A model for ticket search (``dense=False``: no bias, no dropout,
-    as in the UGTs protocol) or standard training (dropout 0.5), followed
-    by ``head`` (see :data:`HEADS`) when one is given."""
+          out_channels: int, *, dense: bool, head: str = "",
+          dropout: float = 0.0) -> torch.nn.Module:
+    """A model for ticket search (``dense=False``: no bias and, as in the
+    UGTs protocol, no dropout unless :obj:`dropout` says) or standard
+    training (dropout 0.5), followed by ``head`` (see :data:`HEADS`) when
+    one is given."""
     model = _build(name, in_channels, hidden, num_layers, out_channels,
-                   dense)
+                   dense, dropout)
     if head == "temp":  # the library's learned temperature
         return Temperature(model)
     return OutputHead(model, head) if head else model
 
 
 def _build(name: str, in_channels: int, hidden: int, num_layers: int,
-           out_channels: int, dense: bool) -> torch.nn.Module:
-    dropout = 0.5 if dense else 0.0
+           out_channels: int, dense: bool,
+           dropout: float) -> torch.nn.Module:
+    dropout = 0.5 if dense else dropout
     bias = dense
     if name == "GCN":
         return GCN(in_channels, hidden, num_layers, out_channels,

@@ -22,11 +22,12 @@ DEEP_LAYERS = 16
 """Models with this many layers or more are in the "deep" class."""
 
 SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "iterand",
-                  "restarts")
+                  "restarts", "dropout", "smoothing")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
-                         "coats": 1, "iterand": "", "restarts": 1}
+                         "coats": 1, "iterand": "", "restarts": 1,
+                         "dropout": 0.0, "smoothing": 0.0}
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection
@@ -46,6 +47,10 @@ BEST: Dict[Tuple[str, str], Dict[str, Any]] = {
     ("GAT", "shallow"): {"head": "temp"},
     ("GIN", "shallow"): {"rescale": "global"},
 }
+
+SELECTION_SPARSITIES = (0.9, 0.3, 0.5, 0.7, 0.95)
+"""Sparsities of the follow-ups chosen on the mean over Figure 5's target
+sparsities (0.9 first: the sparsity of the first choices)."""
 
 RECIPES = ("paper", "best")
 BUDGET = 4

@@ -74,11 +74,17 @@ def _add_one_options(one) -> None:
     one.add_argument("--restarts", type=int, default=1,
                      help="best of this many searches by validation "
                      "accuracy (default: 1)")
+    one.add_argument("--dropout", type=float, default=0.0,
+                     help="dropout of the search model's hidden layers "
+                     "(default: 0, as in the UGTs protocol)")
+    one.add_argument("--smoothing", type=float, default=0.0,
+                     help="label smoothing of the search loss (default: 0)")
     one.add_argument("--recipe", default="paper", choices=RECIPES,
                      help="paper (default): the authors' protocol; best: "
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
-                     "--rescale, --head, --learn-scale and --restarts")
+                     "--rescale, --head, --learn-scale, --coats, "
+                     "--restarts, --dropout and --smoothing")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
     one.add_argument("--variant", default="",
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
@@ -116,7 +122,8 @@ def _configs(args) -> List[Config]:
                   args.sparsity, 0, args.epochs, args.ramp, args.lr,
                   args.weight_init, args.variant, args.adam_eps,
                   args.score_init, args.rescale, args.head,
-                  args.learn_scale, args.coats, "", args.restarts)
+                  args.learn_scale, args.coats, "", args.restarts,
+                  dropout=args.dropout, smoothing=args.smoothing)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

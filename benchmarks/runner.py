@@ -24,8 +24,8 @@ from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, GradualSchedule,
                                  SupermaskSparsifier, __version__,
                                  restart_seed, score_parameters, supermask)
-from torch_geometric_ugt.search import (SearchResult, graph_input,
-                                        search_ticket)
+from torch_geometric_ugt.search import (SearchResult, full_batch,
+                                        graph_input, search_ticket)
 from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
 
 _DATA: Dict[tuple, object] = {}
@@ -132,7 +132,8 @@ class Run:
         torch.manual_seed(seed)
         return build(self.cfg.model, self.data.num_features, self.cfg.hidden,
                      self.cfg.layers, self.num_classes,
-                     dense=self.cfg.method == "dense", head=self.cfg.head)
+                     dense=self.cfg.method == "dense", head=self.cfg.head,
+                     dropout=self.cfg.dropout)
 
     def on_epoch(self, epoch: int, result: SearchResult) -> None:
         for hook in self.hooks:
@@ -183,9 +184,12 @@ class Run:
         optimizer = torch.optim.Adam(trained_parameters(self.model),
                                      lr=cfg.lr, eps=cfg.adam_eps)
         self.sparsifier = sparsifier_for(cfg, self.model, optimizer)
+        train, evaluate = full_batch(self.model, self.task, optimizer,
+                                     label_smoothing=cfg.smoothing)
         result = search_ticket(self.model, self.task, optimizer,
                                self.sparsifier, cfg.epochs,
-                               log_every=log_every,
+                               log_every=log_every, train=train,
+                               evaluate=evaluate,
                                on_epoch=self.on_epoch if self.hooks else None)
         self.sparsifier = None  # the selected ticket from here
         return result

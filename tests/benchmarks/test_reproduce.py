@@ -7,6 +7,7 @@ import torch
 
 from benchmarks.cli import shard_spec
 from benchmarks.experiments import DEEP_SETTING, Config, experiments
+from benchmarks.models import build
 from benchmarks.reproduce import main
 from benchmarks.runner import run
 from benchmarks.reproduction_report import (deep_selection, load,
@@ -56,6 +57,25 @@ def test_score_init_is_part_of_the_record_key():
     # a dense run has no scores: one record, whatever was asked
     dense = Config("Cora", "GAT", 2, 256, "dense", 0.0, 0)
     assert replace(dense, score_init="uniform").key() == dense.key()
+
+
+def test_search_dropout_and_label_smoothing_are_in_the_key_and_model():
+    default = Config("Cora", "GIN", 2, 16, "ugt", 0.5, 0)
+    both = replace(default, dropout=0.5, smoothing=0.1)
+    assert "drop" not in default.key() and "-ls" not in default.key()
+    assert both.key().endswith("-drop0.5-ls0.1-seed0")
+    # GIN's search takes its first aggregation as input: the dropout acts
+    # on the hidden layer only, so the first linear map sees x undropped
+    model = build("GIN", 8, 16, 2, 3, dense=False, dropout=0.5)
+    x = torch.rand(5, 8)
+    seen = []
+    model.convs[0].nn.register_forward_hook(
+        lambda module, args, out: seen.append(args[0]))
+    model.train()
+    model(x, torch.tensor([[0, 1], [1, 0]]))
+    assert torch.equal(seen[0], x)
+    gcn = build("GCN", 8, 16, 2, 3, dense=False, dropout=0.5)
+    assert gcn.dropout.p == 0.5
 
 
 def _write_record(folder: Path, cfg: Config, val: float,
