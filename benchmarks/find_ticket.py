@@ -27,7 +27,8 @@ from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, SupermaskSparsifier,
                                  Temperature, restart_seed, score_parameters,
                                  supermask)
-from torch_geometric_ugt.search import SearchResult, search_ticket
+from torch_geometric_ugt.search import (SearchResult, full_batch,
+                                        search_ticket)
 
 
 def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
@@ -64,7 +65,8 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
 def plain_gcn(args: argparse.Namespace, data,
               chosen: Dict) -> torch.nn.Module:
     model = GCN(data.num_features, args.hidden, args.layers,
-                data.num_classes, bias=False, cached=True)
+                data.num_classes, bias=False, cached=True,
+                dropout=chosen["dropout"])
     return Temperature(model) if chosen["head"] == "temp" else model
 
 
@@ -95,8 +97,10 @@ def search(args: argparse.Namespace, data, seed: int,
     for restart in range(chosen["restarts"]):
         model, optimizer, sparsifier = ticket_model(
             args, data, restart_seed(seed, restart), chosen)
+        train, evaluate = full_batch(model, data, optimizer,
+                                     label_smoothing=chosen["smoothing"])
         result = search_ticket(model, data, optimizer, sparsifier,
-                               args.epochs)
+                               args.epochs, train=train, evaluate=evaluate)
         best.consider(model, result.val_acc, epochs=result.epochs,
                       result=result)
     return best.info["result"], best.epochs
