@@ -62,3 +62,34 @@ def test_the_paper_tables_never_mix_in_other_search_settings(tmp_path):
     groups = load(tmp_path)
     [(key, records)] = groups.items()
     assert [r["test_acc"] for r in records] == [0.5]
+
+
+def test_the_family_choice_moves_to_the_follow_ups_at_every_sparsity(
+        monkeypatch):
+    from benchmarks import recipe_report
+    from benchmarks.recipes import SELECTION_SPARSITIES
+    # "rescale=global" wins at 0.9 alone; "coats=8" and its base ran everywhere,
+    # where "coats=8" has the higher mean: the second stage decides
+    monkeypatch.setitem(recipe_report.BEST, ("GCN", "shallow"),
+                        dict(coats=8))
+    groups = {}
+    for dataset in ("Cora", "CiteSeer"):
+        for s in SELECTION_SPARSITIES:
+            for name, fields, acc in (("paper", {}, 0.70),
+                                      ("coats=8", dict(coats=8), 0.72),
+                                      ("rescale=global",
+                                       dict(rescale="global"), 0.90)):
+                if name == "rescale=global" and s != 0.9:
+                    continue
+                groups[("GCN", "shallow", dataset, s, name)] = [
+                    _record(seed, dict(fields, dataset=dataset,
+                                       sparsity=s), acc)
+                    for seed in range(10)]
+    lines = recipe_report.family_table(groups)
+    rows = [line for line in lines if line.startswith("| GCN")]
+    assert rows[0].startswith("| GCN | shallow | 0.9 | rescale=global | 2 "
+                              "| 90.00 |  |")
+    final = [r for r in rows if "| 0.3-0.95 |" in r]
+    assert final == ["| GCN | shallow | 0.3-0.95 | coats=8 | 10 | 72.00 | "
+                     "chosen |",
+                     "| GCN | shallow | 0.3-0.95 | paper | 10 | 70.00 |  |"]
