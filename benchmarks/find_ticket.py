@@ -76,7 +76,8 @@ def ticket_model(args: argparse.Namespace, data, seed: int,
     model = supermask(plain_gcn(args, data, chosen), seed=seed,
                       weight_init=args.weight_init,
                       learn_scale=chosen["learn_scale"])
-    optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr)
+    optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr,
+                                 eps=chosen["adam_eps"])
     extra = dict(rescale=chosen["rescale"] or None, coats=chosen["coats"])
     sparsifier: SupermaskSparsifier
     if args.method == "ugt":

@@ -93,3 +93,15 @@ def test_the_family_choice_moves_to_the_follow_ups_at_every_sparsity(
     assert final == ["| GCN | shallow | 0.3-0.95 | coats=8 | 10 | 72.00 | "
                      "chosen |",
                      "| GCN | shallow | 0.3-0.95 | paper | 10 | 70.00 |  |"]
+
+
+def test_a_recipe_sets_adam_eps_only_where_it_chooses_one(monkeypatch):
+    from benchmarks import recipes
+    from benchmarks.experiments import Config, with_recipe
+    from benchmarks.recipes import label
+    deep = Config("Cora", "GCN", 32, 448, "ugt", 0.04, 0, adam_eps=1e-14)
+    assert with_recipe(deep, "best").adam_eps == 1e-14
+    monkeypatch.setitem(recipes.BEST, ("GCN", "deep"), dict(adam_eps=1e-4))
+    chosen = with_recipe(deep, "best")
+    assert chosen.adam_eps == 1e-4 and label(chosen.__dict__) == \
+        "adam_eps=0.0001"
