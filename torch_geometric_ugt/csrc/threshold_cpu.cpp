@@ -11,8 +11,9 @@
 //   then the gathered keys (up to a sixth of all keys for typical score
 //   distributions: B spans a quarter of an octave) are radix-selected on
 //   their last 10 bits and their masks written, in parallel over the
-//   segments; only the ties at the threshold are pruned serially, in
-//   position order.
+//   segments; the ties at the threshold that must go (the first ones in
+//   position order) are spread over the segments by a prefix sum of their
+//   tie counts and pruned in parallel too.
 // Non-finite scores are screened from the histogram of pass 1 (their keys
 // have bins of their own), so validation costs no extra pass, and it ends
 // before any mask is written: a refused call leaves the masks untouched.
