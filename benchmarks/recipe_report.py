@@ -57,47 +57,74 @@ def selection_table(folder: Path = PROBES) -> List[str]:
     return lines + [""] + family_table(groups)
 
 
+Cells = Dict[Tuple, Dict[int, float]]  # (dataset, sparsity) -> seed -> %
+
+
+def _family_cells(groups: Dict[Tuple, List[dict]]) -> Dict[Tuple, Cells]:
+    # (model, depth, settings) -> the validation accuracy of each seed in
+    # each cell probed with all of seeds 0-9; restarts left out (their
+    # validation accuracy chose the restart: restart_table judges them)
+    out: Dict[Tuple, Cells] = defaultdict(dict)
+    for (model, depth, dataset, sparsity, name), records in groups.items():
+        seeds = {r["config"]["seed"]: 100 * r["val_acc"] for r in records}
+        if "restarts" not in name and len(seeds) >= 10:
+            out[(model, depth, name)][(dataset, sparsity)] = seeds
+    return out
+
+
+def paired_difference(a: Cells, b: Cells) -> str:
+    """Mean ± standard error of ``a - b`` over the (cell, seed) pairs both
+    have, in points."""
+    diffs = [a[cell][seed] - b[cell][seed] for cell in a if cell in b
+             for seed in a[cell] if seed in b[cell]]
+    if len(diffs) < 2:
+        return ""
+    se = statistics.stdev(diffs) / len(diffs) ** 0.5
+    return f"{statistics.fmean(diffs):+.2f} ± {se:.2f}"
+
+
 def family_table(groups: Dict[Tuple, List[dict]]) -> List[str]:
     """The choice itself: one setting per model family and depth class,
-    the highest mean over its cells (dataset and sparsity) of the mean
-    validation accuracy with all of seeds 0-9. First at 0.9 among every
-    setting probed there on all datasets; then, for the follow-ups that
-    ran at every sparsity of SELECTION_SPARSITIES, over those. Restarts
-    are left out: their validation accuracy chose the restart, so they
-    are judged on held-out validation nodes (restart_table)."""
-    means: Dict[Tuple, Dict[Tuple, float]] = defaultdict(dict)
-    for (model, depth, dataset, sparsity, name), records in groups.items():
-        if "restarts" in name:
-            continue
-        if len({r["config"]["seed"] for r in records}) >= 10:
-            means[(model, depth, name)][(dataset, sparsity)] = \
-                100 * statistics.fmean(r["val_acc"] for r in records)
+    on the mean over its cells (dataset and sparsity) of the mean
+    validation accuracy over seeds 0-9. First at 0.9 among every setting
+    probed there on all datasets (the highest mean); then the follow-ups
+    that ran at every sparsity of SELECTION_SPARSITIES, each beside the
+    chosen settings (paired by cell and seed): one replaces them only
+    when it is ahead by more than two standard errors."""
+    cells = _family_cells(groups)
     lines = ["#### The choice per model family and depth", "",
              "| model | depth | sparsities | settings | cells | mean val "
-             "acc | |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    for model, depth in sorted({k[:2] for k in means}):
+             "acc | vs chosen (paired) | |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for model, depth in sorted({k[:2] for k in cells}):
         chosen = label({**PAPER, **BEST.get((model, depth), {})})
-        rows = {name: cells for (m, d, name), cells in means.items()
+        rows = {name: c for (m, d, name), c in cells.items()
                 if (m, d) == (model, depth)}
-        datasets = {d for cells in rows.values() for d, _ in cells}
+        datasets = {d for c in rows.values() for d, _ in c}
         stages = [(f"{SELECTION_SPARSITIES[0]:g}",
-                   {(d, SELECTION_SPARSITIES[0]) for d in datasets})]
-        stages.append((f"{min(SELECTION_SPARSITIES):g}-"
-                       f"{max(SELECTION_SPARSITIES):g}",
-                       {(d, s) for d in datasets
-                        for s in SELECTION_SPARSITIES}))
+                   {(d, SELECTION_SPARSITIES[0]) for d in datasets}),
+                  (f"{min(SELECTION_SPARSITIES):g}-"
+                   f"{max(SELECTION_SPARSITIES):g}",
+                   {(d, s) for d in datasets for s in SELECTION_SPARSITIES})]
+        stages = [(span, needed) for span, needed in stages
+                  if any(set(c) >= needed for c in rows.values())]
         for i, (span, needed) in enumerate(stages):
-            stage = {n: [c[k] for k in needed] for n, c in rows.items()
+            final = i == len(stages) - 1
+            stage = {n: {k: c[k] for k in needed} for n, c in rows.items()
                      if needed <= set(c)}
-            final = i == len(stages) - 1 or not any(
-                set(c) >= stages[-1][1] for c in rows.values())
-            for name, vals in sorted(stage.items(),
-                                     key=lambda kv: -statistics.fmean(
-                                         kv[1])):
+
+            def mean(kv: Tuple[str, Cells]) -> float:
+                return statistics.fmean(statistics.fmean(v.values())
+                                        for v in kv[1].values())
+            for name, values in sorted(stage.items(), key=lambda kv:
+                                       -mean(kv)):
+                versus = (paired_difference(values, stage[chosen])
+                          if final and name != chosen and chosen in stage
+                          else "")
                 mark = "chosen" if name == chosen and final else ""
                 lines.append(f"| {model} | {depth} | {span} | {name} | "
-                             f"{len(vals)} | {statistics.fmean(vals):.2f} "
-                             f"| {mark} |")
+                             f"{len(values)} | {mean((name, values)):.2f} | "
+                             f"{versus} | {mark} |")
     return lines + [""]
 
 

@@ -87,12 +87,14 @@ def test_the_family_choice_moves_to_the_follow_ups_at_every_sparsity(
                     for seed in range(10)]
     lines = recipe_report.family_table(groups)
     rows = [line for line in lines if line.startswith("| GCN")]
-    assert rows[0].startswith("| GCN | shallow | 0.9 | rescale=global | 2 "
-                              "| 90.00 |  |")
+    assert rows[0] == ("| GCN | shallow | 0.9 | rescale=global | 2 | 90.00 "
+                       "|  |  |")
     final = [r for r in rows if "| 0.3-0.95 |" in r]
+    # each follow-up beside the chosen settings, paired by cell and seed
     assert final == ["| GCN | shallow | 0.3-0.95 | coats=8 | 10 | 72.00 | "
-                     "chosen |",
-                     "| GCN | shallow | 0.3-0.95 | paper | 10 | 70.00 |  |"]
+                     " | chosen |",
+                     "| GCN | shallow | 0.3-0.95 | paper | 10 | 70.00 | "
+                     "-2.00 ± 0.00 |  |"]
 
 
 def test_a_recipe_sets_adam_eps_only_where_it_chooses_one(monkeypatch):
