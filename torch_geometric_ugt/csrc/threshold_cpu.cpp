@@ -420,22 +420,25 @@ void select_levels(const std::vector<const float*>& data,
   const float share = static_cast<float>(coats);
 
   // Merged pass 2: levels outside the cut bins, candidates inside them
-  // (with the level of the cuts below), per-slot histograms of their
-  // middle 11 bits.
+  // (with the level of the cuts below), kept per segment and per bin
+  // (slot) in position order, and per-slot histograms of their middle 11
+  // bits.
   struct Tagged {
     uint32_t key;
     uint32_t offset;
-    int16_t slot;
-    int16_t level;
+    int32_t level;
   };
-  std::vector<std::vector<Tagged>> tagged(segments.size());
-  ThreadHistograms mid(std::max(slots, 1) * kMidBins);
+  const int64_t nseg = static_cast<int64_t>(segments.size());
+  const int64_t nslot = std::max(slots, 1);
+  // tagged[i * nslot + slot]: segment i's candidates in that slot's bin
+  std::vector<std::vector<Tagged>> tagged(nseg * nslot);
+  ThreadHistograms mid(nslot * kMidBins);
   std::vector<uint8_t> is_candidate(kTopBins, 0);
   for (uint32_t b : bins) is_candidate[b] = 1;
-  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
-                   [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     // Uninitialised on purpose: only the first `count` entries are read.
     std::unique_ptr<Candidate[]> scratch(new Candidate[kSegment]);
+    std::vector<int64_t> per_slot(nslot);
     int64_t* hist_mid = mid.local();
     for (int64_t i = begin; i < end; ++i) {
       const Segment& seg = segments[i];
@@ -445,7 +448,7 @@ void select_levels(const std::vector<const float*>& data,
       // Levels: branch-free comparisons with each cut's last key, and
       // float32(level) / float32(C) (vectorises for float masks).
       write_levels<mask_t>(p, m, n, his.data(), ncuts, always, share);
-      // Candidates, compacted branch-free, then tagged.
+      // Candidates, compacted branch-free, then tagged into their slot.
       Candidate* __restrict__ buffer = scratch.get();
       int64_t count = 0;
       for (int64_t j = 0; j < n; ++j) {
@@ -453,23 +456,27 @@ void select_levels(const std::vector<const float*>& data,
         buffer[count] = {key, static_cast<uint32_t>(j)};
         count += is_candidate[key >> kTopShift];
       }
-      std::vector<Tagged>& mine = tagged[i];
-      mine.resize(count);
+      std::fill(per_slot.begin(), per_slot.end(), 0);
+      for (int64_t j = 0; j < count; ++j) {
+        ++per_slot[slot_of[buffer[j].key >> kTopShift]];
+      }
+      for (int64_t s = 0; s < nslot; ++s) {
+        tagged[i * nslot + s].reserve(per_slot[s]);
+      }
       for (int64_t j = 0; j < count; ++j) {
         const uint32_t key = buffer[j].key;
         const int slot = slot_of[key >> kTopShift];
         int level = always;
         for (int c = 0; c < ncuts; ++c) level += key > his[c];
-        mine[j] = {key, buffer[j].offset, static_cast<int16_t>(slot),
-                   static_cast<int16_t>(level)};
+        tagged[i * nslot + slot].push_back({key, buffer[j].offset, level});
         ++hist_mid[slot * kMidBins + ((key >> kMidShift) & (kMidBins - 1))];
       }
     }
   });
   const std::vector<int64_t> mids = mid.total();
-  // Per cut: the prefix of its middle bin, then (one pass over the
-  // candidates for all cuts) its low histogram, threshold key tau and the
-  // ties at tau it prunes.
+  // Per cut: the prefix of its middle bin, then (one pass over its slot's
+  // candidates) its low histogram, threshold key tau and the ties at tau
+  // it prunes.
   std::vector<uint32_t> prefixes(ncuts);
   std::vector<int64_t> ranks(ncuts);  // of tau among the prefix's keys
   for (int c = 0; c < ncuts; ++c) {
@@ -482,14 +489,14 @@ void select_levels(const std::vector<const float*>& data,
     ranks[c] = cut.k - cut.below - below_mid;
   }
   ThreadHistograms lows(std::max(ncuts, 1) * kLowBins);
-  at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
-                   [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     int64_t* hist = lows.local();
     for (int64_t i = begin; i < end; ++i) {
-      for (const Tagged& t : tagged[i]) {
-        for (int c = 0; c < ncuts; ++c) {
+      for (int c = 0; c < ncuts; ++c) {
+        int64_t* mine = hist + c * kLowBins;
+        for (const Tagged& t : tagged[i * nslot + cuts[c].slot]) {
           if ((t.key >> kMidShift) == prefixes[c]) {
-            ++hist[c * kLowBins + (t.key & (kLowBins - 1))];
+            ++mine[t.key & (kLowBins - 1)];
           }
         }
       }
@@ -509,23 +516,21 @@ void select_levels(const std::vector<const float*>& data,
   // tau up; each segment counts its keys equal to each cut's tau. Then
   // the first ties_pruned of them, in position order, lose that cut: each
   // segment its quota (tie_quotas), in parallel.
-  const int64_t nseg = static_cast<int64_t>(segments.size());
+  std::vector<std::vector<int>> cuts_of_slot(nslot);
+  for (int c = 0; c < ncuts; ++c) cuts_of_slot[cuts[c].slot].push_back(c);
   std::vector<int64_t> ties(static_cast<size_t>(nseg) * ncuts, 0);
-  std::vector<int> slots_of_cut(ncuts);
-  for (int c = 0; c < ncuts; ++c) slots_of_cut[c] = cuts[c].slot;
   at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       mask_t* m = out[segments[i].tensor] + segments[i].start;
       int64_t* mine = ties.data() + i * ncuts;
-      for (Tagged& t : tagged[i]) {
-        int level = t.level;
-        for (int c = 0; c < ncuts; ++c) {
-          if (slots_of_cut[c] != t.slot) continue;
-          level += t.key >= taus[c];
-          mine[c] += t.key == taus[c];
+      for (int64_t s = 0; s < nslot; ++s) {
+        for (Tagged& t : tagged[i * nslot + s]) {
+          for (int c : cuts_of_slot[s]) {
+            t.level += t.key >= taus[c];
+            mine[c] += t.key == taus[c];
+          }
+          m[t.offset] = value[t.level];
         }
-        t.level = static_cast<int16_t>(level);
-        m[t.offset] = value[level];
       }
     }
   });
@@ -534,20 +539,14 @@ void select_levels(const std::vector<const float*>& data,
     quota = tie_quotas(ties, ncuts, c, ties_pruned[c], std::move(quota));
   }
   at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
-    std::vector<int64_t> left(ncuts);
     for (int64_t i = begin; i < end; ++i) {
-      int64_t remaining = 0;
-      for (int c = 0; c < ncuts; ++c) {
-        left[c] = quota[i * ncuts + c];
-        remaining += left[c];
-      }
       mask_t* m = out[segments[i].tensor] + segments[i].start;
-      for (auto t = tagged[i].begin(); remaining > 0; ++t) {
-        for (int c = 0; c < ncuts; ++c) {
-          if (left[c] > 0 && slots_of_cut[c] == t->slot &&
-              t->key == taus[c]) {
-            --left[c];
-            --remaining;
+      for (int c = 0; c < ncuts; ++c) {
+        int64_t left = quota[i * ncuts + c];
+        auto t = tagged[i * nslot + cuts[c].slot].begin();
+        for (; left > 0; ++t) {
+          if (t->key == taus[c]) {
+            --left;
             --t->level;
             m[t->offset] = value[t->level];
           }
