@@ -46,8 +46,11 @@ BEST: Dict[Tuple[str, str], Dict[str, Any]] = {
     # the best of the scale levers on the same rule; their follow-ups
     # (coats, restarts, IteRand) ran on the paper's settings, where none
     # beat the chosen lever; GAT's restarts, which helped there, gave
-    # nothing on top of the temperature (held-out validation nodes)
-    ("GAT", "shallow"): {"head": "temp"},
+    # nothing on top of the temperature (held-out validation nodes).
+    # At every sparsity from 0.3 to 0.95, Adam eps 1e-4 (scores with
+    # small gradients move less) beats GAT's temperature alone by
+    # 0.29 ± 0.12 points (paired by cell and seed), so best takes it
+    ("GAT", "shallow"): {"head": "temp", "adam_eps": 1e-4},
     ("GIN", "shallow"): {"rescale": "global"},
 }
 
