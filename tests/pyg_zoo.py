@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 import torch_geometric.nn as pyg
+import torch_geometric.typing
 from torch import Tensor
 from torch.nn import Linear, ReLU, Sequential
 from torch_geometric.data import Batch, Data
@@ -542,3 +543,8 @@ SKIPPED: Dict[str, str] = {
     'GNNFF': PYG_LIB.format('radius_graph'),
     'ViSNet': PYG_LIB.format('radius_graph'),
 }
+# Layers that build a SparseTensor run where the optional torch-sparse
+# is installed (CI installs it: scripts/test.sh) and are skipped elsewhere.
+if not torch_geometric.typing.WITH_TORCH_SPARSE:
+    SKIPPED.update({name: "needs torch-sparse (SparseTensor)"
+                    for name in ("PANConv", "PANPooling")})
