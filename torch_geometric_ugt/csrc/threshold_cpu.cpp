@@ -250,15 +250,12 @@ std::vector<int64_t> low_histogram(
 // spread over the segments by a prefix sum of their tie counts: segment i
 // prunes what the segments before it left, up to its own ties. Entry
 // i * stride + c is segment i's count (and quota) for cut c.
-std::vector<int64_t> tie_quotas(const std::vector<int64_t>& ties,
-                                int64_t stride, int64_t cut,
-                                int64_t pruned,
-                                std::vector<int64_t> quotas) {
+void tie_quotas(const std::vector<int64_t>& ties, int64_t stride,
+                int64_t cut, int64_t pruned, std::vector<int64_t>& quotas) {
   for (size_t i = cut; i < ties.size() && pruned > 0; i += stride) {
     quotas[i] = std::min(ties[i], pruned);
     pruned -= quotas[i];
   }
-  return quotas;
 }
 
 // Masks of the candidates: 0 below tau, 1 from tau up; then the first
@@ -287,8 +284,8 @@ void write_candidates(const std::vector<mask_t*>& out,
     }
   });
   if (ties_pruned == 0) return;
-  const std::vector<int64_t> quota = tie_quotas(
-      ties, 1, 0, ties_pruned, std::vector<int64_t>(ties.size(), 0));
+  std::vector<int64_t> quota(ties.size(), 0);
+  tie_quotas(ties, 1, 0, ties_pruned, quota);
   at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       int64_t left = quota[i];
@@ -536,7 +533,7 @@ void select_levels(const std::vector<const float*>& data,
   });
   std::vector<int64_t> quota(ties.size(), 0);
   for (int c = 0; c < ncuts; ++c) {
-    quota = tie_quotas(ties, ncuts, c, ties_pruned[c], std::move(quota));
+    tie_quotas(ties, ncuts, c, ties_pruned[c], quota);
   }
   at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
