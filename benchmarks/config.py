@@ -51,6 +51,9 @@ class Config:
     # the UGTs protocol has none) and label smoothing of its loss
     dropout: float = 0.0
     smoothing: float = 0.0
+    # dropout of the input features during the search (none in the UGTs
+    # protocol; a regulariser of wide bag-of-words inputs)
+    input_dropout: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -85,6 +88,8 @@ class Config:
         scores += f"-R{self.restarts}" if self.restarts != 1 else ""
         scores += f"-drop{self.dropout:g}" if self.dropout else ""
         scores += f"-ls{self.smoothing:g}" if self.smoothing else ""
+        scores += (f"-idrop{self.input_dropout:g}" if self.input_dropout
+                   else "")
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

@@ -47,6 +47,27 @@ def first_aggregation(x, edge_index):
     return GINConv(torch.nn.Identity(), eps=0.0, aggr="mean")(x, edge_index)
 
 
+class InputDropout(torch.nn.Module):
+    """A model whose input features pass through dropout while training
+    (dense or sparse CSR features: the stored values are dropped)."""
+
+    def __init__(self, model: torch.nn.Module, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"input dropout must be in [0, 1); got {p}.")
+        self.model, self.p = model, p
+
+    def forward(self, x, edge_index):
+        if self.training and self.p > 0:
+            if x.layout == torch.sparse_csr:
+                x = torch.sparse_csr_tensor(
+                    x.crow_indices(), x.col_indices(),
+                    F.dropout(x.values(), self.p), x.size())
+            else:
+                x = F.dropout(x, self.p)
+        return self.model(x, edge_index)
+
+
 HEADS = ("", "temp", "norm")
 """Output heads of the probes: none, ``tau<T>`` (logits times a fixed
 ``T``), ``temp`` (the library's :class:`~torch_geometric_ugt.Temperature`:
@@ -87,13 +108,16 @@ def check_head(head: str) -> None:
 
 def build(name: str, in_channels: int, hidden: int, num_layers: int,
           out_channels: int, *, dense: bool, head: str = "",
-          dropout: float = 0.0) -> torch.nn.Module:
+          dropout: float = 0.0,
+          input_dropout: float = 0.0) -> torch.nn.Module:
     """A model for ticket search (``dense=False``: no bias and, as in the
-    UGTs protocol, no dropout unless :obj:`dropout` says) or standard
-    training (dropout 0.5), followed by ``head`` (see :data:`HEADS`) when
-    one is given."""
+    UGTs protocol, no dropout unless :obj:`dropout` or
+    :obj:`input_dropout` says) or standard training (dropout 0.5),
+    followed by ``head`` (see :data:`HEADS`) when one is given."""
     model = _build(name, in_channels, hidden, num_layers, out_channels,
                    dense, dropout)
+    if input_dropout:
+        model = InputDropout(model, input_dropout)
     if head == "temp":  # the library's learned temperature
         return Temperature(model)
     return OutputHead(model, head) if head else model

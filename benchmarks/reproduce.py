@@ -79,12 +79,15 @@ def _add_one_options(one) -> None:
                      "(default: 0, as in the UGTs protocol)")
     one.add_argument("--smoothing", type=float, default=0.0,
                      help="label smoothing of the search loss (default: 0)")
+    one.add_argument("--input-dropout", type=float, default=0.0,
+                     help="dropout of the input features during the "
+                     "search (default: 0)")
     one.add_argument("--recipe", default="paper", choices=RECIPES,
                      help="paper (default): the authors' protocol; best: "
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
                      "--rescale, --head, --learn-scale, --coats, "
-                     "--restarts, --dropout and --smoothing")
+                     "--restarts, --dropout, --smoothing and --input-dropout")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
     one.add_argument("--variant", default="",
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
@@ -123,7 +126,8 @@ def _configs(args) -> List[Config]:
                   args.weight_init, args.variant, args.adam_eps,
                   args.score_init, args.rescale, args.head,
                   args.learn_scale, args.coats, "", args.restarts,
-                  dropout=args.dropout, smoothing=args.smoothing)
+                  dropout=args.dropout, smoothing=args.smoothing,
+                  input_dropout=args.input_dropout)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

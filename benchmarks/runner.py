@@ -133,7 +133,8 @@ class Run:
         return build(self.cfg.model, self.data.num_features, self.cfg.hidden,
                      self.cfg.layers, self.num_classes,
                      dense=self.cfg.method == "dense", head=self.cfg.head,
-                     dropout=self.cfg.dropout)
+                     dropout=self.cfg.dropout,
+                     input_dropout=self.cfg.input_dropout)
 
     def on_epoch(self, epoch: int, result: SearchResult) -> None:
         for hook in self.hooks:

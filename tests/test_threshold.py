@@ -344,6 +344,39 @@ def test_coats_sharing_a_tied_value_over_many_segments():
         assert_same(run(scores, k), reference_masks(scores, k))
 
 
+def test_coats_over_a_million_scores_are_exact():
+    # over 2^20 scores several counts take the kernel's wide histogram:
+    # Gaussian scores, runs of ties, +-0, the largest finite values and
+    # +-inf, over tensors of uneven sizes
+    gen = torch.Generator().manual_seed(5)
+    big = torch.finfo(torch.float32).max
+    scores = [torch.randn(700_001, generator=gen),
+              torch.randint(-3, 4, (400_000, ), generator=gen).float() / 8,
+              torch.tensor([0.0, -0.0, big, -big, math.inf, -math.inf]),
+              torch.randn(3, 5, generator=gen)]
+    total = sum(s.numel() for s in scores)
+    assert total > 2 ** 20
+    ks = [0, 1, int(0.3 * total), int(0.5 * total), 700_123, total - 1,
+          total]
+    levels = [torch.empty_like(s) for s in scores]
+    prune_smallest_(scores, levels, ks)
+    flat = torch.cat([m.view(-1) for m in levels])
+    for c, k in enumerate(ks):
+        kept = torch.cat([m.view(-1) for m in reference_masks(scores, k)])
+        assert torch.equal(flat * len(ks) > c + 0.5, kept.bool()), k
+
+
+def test_coats_over_a_million_scores_refuse_nan_before_writing():
+    scores = [torch.randn(1_100_000), torch.tensor([1.0, math.nan])]
+    masks = [torch.full(s.shape, 7.0) for s in scores]
+    with pytest.raises(ValueError, match="NaN"):
+        prune_smallest_(scores, masks, [5, 500_000])
+    scores[1] = torch.tensor([1.0, -math.inf])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        prune_smallest_(scores, masks, [5, 500_000], check_finite=True)
+    assert all(bool((m == 7.0).all()) for m in masks)
+
+
 @pytest.mark.parametrize("k", [[], [1, "2"], [True, 1],
                                torch.tensor([[1, 2]]),
                                torch.tensor([1.0, 2.0])])

@@ -78,6 +78,34 @@ def test_search_dropout_and_label_smoothing_are_in_the_key_and_model():
     assert gcn.dropout.p == 0.5
 
 
+def test_input_dropout_is_in_the_key_and_drops_sparse_features():
+    cfg = replace(Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0),
+                  input_dropout=0.5)
+    assert cfg.key().endswith("-idrop0.5-seed0")
+    model = build("GCN", 8, 16, 2, 3, dense=False, input_dropout=0.5,
+                  head="temp")
+    x = torch.rand(6, 8)
+    x[x < 0.5] = 0
+    seen = []
+    model.model.model.convs[0].register_forward_pre_hook(
+        lambda module, args: seen.append(args[0]))
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    for features in (x, x.to_sparse_csr()):
+        seen.clear()
+        model.train()
+        torch.manual_seed(0)
+        model(features, edge_index)
+        model.eval()
+        model(features, edge_index)
+        train, test = (f.to_dense() for f in seen)
+        assert torch.equal(test, x)  # no dropout when evaluating
+        kept = train != 0
+        assert kept.sum() < (x != 0).sum()  # some stored values dropped
+        assert torch.allclose(train[kept], 2 * x[kept])  # the rest scaled
+    with pytest.raises(ValueError, match="input dropout"):
+        build("GCN", 8, 16, 2, 3, dense=False, input_dropout=1.0)
+
+
 def _write_record(folder: Path, cfg: Config, val: float,
                   test: float) -> None:
     folder.mkdir(exist_ok=True)

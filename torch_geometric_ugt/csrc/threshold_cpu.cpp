@@ -3,17 +3,19 @@
 // of float32 tensors, ordered by (value, global position), -0.0 == +0.0.
 //
 // Radix select on order-preserving uint32 keys without concatenating:
-//   pass 1: per-thread histograms of the top 11 key bits; the bin B that
+//   pass 1: per-thread histograms of the top 11 key bits (Narrow; 16 bits,
+//           Wide, for several counts over many scores); the bin B that
 //           holds the k-th smallest is found;
 //   pass 2: every score outside B gets its mask (0 below B, 1 above), the
 //           keys in B are gathered per segment, in position order, and
-//           histogrammed on their next 11 bits;
+//           histogrammed on their next 11 (8) bits;
 //   then the gathered keys (up to a sixth of all keys for typical score
-//   distributions: B spans a quarter of an octave) are radix-selected on
-//   their last 10 bits and their masks written, in parallel over the
-//   segments; the ties at the threshold that must go (the first ones in
-//   position order) are spread over the segments by a prefix sum of their
-//   tie counts and pruned in parallel too.
+//   distributions with Narrow: B spans a quarter of an octave; a 32nd of
+//   that with Wide) are radix-selected on their last 10 (8) bits and their
+//   masks written, in parallel over the segments; the ties at the
+//   threshold that must go (the first ones in position order) are spread
+//   over the segments by a prefix sum of their tie counts and pruned in
+//   parallel too.
 // Non-finite scores are screened from the histogram of pass 1 (their keys
 // have bins of their own), so validation costs no extra pass, and it ends
 // before any mask is written: a refused call leaves the masks untouched.
@@ -62,27 +64,48 @@ std::vector<Segment> make_segments(const std::vector<at::Tensor>& scores) {
   return segments;
 }
 
-constexpr int kTopShift = 21;
-constexpr int kTopBins = 1 << 11;
+// The digits of the radix select: a key's top kBits (histogrammed in
+// pass 1), then its middle and low bits (resolved on the candidates).
+template <int kBits>
+struct Radix {
+  static constexpr int kTopShift = 32 - kBits;
+  static constexpr int kTopBins = 1 << kBits;
+  // Keys of -inf and negative NaNs fall in the first kNonFiniteBins top
+  // bins, +inf and positive NaNs in the last ones, and no finite value
+  // does: the histogram screens for non-finite scores at no extra cost.
+  static constexpr int kNonFiniteBins = 1 << (kBits - 9);
+  static constexpr int kMidBits = (kTopShift + 1) / 2;
+  static constexpr int kLowBits = kTopShift - kMidBits;
+  static constexpr int kMidShift = kLowBits;
+  static constexpr int kMidBins = 1 << kMidBits;
+  static constexpr int kLowBins = 1 << kLowBits;
+  // interleaved sub-histograms per thread in pass 1 (fewer for the wide
+  // one, whose size costs more than its chains of increments)
+  static constexpr int kLanes = kBits > 11 ? 2 : 4;
+};
+// One selection, or several over few scores: 2048 top bins (a quarter of
+// an octave each; a small histogram to clear and sum).
+using Narrow = Radix<11>;
+// Several selections over many scores: 65536 top bins, so that the keys
+// in the cuts' bins (the candidates, finished in a second pass over them
+// and touching the masks again) stay few whatever the number of cuts.
+using Wide = Radix<16>;
+// (from about half a million scores on, where it measured faster)
+constexpr int64_t kWideFrom = int64_t{1} << 19;
 
 struct Candidate {
   uint32_t key;
   uint32_t offset;  // within the segment
 };
 
-// Keys of -inf and negative NaNs fall in the first 4 top bins, +inf and
-// positive NaNs in the last 4, and no finite value does: the histogram
-// screens for non-finite scores at no extra cost.
-constexpr int kNonFiniteBins = 4;
-
-template <typename count_t>
+template <typename R, typename count_t>
 std::vector<int64_t> top_histogram_impl(const std::vector<const float*>& data,
                                         const std::vector<Segment>& segments) {
   const int threads = at::get_num_threads();
   // kLanes interleaved sub-histograms per thread break the dependency
   // chains of repeated increments of one (hot) bin.
-  constexpr int kLanes = 4;
-  const size_t per_thread = static_cast<size_t>(kLanes) * kTopBins;
+  constexpr int kLanes = R::kLanes;
+  const size_t per_thread = static_cast<size_t>(kLanes) * R::kTopBins;
   std::vector<count_t> local(static_cast<size_t>(threads) * per_thread, 0);
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
                    [&](int64_t begin, int64_t end) {
@@ -95,34 +118,37 @@ std::vector<int64_t> top_histogram_impl(const std::vector<const float*>& data,
       int64_t j = 0;
       for (; j + kLanes <= n; j += kLanes) {
         for (int lane = 0; lane < kLanes; ++lane) {
-          ++hist[lane * kTopBins + (float_key(p[j + lane]) >> kTopShift)];
+          ++hist[lane * R::kTopBins +
+                 (float_key(p[j + lane]) >> R::kTopShift)];
         }
       }
-      for (; j < n; ++j) ++hist[float_key(p[j]) >> kTopShift];
+      for (; j < n; ++j) ++hist[float_key(p[j]) >> R::kTopShift];
     }
   });
-  std::vector<int64_t> total(kTopBins, 0);
+  std::vector<int64_t> total(R::kTopBins, 0);
   for (int t = 0; t < threads * kLanes; ++t) {
-    const count_t* hist = local.data() + static_cast<size_t>(t) * kTopBins;
-    for (int b = 0; b < kTopBins; ++b) total[b] += hist[b];
+    const count_t* hist = local.data() + static_cast<size_t>(t) * R::kTopBins;
+    for (int b = 0; b < R::kTopBins; ++b) total[b] += hist[b];
   }
   return total;
 }
 
+template <typename R>
 std::vector<int64_t> top_histogram(const std::vector<const float*>& data,
                                    const std::vector<Segment>& segments,
                                    int64_t total) {
   // 32-bit counters halve the histograms' cache footprint; they cannot
   // overflow below 2^32 elements.
   if (total < (int64_t{1} << 32)) {
-    return top_histogram_impl<uint32_t>(data, segments);
+    return top_histogram_impl<R, uint32_t>(data, segments);
   }
-  return top_histogram_impl<int64_t>(data, segments);
+  return top_histogram_impl<R, int64_t>(data, segments);
 }
 
+template <typename R>
 bool has_nonfinite(const std::vector<int64_t>& hist) {
-  for (int b = 0; b < kNonFiniteBins; ++b) {
-    if (hist[b] != 0 || hist[kTopBins - 1 - b] != 0) return true;
+  for (int b = 0; b < R::kNonFiniteBins; ++b) {
+    if (hist[b] != 0 || hist[R::kTopBins - 1 - b] != 0) return true;
   }
   return false;
 }
@@ -149,11 +175,6 @@ std::pair<uint32_t, int64_t> find_bin(const std::vector<int64_t>& hist,
   TORCH_CHECK(false, "internal error: rank beyond the histogram");
 }
 
-// Digits of the gathered keys below the top 11 bits.
-constexpr int kMidShift = 10;
-constexpr int kMidBins = 1 << 11;
-constexpr int kLowBins = 1 << 10;
-
 // Per-thread histograms, summed.
 class ThreadHistograms {
  public:
@@ -176,22 +197,22 @@ class ThreadHistograms {
 
 // What pass 2 counted besides the candidates.
 struct SplitCounts {
-  std::vector<int64_t> mid;  // histogram of the candidates' middle 11 bits
+  std::vector<int64_t> mid;  // histogram of the candidates' middle bits
   int64_t candidates = 0;    // keys inside the bin
 };
 
 // Pass 2: masks outside the key range [lo, hi] (0 below, 1 above),
 // candidates inside it in position order, and the histogram of the
-// candidates' middle 11 bits. The loops are branch-free (the first
+// candidates' middle bits. The loops are branch-free (the first
 // vectorises, the second compacts the candidates into a per-thread scratch
 // buffer), so the cost does not depend on how unpredictable the threshold
 // comparisons are.
-template <typename mask_t>
+template <typename R, typename mask_t>
 SplitCounts split_pass(const std::vector<const float*>& data,
                        const std::vector<Segment>& segments, uint32_t lo,
                        uint32_t hi, const std::vector<mask_t*>& out,
                        std::vector<std::vector<Candidate>>& candidates) {
-  ThreadHistograms mid(kMidBins);
+  ThreadHistograms mid(R::kMidBins);
   ThreadHistograms counts(1);
   const uint32_t span = hi - lo;
   at::parallel_for(0, static_cast<int64_t>(segments.size()), 1,
@@ -217,7 +238,7 @@ SplitCounts split_pass(const std::vector<const float*>& data,
         count += key - lo <= span;
       }
       for (int64_t j = 0; j < count; ++j) {
-        ++hist[(buffer[j].key >> kMidShift) & (kMidBins - 1)];
+        ++hist[(buffer[j].key >> R::kMidShift) & (R::kMidBins - 1)];
       }
       local[0] += count;
       candidates[i].assign(buffer, buffer + count);
@@ -231,15 +252,18 @@ SplitCounts split_pass(const std::vector<const float*>& data,
 
 // Histogram of the last 10 bits of the candidates whose upper 22 bits are
 // `prefix`.
+template <typename R>
 std::vector<int64_t> low_histogram(
     const std::vector<std::vector<Candidate>>& candidates, uint32_t prefix) {
-  ThreadHistograms low(kLowBins);
+  ThreadHistograms low(R::kLowBins);
   at::parallel_for(0, static_cast<int64_t>(candidates.size()), 1,
                    [&](int64_t begin, int64_t end) {
     int64_t* hist = low.local();
     for (int64_t i = begin; i < end; ++i) {
       for (const Candidate& c : candidates[i]) {
-        if ((c.key >> kMidShift) == prefix) ++hist[c.key & (kLowBins - 1)];
+        if ((c.key >> R::kMidShift) == prefix) {
+          ++hist[c.key & (R::kLowBins - 1)];
+        }
       }
     }
   });
@@ -302,7 +326,7 @@ void write_candidates(const std::vector<mask_t*>& out,
 
 // The select, given the pass-1 histogram of the (screened) scores: pass 2,
 // then the candidates.
-template <typename mask_t>
+template <typename R, typename mask_t>
 void select(const std::vector<const float*>& data,
             const std::vector<Segment>& segments, int64_t total,
             const std::vector<int64_t>& hist, const std::vector<mask_t*>& out,
@@ -315,18 +339,18 @@ void select(const std::vector<const float*>& data,
     return;
   }
   const auto [bin, below_bin] = find_bin(hist, k);
-  const uint32_t bin_lo = bin << kTopShift;
-  const uint32_t bin_hi = bin_lo | ((1u << kTopShift) - 1);
+  const uint32_t bin_lo = bin << R::kTopShift;
+  const uint32_t bin_hi = bin_lo | ((1u << R::kTopShift) - 1);
   std::vector<std::vector<Candidate>> candidates(segments.size());
   const auto split =
-      split_pass<mask_t>(data, segments, bin_lo, bin_hi, out, candidates);
+      split_pass<R, mask_t>(data, segments, bin_lo, bin_hi, out, candidates);
   // Rank of the k-th smallest among the candidates, then within the
   // middle bin, then within the low bin: the keys equal to tau.
   const auto [mid_bin, below_mid] = find_bin(split.mid, k - below_bin);
-  const uint32_t prefix = (bin << 11) | mid_bin;
-  const auto low = low_histogram(candidates, prefix);
+  const uint32_t prefix = (bin << R::kMidBits) | mid_bin;
+  const auto low = low_histogram<R>(candidates, prefix);
   const auto [low_bin, below_low] = find_bin(low, k - below_bin - below_mid);
-  const uint32_t tau = (prefix << 10) | low_bin;
+  const uint32_t tau = (prefix << R::kLowBits) | low_bin;
   write_candidates<mask_t>(out, segments, candidates, split.candidates, tau,
                            k - below_bin - below_mid - below_low);
 }
@@ -380,7 +404,7 @@ void write_levels(const float* p, mask_t* m, int64_t n, const uint32_t* his,
   }
 }
 
-template <typename mask_t>
+template <typename R, typename mask_t>
 void select_levels(const std::vector<const float*>& data,
                    const std::vector<Segment>& segments, int64_t total,
                    const std::vector<int64_t>& hist,
@@ -407,11 +431,11 @@ void select_levels(const std::vector<const float*>& data,
     }  // k == total: the coat keeps nothing
   }
   const int slots = static_cast<int>(bins.size());
-  std::vector<int16_t> slot_of(kTopBins, -1);
+  std::vector<int16_t> slot_of(R::kTopBins, -1);
   for (int s = 0; s < slots; ++s) slot_of[bins[s]] = static_cast<int16_t>(s);
   std::vector<uint32_t> his;  // each cut's bin's last key
   for (const CoatCut& c : cuts) {
-    his.push_back((c.bin << kTopShift) | ((1u << kTopShift) - 1));
+    his.push_back((c.bin << R::kTopShift) | ((1u << R::kTopShift) - 1));
   }
   const int ncuts = static_cast<int>(cuts.size());
   const float share = static_cast<float>(coats);
@@ -429,8 +453,8 @@ void select_levels(const std::vector<const float*>& data,
   const int64_t nslot = std::max(slots, 1);
   // tagged[i * nslot + slot]: segment i's candidates in that slot's bin
   std::vector<std::vector<Tagged>> tagged(nseg * nslot);
-  ThreadHistograms mid(nslot * kMidBins);
-  std::vector<uint8_t> is_candidate(kTopBins, 0);
+  ThreadHistograms mid(nslot * R::kMidBins);
+  std::vector<uint8_t> is_candidate(R::kTopBins, 0);
   for (uint32_t b : bins) is_candidate[b] = 1;
   at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     // Uninitialised on purpose: only the first `count` entries are read.
@@ -451,22 +475,23 @@ void select_levels(const std::vector<const float*>& data,
       for (int64_t j = 0; j < n; ++j) {
         const uint32_t key = float_key(p[j]);
         buffer[count] = {key, static_cast<uint32_t>(j)};
-        count += is_candidate[key >> kTopShift];
+        count += is_candidate[key >> R::kTopShift];
       }
       std::fill(per_slot.begin(), per_slot.end(), 0);
       for (int64_t j = 0; j < count; ++j) {
-        ++per_slot[slot_of[buffer[j].key >> kTopShift]];
+        ++per_slot[slot_of[buffer[j].key >> R::kTopShift]];
       }
       for (int64_t s = 0; s < nslot; ++s) {
         tagged[i * nslot + s].reserve(per_slot[s]);
       }
       for (int64_t j = 0; j < count; ++j) {
         const uint32_t key = buffer[j].key;
-        const int slot = slot_of[key >> kTopShift];
+        const int slot = slot_of[key >> R::kTopShift];
         int level = always;
         for (int c = 0; c < ncuts; ++c) level += key > his[c];
         tagged[i * nslot + slot].push_back({key, buffer[j].offset, level});
-        ++hist_mid[slot * kMidBins + ((key >> kMidShift) & (kMidBins - 1))];
+        ++hist_mid[slot * R::kMidBins +
+                   ((key >> R::kMidShift) & (R::kMidBins - 1))];
       }
     }
   });
@@ -479,21 +504,21 @@ void select_levels(const std::vector<const float*>& data,
   for (int c = 0; c < ncuts; ++c) {
     const CoatCut& cut = cuts[c];
     const std::vector<int64_t> local(
-        mids.begin() + cut.slot * kMidBins,
-        mids.begin() + (cut.slot + 1) * kMidBins);
+        mids.begin() + cut.slot * R::kMidBins,
+        mids.begin() + (cut.slot + 1) * R::kMidBins);
     const auto [mid_bin, below_mid] = find_bin(local, cut.k - cut.below);
-    prefixes[c] = (cut.bin << 11) | mid_bin;
+    prefixes[c] = (cut.bin << R::kMidBits) | mid_bin;
     ranks[c] = cut.k - cut.below - below_mid;
   }
-  ThreadHistograms lows(std::max(ncuts, 1) * kLowBins);
+  ThreadHistograms lows(std::max(ncuts, 1) * R::kLowBins);
   at::parallel_for(0, nseg, 1, [&](int64_t begin, int64_t end) {
     int64_t* hist = lows.local();
     for (int64_t i = begin; i < end; ++i) {
       for (int c = 0; c < ncuts; ++c) {
-        int64_t* mine = hist + c * kLowBins;
+        int64_t* mine = hist + c * R::kLowBins;
         for (const Tagged& t : tagged[i * nslot + cuts[c].slot]) {
-          if ((t.key >> kMidShift) == prefixes[c]) {
-            ++mine[t.key & (kLowBins - 1)];
+          if ((t.key >> R::kMidShift) == prefixes[c]) {
+            ++mine[t.key & (R::kLowBins - 1)];
           }
         }
       }
@@ -503,10 +528,10 @@ void select_levels(const std::vector<const float*>& data,
   std::vector<uint32_t> taus(ncuts);
   std::vector<int64_t> ties_pruned(ncuts);
   for (int c = 0; c < ncuts; ++c) {
-    const std::vector<int64_t> local(low.begin() + c * kLowBins,
-                                     low.begin() + (c + 1) * kLowBins);
+    const std::vector<int64_t> local(low.begin() + c * R::kLowBins,
+                                     low.begin() + (c + 1) * R::kLowBins);
     const auto [low_bin, below_low] = find_bin(local, ranks[c]);
-    taus[c] = (prefixes[c] << 10) | low_bin;
+    taus[c] = (prefixes[c] << R::kLowBits) | low_bin;
     ties_pruned[c] = ranks[c] - below_low;
   }
   // Candidates (in parallel): the cuts of their own bin keep keys from
@@ -553,6 +578,40 @@ void select_levels(const std::vector<const float*>& data,
   });
 }
 
+
+// Pass 1 screens the scores, then the masks are written (into contiguous
+// outputs, returned): a refused call writes nothing.
+template <typename R>
+std::vector<at::Tensor> screen_and_select(
+    const std::vector<const float*>& data,
+    const std::vector<Segment>& segments, int64_t total,
+    at::TensorList masks, const std::vector<int64_t>& ks,
+    bool reject_infinite) {
+  const std::vector<int64_t> hist = top_histogram<R>(data, segments, total);
+  TORCH_CHECK_VALUE(!(has_nonfinite<R>(hist) &&
+                      (reject_infinite || has_nan(data, segments))),
+                    "non-finite scores: no mask was written");
+  std::vector<at::Tensor> outputs;
+  for (const auto& mask : masks) {
+    outputs.push_back(
+        mask.is_contiguous()
+            ? mask
+            : at::empty_like(mask, at::MemoryFormat::Contiguous));
+  }
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, masks[0].scalar_type(), "prune_smallest_cpu",
+      [&] {
+        std::vector<scalar_t*> out;
+        for (auto& o : outputs) out.push_back(o.data_ptr<scalar_t>());
+        if (ks.size() == 1) {
+          select<R, scalar_t>(data, segments, total, hist, out, ks[0]);
+        } else {
+          select_levels<R, scalar_t>(data, segments, total, hist, out, ks);
+        }
+      });
+  return outputs;
+}
+
 }  // namespace
 
 // Zeroes the k smallest scores (ties by position) over all tensors. Throws
@@ -582,29 +641,13 @@ void prune_smallest_cpu(at::TensorList scores, at::TensorList masks,
   if (scores.empty()) return;
   for (int64_t& k : ks) k = std::min(std::max<int64_t>(k, 0), total);
   const std::vector<Segment> segments = make_segments(contiguous);
-  // Screen first (pass 1), write after: a refused call writes nothing.
-  const std::vector<int64_t> hist = top_histogram(data, segments, total);
-  TORCH_CHECK_VALUE(
-      !(has_nonfinite(hist) && (reject_infinite || has_nan(data, segments))),
-      "non-finite scores: no mask was written");
-  std::vector<at::Tensor> outputs;
-  for (const auto& mask : masks) {
-    outputs.push_back(
-        mask.is_contiguous()
-            ? mask
-            : at::empty_like(mask, at::MemoryFormat::Contiguous));
-  }
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::kHalf, at::kBFloat16, masks[0].scalar_type(), "prune_smallest_cpu",
-      [&] {
-        std::vector<scalar_t*> out;
-        for (auto& o : outputs) out.push_back(o.data_ptr<scalar_t>());
-        if (ks.size() == 1) {
-          select<scalar_t>(data, segments, total, hist, out, ks[0]);
-        } else {
-          select_levels<scalar_t>(data, segments, total, hist, out, ks);
-        }
-      });
+  // Several selections over many scores take the wide histogram.
+  const std::vector<at::Tensor> outputs =
+      ks.size() > 1 && total >= kWideFrom
+          ? screen_and_select<Wide>(data, segments, total, masks, ks,
+                                    reject_infinite)
+          : screen_and_select<Narrow>(data, segments, total, masks, ks,
+                                      reject_infinite);
   for (size_t i = 0; i < masks.size(); ++i) {
     if (!outputs[i].is_same(masks[i])) masks[i].copy_(outputs[i]);
   }
