@@ -54,6 +54,9 @@ class Config:
     # dropout of the input features during the search (none in the UGTs
     # protocol; a regulariser of wide bag-of-words inputs)
     input_dropout: float = 0.0
+    # L2 penalty (Adam's coupled weight_decay) on what the search trains:
+    # the scores and, with head "temp", the log temperature
+    score_decay: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -90,6 +93,7 @@ class Config:
         scores += f"-ls{self.smoothing:g}" if self.smoothing else ""
         scores += (f"-idrop{self.input_dropout:g}" if self.input_dropout
                    else "")
+        scores += f"-wd{self.score_decay:g}" if self.score_decay else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

@@ -77,7 +77,8 @@ def ticket_model(args: argparse.Namespace, data, seed: int,
                       weight_init=args.weight_init,
                       learn_scale=chosen["learn_scale"])
     optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr,
-                                 eps=chosen["adam_eps"])
+                                 eps=chosen["adam_eps"],
+                                 weight_decay=chosen["score_decay"])
     extra = dict(rescale=chosen["rescale"] or None, coats=chosen["coats"])
     sparsifier: SupermaskSparsifier
     if args.method == "ugt":
@@ -167,9 +168,10 @@ def main(argv: List[str] | None = None) -> Dict:
     adjacency = resolve_adjacency(args.adjacency)
     data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
     chosen = settings(args.recipe, "GCN", args.layers)
-    if chosen["head"] not in ("", "temp"):
+    if chosen["head"] not in ("", "temp") or chosen["input_dropout"]:
         raise ValueError(f"recipe {args.recipe!r} uses the output head "
-                         f"{chosen['head']!r} of the reproduction runner; "
+                         f"{chosen['head']!r} or input dropout of the "
+                         f"reproduction runner; "
                          f"run it with python -m benchmarks.reproduce.")
     print(f"{args.dataset}: {data.num_nodes} nodes, adjacency "
           f"{ADJACENCY_NAMES[adjacency]}; GCN "

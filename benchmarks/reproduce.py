@@ -82,12 +82,16 @@ def _add_one_options(one) -> None:
     one.add_argument("--input-dropout", type=float, default=0.0,
                      help="dropout of the input features during the "
                      "search (default: 0)")
+    one.add_argument("--score-decay", type=float, default=0.0,
+                     help="L2 penalty (Adam's weight_decay) on the scores "
+                     "and the learned temperature (default: 0)")
     one.add_argument("--recipe", default="paper", choices=RECIPES,
                      help="paper (default): the authors' protocol; best: "
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
                      "--rescale, --head, --learn-scale, --coats, "
-                     "--restarts, --dropout, --smoothing and --input-dropout")
+                     "--restarts, --dropout, --smoothing, --input-dropout and "
+                     "--score-decay")
     one.add_argument("--seeds", type=int, nargs="+", default=[0])
     one.add_argument("--variant", default="",
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
@@ -127,7 +131,8 @@ def _configs(args) -> List[Config]:
                   args.score_init, args.rescale, args.head,
                   args.learn_scale, args.coats, "", args.restarts,
                   dropout=args.dropout, smoothing=args.smoothing,
-                  input_dropout=args.input_dropout)
+                  input_dropout=args.input_dropout,
+                  score_decay=args.score_decay)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

@@ -183,7 +183,8 @@ class Run:
                   score_init=cfg.score_init, learn_scale=cfg.learn_scale)
         self.model.to(self.device)
         optimizer = torch.optim.Adam(trained_parameters(self.model),
-                                     lr=cfg.lr, eps=cfg.adam_eps)
+                                     lr=cfg.lr, eps=cfg.adam_eps,
+                                     weight_decay=cfg.score_decay)
         self.sparsifier = sparsifier_for(cfg, self.model, optimizer)
         train, evaluate = full_batch(self.model, self.task, optimizer,
                                      label_smoothing=cfg.smoothing)

@@ -82,6 +82,8 @@ def test_input_dropout_is_in_the_key_and_drops_sparse_features():
     cfg = replace(Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0),
                   input_dropout=0.5)
     assert cfg.key().endswith("-idrop0.5-seed0")
+    assert replace(cfg, score_decay=5e-3).key().endswith(
+        "-idrop0.5-wd0.005-seed0")
     model = build("GCN", 8, 16, 2, 3, dense=False, input_dropout=0.5,
                   head="temp")
     x = torch.rand(6, 8)
