@@ -260,8 +260,8 @@ SPARSITY_CHANGES: Dict[str, Tuple[Dict, ...]] = {
     # +0.9 validation at 0.3, +0.0 at 0.9; 5e-4 +1.3 at 0.3, -1.8 at 0.9)
     "GCN": (dict(coats=4), dict(coats=8), dict(adam_eps=1e-4),
             dict(score_decay=5e-3)),
-    "GAT": (dict(adam_eps=1e-4), ),
-    "GIN": (dict(adam_eps=1e-4), ),
+    "GAT": (dict(adam_eps=1e-4), dict(adam_eps=1e-4, score_decay=5e-3)),
+    "GIN": (dict(adam_eps=1e-4), dict(score_decay=5e-3)),
 }
 """Changes probed at every sparsity (benchmarks.recipes.
 SELECTION_SPARSITIES) beside each model's chosen settings."""
