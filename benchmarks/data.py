@@ -13,12 +13,19 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import torch
 import torch_geometric.transforms as T
 from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
+
+from benchmarks.models import first_aggregation
+from torch_geometric_ugt.search import graph_input
+from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
+
+if TYPE_CHECKING:
+    from benchmarks.config import Config
 
 PLANETOID = ("Cora", "CiteSeer", "PubMed")
 
@@ -167,6 +174,44 @@ def load_ogbn(name: str, root: Optional[str] = None,
     data.y = data.y.view(-1)
     data.num_classes = dataset.num_classes
     return data, dataset.get_idx_split()
+
+
+_GRAPHS: Dict[tuple, Data] = {}
+# models whose first operation is a linear map take Planetoid's
+# bag-of-words features as a sparse CSR tensor (same results, faster)
+SPARSE_FEATURE_MODELS = ("GCN", "GAT")
+
+
+def perturbation(variant: str, seed: int):
+    """The transform of a ``feat<R>`` / ``edge<R>`` variant, else None."""
+    for prefix, transform in (("feat", FeatureNoise), ("edge", EdgeRewire)):
+        if variant.startswith(prefix):
+            return transform(float(variant[len(prefix):]), seed=seed)
+    if variant not in ("", "ood"):
+        raise ValueError(f"Unknown variant {variant!r}: use '', 'ood', "
+                         f"'feat<R>' or 'edge<R>'.")
+    return None
+
+
+def config_graph(cfg: Config, root: Optional[str]) -> Data:
+    """The graph of :obj:`cfg` (cached per dataset and variant). GCN and
+    GAT take the features as a sparse CSR tensor; a GIN search takes its
+    first aggregation, constant during the search (no dropout), so."""
+    perturb = perturbation(cfg.variant, cfg.seed)
+    gin_search = cfg.model == "GIN" and cfg.method != "dense"
+    key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None,
+           cfg.model in SPARSE_FEATURE_MODELS, gin_search)
+    if key not in _GRAPHS:
+        data = load_planetoid(cfg.dataset, root, adjacency=fast_adjacency(),
+                              perturb=perturb)
+        if cfg.variant == "ood":
+            data = OODSplit(0.4, seed=cfg.seed)(data)
+        if gin_search:
+            data.x = first_aggregation(data.x, graph_input(data))
+        if cfg.model in SPARSE_FEATURE_MODELS or gin_search:
+            data.x = data.x.to_sparse_csr()
+        _GRAPHS[key] = data
+    return _GRAPHS[key]
 
 
 if __name__ == "__main__":

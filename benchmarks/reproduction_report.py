@@ -14,8 +14,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from benchmarks import cli
 from benchmarks.markdown import replace_section
-from benchmarks.recipe_report import (recipe_results, restart_table,
-                                      scale_section, selection_table)
+from benchmarks.recipe_report import recipe_results
+from benchmarks.recipe_selection import (restart_table, scale_section,
+                                         selection_table)
 from benchmarks.recipes import label
 from benchmarks.records import read_records
 from benchmarks.experiments import (DEEP_SETTING, DEEP_SPARSITY,

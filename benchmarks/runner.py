@@ -11,60 +11,20 @@ from typing import Callable, Dict, List, Optional, Union
 
 import torch
 
-from benchmarks.data import ADJACENCY_NAMES, fast_adjacency, load_planetoid
+from benchmarks.data import ADJACENCY_NAMES, config_graph, fast_adjacency
 from benchmarks.experiments import (MAD_EVERY, MAD_MIN_LAYERS, METHODS,
                                     TSNE_SEED, Config)
 from benchmarks.hooks import (iterand_setting, last_hidden_tsne,
                               ood_scores, per_layer_mad, rerandomize,
                               validation_halves)
-from benchmarks.models import build, first_aggregation
+from benchmarks.models import build
 from benchmarks.records import claim, device_name, record_done, write_record
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, GradualSchedule,
                                  SupermaskSparsifier, __version__,
                                  restart_seed, score_parameters, supermask)
-from torch_geometric_ugt.search import (SearchResult, full_batch,
-                                        graph_input, search_ticket)
-from torch_geometric_ugt.transforms import EdgeRewire, FeatureNoise, OODSplit
-
-_DATA: Dict[tuple, object] = {}
-# models whose first operation is a linear map take Planetoid's
-# bag-of-words features as a sparse CSR tensor (same results, faster)
-SPARSE_FEATURE_MODELS = ("GCN", "GAT")
-
-
-def perturbation(variant: str, seed: int):
-    """The transform of a ``feat<R>`` / ``edge<R>`` variant, else None."""
-    for prefix, transform in (("feat", FeatureNoise), ("edge", EdgeRewire)):
-        if variant.startswith(prefix):
-            return transform(float(variant[len(prefix):]), seed=seed)
-    if variant not in ("", "ood"):
-        raise ValueError(f"Unknown variant {variant!r}: use '', 'ood', "
-                         f"'feat<R>' or 'edge<R>'.")
-    return None
-
-
-def dataset(cfg: Config, root: Optional[str]):
-    """The graph of :obj:`cfg` (cached per dataset and variant). GCN and
-    GAT take the features as a sparse CSR tensor; a GIN search takes its
-    first aggregation, constant during the search (no dropout), so."""
-    perturb = perturbation(cfg.variant, cfg.seed)
-    gin_search = cfg.model == "GIN" and cfg.method != "dense"
-    key = (cfg.dataset, cfg.variant, cfg.seed if cfg.variant else None,
-           cfg.model in SPARSE_FEATURE_MODELS, gin_search)
-    if key not in _DATA:
-        data = load_planetoid(cfg.dataset, root, adjacency=fast_adjacency(),
-                              perturb=perturb)
-        if cfg.variant == "ood":
-            data = OODSplit(0.4, seed=cfg.seed)(data)
-        if gin_search:
-            data.x = first_aggregation(data.x, graph_input(data))
-        if cfg.model in SPARSE_FEATURE_MODELS or gin_search:
-            data.x = data.x.to_sparse_csr()
-        _DATA[key] = data
-    return _DATA[key]
-
+from torch_geometric_ugt.search import SearchResult, full_batch, search_ticket
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
     """The sparsifier of :obj:`cfg.method`."""
@@ -106,7 +66,7 @@ class Run:
     def __init__(self, cfg: Config, root: Optional[str],
                  device: torch.device) -> None:
         self.cfg, self.device = cfg, device
-        self.data = dataset(cfg, root)
+        self.data = config_graph(cfg, root)
         if device.type != "cpu":
             self.data = self.data.clone().to(device)  # the cache stays
         self.task, self.num_classes = self.data, self.data.num_classes

@@ -1,6 +1,6 @@
 from benchmarks.experiments import experiments
 from benchmarks.recipe_report import recipe_results
-from benchmarks.recipes import BUDGET
+from benchmarks.recipes import BEST, BUDGET
 
 
 def _record(seed, recipe_fields, test_acc, restarts=None):
@@ -16,7 +16,7 @@ def _record(seed, recipe_fields, test_acc, restarts=None):
 
 
 def test_budget_runs_are_their_own_group_and_pick_by_validation():
-    best = dict(head="temp", coats=2)
+    best = BEST[("GCN", "shallow")]
     runs = [dict(val_acc=0.7, test_acc=0.70), dict(val_acc=0.9,
                                                    test_acc=0.80),
             dict(val_acc=0.8, test_acc=0.99), dict(val_acc=0.6,
@@ -66,11 +66,11 @@ def test_the_paper_tables_never_mix_in_other_search_settings(tmp_path):
 
 def test_the_family_choice_moves_to_the_follow_ups_at_every_sparsity(
         monkeypatch):
-    from benchmarks import recipe_report
+    from benchmarks import recipe_selection
     from benchmarks.recipes import SELECTION_SPARSITIES
     # "rescale=global" wins at 0.9 alone; "coats=8" and its base ran everywhere,
     # where "coats=8" has the higher mean: the second stage decides
-    monkeypatch.setitem(recipe_report.BEST, ("GCN", "shallow"),
+    monkeypatch.setitem(recipe_selection.BEST, ("GCN", "shallow"),
                         dict(coats=8))
     groups = {}
     for dataset in ("Cora", "CiteSeer"):
@@ -85,7 +85,7 @@ def test_the_family_choice_moves_to_the_follow_ups_at_every_sparsity(
                     _record(seed, dict(fields, dataset=dataset,
                                        sparsity=s), acc)
                     for seed in range(10)]
-    lines = recipe_report.family_table(groups)
+    lines = recipe_selection.family_table(groups)
     rows = [line for line in lines if line.startswith("| GCN")]
     assert rows[0] == ("| GCN | shallow | 0.9 | rescale=global | 2 | 90.00 "
                        "|  |  |")
