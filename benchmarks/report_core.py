@@ -21,15 +21,16 @@ README = Path(__file__).parent.parent / "README.md"
 def main(argv: Optional[List[str]] = None) -> str:
     cli.parser(__doc__).parse_args(argv)
     lines = [
-        "| weights | seeds | ticket val acc | ticket test acc | "
+        "| recipe | weights | seeds | ticket val acc | ticket test acc | "
         "trained dense test acc | realised sparsity |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for record in read_records(RESULTS, "find-ticket-*.json"):
         ticket = record["ticket"]
         seeds = [t["seed"] for t in ticket]
         lines.append(
-            f"| {record['config']['weight_init']} | {seeds} | "
+            f"| {record['config'].get('recipe', 'paper')} | "
+            f"{record['config']['weight_init']} | {seeds} | "
             f"{percent_pm([t['val_acc'] for t in ticket])} | "
             f"{percent_pm([t['test_acc'] for t in ticket])} | "
             f"{percent_pm([d['test_acc'] for d in record['dense']])} | "
