@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from benchmarks.plotting import pyplot, save
 from benchmarks import cli, memory
 from benchmarks.kernel_coats import (coats_report, make_inputs,
                                      measure_coats)
@@ -144,9 +145,7 @@ def _mb(value: Optional[int]) -> str:
 
 
 def report(paths: List[Path]) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lines = ["Global threshold + mask writing over `tensors` score tensors "
              "with N elements in all, k = 0.9 N. Medians of repeated runs, "
@@ -191,10 +190,8 @@ def report(paths: List[Path]) -> str:
         axes[0].set_ylabel("median time (ms)")
         axes[0].legend()
         fig.suptitle(title)
-        fig.tight_layout()
         image = DOCS / "images" / f"kernel-{device}.png"
-        image.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(image, dpi=100)
+        save(fig, image, dpi=100)
         lines += ["", f"![{title}](images/{image.name})", ""]
     text = "\n".join(lines) + "\n"
     return text

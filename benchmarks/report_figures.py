@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from benchmarks.plotting import pyplot, save
 from benchmarks.markdown import mean_std
 from benchmarks.experiments import experiments
 from benchmarks.records import read_records
@@ -87,9 +88,7 @@ def fig3(out: Path, images: Path) -> List[str]:
     if not panels:
         return []
     panels.sort(key=lambda p: (p[0], p[1] != "ugt"))
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2),
                              squeeze=False)
@@ -100,10 +99,7 @@ def fig3(out: Path, images: Path) -> List[str]:
                      f"(seed {seed}, test {acc:.1f} %)", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    images.mkdir(parents=True, exist_ok=True)
-    fig.savefig(images / "fig3.png", dpi=90)
-    plt.close(fig)
+    save(fig, images / "fig3.png")
     return ["## Figure 3: t-SNE of the last hidden layer (Cora GCN, width "
             "448)", "",
             "Exact t-SNE (`benchmarks/tsne.py`, perplexity 30) of the "
@@ -203,9 +199,7 @@ def fig7(out: Path, images: Path) -> List[str]:
 
 
 def _plot_mad(runs, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for (layers, method), recs in sorted(runs.items()):
@@ -222,10 +216,7 @@ def _plot_mad(runs, path: Path) -> None:
     axes[1].set(xlabel="epoch", ylabel="MAD of the last hidden layer",
                 title="during the search / training")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, path)
 
 
 def fig5(groups, images: Path) -> List[str]:
@@ -278,9 +269,7 @@ def fig2(groups, images: Path) -> List[str]:
 
 def plot_panels(panels, xs, path: Path, xlabel: str, log: bool,
                  ylabel: str = "test accuracy (%)") -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     # 4 panels as 2 × 2, 6 as 2 × 3: no empty axes for these counts
     cols = min(2 if len(panels) == 4 else 3, len(panels))
@@ -302,10 +291,7 @@ def plot_panels(panels, xs, path: Path, xlabel: str, log: bool,
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, path)
 
 
 if __name__ == "__main__":

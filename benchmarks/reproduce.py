@@ -51,14 +51,24 @@ def _add_one_options(one) -> None:
     one.add_argument("--epochs", type=int, default=400)
     one.add_argument("--ramp", type=int, default=200)
     one.add_argument("--lr", type=float, default=0.01)
-    one.add_argument("--adam-eps", type=float, default=1e-8,
-                     help="Adam's epsilon (default 1e-8)")
     one.add_argument("--weight-init", default="",
                      help="default: per model, see WEIGHT_INIT")
     one.add_argument("--score-init", default="kaiming_uniform",
                      choices=sorted(SCORE_INITS),
                      help="initialisation of the scores "
                      "(default: kaiming_uniform)")
+    one.add_argument("--seeds", type=int, nargs="+", default=[0])
+    one.add_argument("--variant", default="",
+                     help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
+    one.add_argument("--log-every", type=int, default=0,
+                     help="print the search curve every N epochs")
+    _add_recipe_options(one)
+
+
+def _add_recipe_options(one) -> None:
+    """The options of ``one`` that a recipe sets."""
+    one.add_argument("--adam-eps", type=float, default=1e-8,
+                     help="Adam's epsilon (default 1e-8)")
     one.add_argument("--rescale", default="", choices=("", "global",
                                                        "layer"),
                      help="scale each weight by 1/sqrt(density): of the "
@@ -89,14 +99,9 @@ def _add_one_options(one) -> None:
                      help="paper (default): the authors' protocol; best: "
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
-                     "--rescale, --head, --learn-scale, --coats, "
-                     "--restarts, --dropout, --smoothing, --input-dropout and "
-                     "--score-decay")
-    one.add_argument("--seeds", type=int, nargs="+", default=[0])
-    one.add_argument("--variant", default="",
-                     help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
-    one.add_argument("--log-every", type=int, default=0,
-                     help="print the search curve every N epochs")
+                     "--adam-eps, --rescale, --head, --learn-scale, "
+                     "--coats, --restarts, --dropout, --smoothing, "
+                     "--input-dropout and --score-decay")
 
 
 def _parser():

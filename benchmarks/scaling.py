@@ -25,6 +25,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from benchmarks.plotting import pyplot, save
 from benchmarks import cli
 from benchmarks.markdown import replace_section
 from benchmarks.records import write_record
@@ -246,9 +247,7 @@ def report(path: Path = RESULTS, doc: Path = DOC, plot: Path = PLOT) -> str:
 
 
 def _plot(pairs: Dict[tuple, Dict[str, Dict]], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for mode, style in (("minibatch", "-o"), ("fullbatch", "--s")):
         rows = sorted((k[1], v) for k, v in pairs.items()
@@ -265,9 +264,7 @@ def _plot(pairs: Dict[tuple, Dict[str, Dict]], path: Path) -> None:
                 title="peak resident memory")
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save(fig, path, dpi=110)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

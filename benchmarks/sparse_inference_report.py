@@ -9,6 +9,8 @@ from torch_geometric_ugt.sparse_linear import (MIN_ELEMENTS,
                                                NATIVE_MAX_DENSITY,
                                                TORCH_MAX_DENSITY)
 
+from benchmarks.plotting import pyplot, save
+
 DOCS = Path(__file__).parent.parent / "docs"
 HEADLINE = {"graph": "synthetic-20k", "model": "PyG-GIN", "hidden": 1024}
 # the densities of --crossover
@@ -169,9 +171,7 @@ def _crossover(crossover: Dict[str, Any]) -> List[str]:
 
 
 def _plot(inference: Dict[str, Any], images: Path) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     env = _environment(inference)
     graphs = [g for g in dict.fromkeys(c["graph"] for c in inference["cases"])]
@@ -188,10 +188,8 @@ def _plot(inference: Dict[str, Any], images: Path) -> str:
         ax.legend(fontsize=7)
     axes[0].set_ylabel("speedup of sparse=True over dense")
     fig.suptitle(f"squash(model, sparse=True), {env}", fontsize=9)
-    fig.tight_layout()
     image = images / f"sparse-inference-{inference['device_kind']}.png"
-    image.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(image, dpi=100)
+    save(fig, image, dpi=100)
     return f"![speedups]({'images/' + image.name})"
 
 
