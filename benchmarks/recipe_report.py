@@ -112,8 +112,10 @@ def _verdict(values: List[float], goal: Optional[float]) -> str:
     if not values or goal is None:
         return ""
     gap = statistics.fmean(values) - goal
-    return (f"met (+{gap:.1f})" if gap >= 0 else
-            f"missed by {-gap:.1f}")
+    # two decimals where one would hide the side of the goal ("by 0.0")
+    digits = 1 if abs(gap) >= 0.05 else 2
+    return (f"met (+{gap:.{digits}f})" if gap >= 0 else
+            f"missed by {-gap:.{digits}f}")
 
 
 def _budget_panels(groups: Dict[Tuple, List[dict]]
