@@ -22,3 +22,8 @@ def save(fig: Any, path: Path, dpi: int = 90) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
+
+
+if __name__ == "__main__":
+    from benchmarks import cli
+    cli.library(__doc__, "benchmarks.plotting")
