@@ -27,12 +27,12 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from benchmarks.plotting import pyplot, save
 from benchmarks import cli, memory
 from benchmarks.kernel_coats import (coats_report, make_inputs,
                                      measure_coats)
 from benchmarks.sparse_crossover import interleaved_medians
 from benchmarks.markdown import replace_section
+from benchmarks.plotting import pyplot, save
 from benchmarks.records import write_record
 from torch_geometric_ugt import __version__, backend
 from torch_geometric_ugt.threshold import (prune_smallest_,

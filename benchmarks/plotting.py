@@ -1,10 +1,13 @@
 """The one plot set-up of the benchmark reports: matplotlib's pyplot on
 the file-only ``Agg`` backend (imported on first use: only the reports
-draw), and :func:`save`, which writes a figure and frees it."""
+draw), and :func:`save`, which writes a figure atomically and frees it."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
+
+from benchmarks.records import write_atomic
 
 
 def pyplot() -> Any:
@@ -16,12 +19,15 @@ def pyplot() -> Any:
 
 
 def save(fig: Any, path: Path, dpi: int = 90) -> None:
-    """Lays out :obj:`fig`, writes it to :obj:`path` (creating its folder)
-    and closes it."""
+    """Lays out :obj:`fig`, writes it to :obj:`path` in the format its
+    suffix names (creating its folder; :func:`~benchmarks.records.
+    write_atomic`) and closes it."""
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    image = io.BytesIO()
+    fig.savefig(image, dpi=dpi, format=path.suffix.lstrip("."))
     pyplot().close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, image.getvalue())
 
 
 if __name__ == "__main__":

@@ -7,19 +7,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Union
 
 import torch
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Writes :obj:`text` to :obj:`path` so that the file holds the old
-    text or the new one, never a torn one, even when two writers race:
-    each writes its own temporary file in the same folder, flushes and
-    fsyncs it, then renames it over :obj:`path`."""
+def write_atomic(path: Path, text: Union[str, bytes]) -> None:
+    """Writes :obj:`text` (or bytes) to :obj:`path` so that the file holds
+    the old content or the new, never a torn one, even when two writers
+    race: each writes its own temporary file in the same folder, flushes
+    and fsyncs it, then renames it over :obj:`path`."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())

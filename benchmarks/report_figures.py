@@ -8,8 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from benchmarks.plotting import pyplot, save
 from benchmarks.markdown import mean_std
+from benchmarks.plotting import pyplot, save
 from benchmarks.experiments import experiments
 from benchmarks.records import read_records
 

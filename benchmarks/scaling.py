@@ -25,9 +25,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from benchmarks.plotting import pyplot, save
 from benchmarks import cli
 from benchmarks.markdown import replace_section
+from benchmarks.plotting import pyplot, save
 from benchmarks.records import write_record
 
 RESULTS = Path(__file__).parent / "results" / "scaling.json"

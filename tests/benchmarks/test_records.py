@@ -4,7 +4,7 @@ import multiprocessing as mp
 import pytest
 
 from benchmarks.records import (claim, parse_record, read_records,
-                                record_done, write_record)
+                                record_done, write_atomic, write_record)
 
 
 def test_truncated_records_are_redone_and_named(tmp_path, capsys):
@@ -52,3 +52,14 @@ def test_a_record_is_claimed_by_one_runner(tmp_path):
     assert other.exitcode == 0
     with claim(path) as mine:  # released when the other runner ended
         assert mine
+
+
+def test_write_atomic_writes_text_and_bytes_and_leaves_no_temporary(
+        tmp_path):
+    text, image = tmp_path / "a.md", tmp_path / "a.png"
+    write_atomic(text, "old")
+    write_atomic(text, "new\n")
+    write_atomic(image, b"\x89PNG\x00\xff")
+    assert text.read_text() == "new\n"
+    assert image.read_bytes() == b"\x89PNG\x00\xff"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "a.png"]
