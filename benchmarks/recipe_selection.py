@@ -193,6 +193,39 @@ def scale_section(folder: Path = PROBES) -> List[str]:
     return lines
 
 
-if __name__ == "__main__":
+def compare(model: str, a: str, b: str, depth: str = "shallow",
+            folder: Path = PROBES) -> List[str]:
+    """Settings :obj:`b` against settings :obj:`a` (labels as in the
+    selection table) for :obj:`model`: the validation accuracy of ``b``
+    minus that of ``a``, paired by seed, per cell and over all of them."""
+    cells = _family_cells(_groups(read_records(folder, "*.json")))
+    found = {name for (m, d, name) in cells if (m, d) == (model, depth)}
+    for name in (a, b):
+        if name not in found:
+            raise ValueError(f"No {model} {depth} probe is labelled "
+                             f"{name!r}; the labels: {sorted(found)}.")
+    first, second = cells[(model, depth, a)], cells[(model, depth, b)]
+    return [f"{cell[0]} {cell[1]:g}: "
+            f"{paired_difference({cell: second[cell]}, {cell: first[cell]})}"
+            for cell in sorted(first) if cell in second] + [
+        f"all cells: {paired_difference(second, first)}"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     from benchmarks import cli
-    cli.library(__doc__, "benchmarks.recipe_selection")
+    p = cli.parser(__doc__ + "\n\n    python -m benchmarks.recipe_selection "
+                   "GIN 'rescale=global' 'rescale=global, score_decay=0.005'"
+                   "\n\nprints the second settings' validation accuracy "
+                   "minus the first's, paired by seed, per cell and over "
+                   "all cells (mean ± standard error, points).")
+    p.add_argument("model")
+    p.add_argument("first")
+    p.add_argument("second")
+    p.add_argument("--depth", default="shallow")
+    args = p.parse_args(argv)
+    print("\n".join(compare(args.model, args.first, args.second,
+                             args.depth)))
+
+
+if __name__ == "__main__":
+    main()

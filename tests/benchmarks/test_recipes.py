@@ -107,3 +107,23 @@ def test_a_recipe_sets_adam_eps_only_where_it_chooses_one(monkeypatch):
     chosen = with_recipe(deep, "best")
     assert chosen.adam_eps == 1e-4 and label(chosen.__dict__) == \
         "adam_eps=0.0001"
+
+
+def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
+    import json
+
+    import pytest
+
+    from benchmarks.recipe_selection import compare
+    for dataset, gain in (("Cora", 0.01), ("CiteSeer", 0.03)):
+        for seed in range(10):
+            for name, fields, acc in (("a", {}, 0.70),
+                                      ("b", dict(coats=2), 0.70 + gain)):
+                record = _record(seed, dict(fields, dataset=dataset), acc)
+                (tmp_path / f"{dataset}-{name}-{seed}.json").write_text(
+                    json.dumps(record))
+    lines = compare("GCN", "paper", "coats=2", folder=tmp_path)
+    assert lines == ["CiteSeer 0.9: +3.00 ± 0.00", "Cora 0.9: +1.00 ± 0.00",
+                     "all cells: +2.00 ± 0.23"]
+    with pytest.raises(ValueError, match="labelled 'coats=3'"):
+        compare("GCN", "paper", "coats=3", folder=tmp_path)
