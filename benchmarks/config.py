@@ -12,6 +12,19 @@ from typing import Iterable, List
 WEIGHT_INIT = {"GCN": "signed_constant", "GAT": "kaiming_uniform",
                "GIN": "kaiming_uniform"}
 
+
+def coats_for(coats: int, coat_width: float, sparsity: float) -> int:
+    r"""The coats of a ticket at :obj:`sparsity`: :obj:`coats`, or with a
+    :obj:`coat_width` :math:`w > 0` at least one coat per :math:`w` of
+    density, :math:`\max(C, \operatorname{round}((1 - s) / w))`. The
+    coats are spaced :math:`(1 - s) / C` apart (the sparsifiers'
+    ``coat_sparsities``), so each coat adds about a share :math:`w` of
+    the weights to the sparser ones."""
+    if not coat_width:
+        return coats
+    return max(coats, round((1.0 - sparsity) / coat_width))
+
+
 @dataclass(frozen=True)
 class Config:
     dataset: str
@@ -57,6 +70,10 @@ class Config:
     # L2 penalty (Adam's coupled weight_decay) on what the search trains:
     # the scores and, with head "temp", the log temperature
     score_decay: float = 0.0
+    # multicoated masks by density: at least one coat per this much
+    # density 1 - s, so a denser ticket gets more coats (coats_for); 0
+    # keeps coats as given
+    coat_width: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -70,9 +87,16 @@ class Config:
             raise ValueError("restarts are for the plain task: the OOD and "
                              "perturbation variants score the searched "
                              "model during the search.")
+        if not 0.0 <= self.coat_width <= 1.0:
+            raise ValueError(f"coat_width must be in [0, 1]; got "
+                             f"{self.coat_width}.")
         if not self.weight_init:
             object.__setattr__(self, "weight_init",
                                WEIGHT_INIT.get(self.model, "kaiming_uniform"))
+
+    def coats_in_force(self) -> int:
+        """The coats of this run's masks (see :func:`coats_for`)."""
+        return coats_for(self.coats, self.coat_width, self.sparsity)
 
     def key(self) -> str:
         sparsity = "dense" if self.method == "dense" else f"s{self.sparsity:g}"
@@ -87,6 +111,7 @@ class Config:
         scores += f"-head_{self.head}" if self.head else ""
         scores += "-learnscale" if self.learn_scale else ""
         scores += f"-coats{self.coats}" if self.coats != 1 else ""
+        scores += f"-cw{self.coat_width:g}" if self.coat_width else ""
         scores += f"-iterand_{self.iterand}" if self.iterand else ""
         scores += f"-R{self.restarts}" if self.restarts != 1 else ""
         scores += f"-drop{self.dropout:g}" if self.dropout else ""

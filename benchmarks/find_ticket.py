@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 from torch_geometric.nn import GCN
 
 from benchmarks import cli
+from benchmarks.config import coats_for
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
 from benchmarks.markdown import percent_pm
@@ -79,7 +80,9 @@ def ticket_model(args: argparse.Namespace, data, seed: int,
     optimizer = torch.optim.Adam(score_parameters(model), lr=args.lr,
                                  eps=chosen["adam_eps"],
                                  weight_decay=chosen["score_decay"])
-    extra = dict(rescale=chosen["rescale"] or None, coats=chosen["coats"])
+    coats = coats_for(chosen["coats"], chosen["coat_width"], args.sparsity)
+    extra: Dict[str, Any] = dict(rescale=chosen["rescale"] or None,
+                                 coats=coats)
     sparsifier: SupermaskSparsifier
     if args.method == "ugt":
         sparsifier = GlobalGradualSparsifier(model, optimizer,

@@ -81,6 +81,10 @@ def _add_recipe_options(one) -> None:
                      help="a learnable scale per masked weight")
     one.add_argument("--coats", type=int, default=1,
                      help="multicoated masks: this many coats (default 1)")
+    one.add_argument("--coat-width", type=float, default=0.0,
+                     help="at least one coat per this much density "
+                     "(1 - sparsity): max(coats, round((1 - s) / w)) "
+                     "coats (default 0: --coats as given)")
     one.add_argument("--restarts", type=int, default=1,
                      help="best of this many searches by validation "
                      "accuracy (default: 1)")
@@ -100,8 +104,8 @@ def _add_recipe_options(one) -> None:
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
                      "--adam-eps, --rescale, --head, --learn-scale, "
-                     "--coats, --restarts, --dropout, --smoothing, "
-                     "--input-dropout and --score-decay")
+                     "--coats, --coat-width, --restarts, --dropout, "
+                     "--smoothing, --input-dropout and --score-decay")
 
 
 def _parser():
@@ -135,6 +139,7 @@ def _configs(args) -> List[Config]:
                   args.weight_init, args.variant, args.adam_eps,
                   args.score_init, args.rescale, args.head,
                   args.learn_scale, args.coats, "", args.restarts,
+                  coat_width=args.coat_width,
                   dropout=args.dropout, smoothing=args.smoothing,
                   input_dropout=args.input_dropout,
                   score_decay=args.score_decay)

@@ -28,7 +28,8 @@ from torch_geometric_ugt.search import SearchResult, full_batch, search_ticket
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
     """The sparsifier of :obj:`cfg.method`."""
-    s, rescale, coats = cfg.sparsity, cfg.rescale or None, cfg.coats
+    s, rescale = cfg.sparsity, cfg.rescale or None
+    coats = cfg.coats_in_force()
     if cfg.method == "ugt":
         return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
                                        ramp_epochs=cfg.ramp, rescale=rescale,

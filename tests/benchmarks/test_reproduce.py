@@ -9,10 +9,11 @@ from benchmarks.cli import shard_spec
 from benchmarks.experiments import DEEP_SETTING, Config, experiments
 from benchmarks.models import build
 from benchmarks.reproduce import main
-from benchmarks.runner import run
+from benchmarks.runner import run, sparsifier_for
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 from tests.benchmarks.marks import ROOT, needs_data
+from torch_geometric_ugt import score_parameters, supermask
 
 
 def test_experiments_cover_the_paper():
@@ -76,6 +77,22 @@ def test_search_dropout_and_label_smoothing_are_in_the_key_and_model():
     assert torch.equal(seen[0], x)
     gcn = build("GCN", 8, 16, 2, 3, dense=False, dropout=0.5)
     assert gcn.dropout.p == 0.5
+
+
+def test_coat_width_gives_denser_tickets_more_coats():
+    base = Config("Cora", "GCN", 2, 16, "ugt", 0.3, 0, coats=2)
+    assert "-cw" not in base.key() and base.coats_in_force() == 2
+    coats = {s: replace(base, sparsity=s, coat_width=0.1).coats_in_force()
+             for s in (0.3, 0.5, 0.7, 0.9, 0.95)}
+    # one coat per 0.1 of density, never fewer than coats=2
+    assert coats == {0.3: 7, 0.5: 5, 0.7: 3, 0.9: 2, 0.95: 2}
+    wide = replace(base, coat_width=0.1)
+    assert wide.key().endswith("-coats2-cw0.1-seed0")
+    model = supermask(build("GCN", 8, 16, 2, 3, dense=False))
+    optimizer = torch.optim.Adam(score_parameters(model), lr=0.01)
+    assert sparsifier_for(wide, model, optimizer).coats == 7
+    with pytest.raises(ValueError, match="coat_width"):
+        replace(base, coat_width=1.5)
 
 
 def test_input_dropout_is_in_the_key_and_drops_sparse_features():
