@@ -1,10 +1,12 @@
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from benchmarks import data as bdata
-from benchmarks.find_ticket import main
+from benchmarks.find_ticket import main, parse_args, ticket_model
+from benchmarks.recipes import settings
 from tests.benchmarks.marks import ROOT, needs_data
 
 needs_cora = needs_data("planetoid", "Cora", "raw")
@@ -47,3 +49,12 @@ def test_root_from_environment(monkeypatch, tmp_path):
     assert bdata.data_root(str(tmp_path / "x")) == (tmp_path / "x").resolve()
     monkeypatch.delenv("UGT_DATA")
     assert bdata.data_root() is None
+
+
+@pytest.mark.parametrize("sparsity,coats", [(0.3, 7), (0.9, 2)])
+def test_best_gives_denser_gcn_tickets_more_coats(sparsity, coats):
+    data = SimpleNamespace(num_features=8, num_classes=3)
+    args = parse_args(["--sparsity", str(sparsity), "--hidden", "16"])
+    chosen = settings("best", "GCN", args.layers)
+    _, _, sparsifier = ticket_model(args, data, 0, chosen)
+    assert sparsifier.coats == coats
