@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, List
 
+from torch_geometric_ugt.sparsifier.base import MAX_COATS
+
 # Weight init of the frozen weights, chosen per architecture on VALIDATION
 # accuracy (Cora, 2 layers; see docs/reproduction.md): signed-constant
 # helps GCN, Kaiming-uniform (the authors' default) is better for GAT; GIN
@@ -90,6 +92,11 @@ class Config:
         if not 0.0 <= self.coat_width <= 1.0:
             raise ValueError(f"coat_width must be in [0, 1]; got "
                              f"{self.coat_width}.")
+        if self.coats_in_force() > MAX_COATS:
+            raise ValueError(f"coat_width={self.coat_width} gives "
+                             f"{self.coats_in_force()} coats at sparsity "
+                             f"{self.sparsity}, more than the kernels' "
+                             f"{MAX_COATS}: use a larger coat_width.")
         if not self.weight_init:
             object.__setattr__(self, "weight_init",
                                WEIGHT_INIT.get(self.model, "kaiming_uniform"))

@@ -93,6 +93,8 @@ def test_coat_width_gives_denser_tickets_more_coats():
     assert sparsifier_for(wide, model, optimizer).coats == 7
     with pytest.raises(ValueError, match="coat_width"):
         replace(base, coat_width=1.5)
+    with pytest.raises(ValueError, match="100 coats"):
+        replace(base, sparsity=0.0, coat_width=0.01)
 
 
 def test_input_dropout_is_in_the_key_and_drops_sparse_features():
