@@ -15,8 +15,11 @@ picking the best of R on the nodes that judge it always looks better.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Tuple
+
+from benchmarks.config import Config
 
 PROBES = Path(__file__).parent / "results" / "ticket-probes"
 DEEP_LAYERS = 16
@@ -107,6 +110,17 @@ def settings(recipe: str, model: str, layers: int) -> Dict[str, Any]:
         raise ValueError(f"recipe {recipe!r} spends {chosen['restarts']}x "
                          f"the paper's epochs; the budget is {BUDGET}x.")
     return chosen
+
+
+def with_recipe(cfg: Config, recipe: str) -> Config:
+    """:obj:`cfg` with the settings of :obj:`recipe` for its model and
+    depth, labelled with the recipe. Adam's epsilon is the recipe's only
+    where it sets one: otherwise :obj:`cfg` keeps its own (the deep
+    tables' DEEP_SETTING)."""
+    chosen = settings(recipe, cfg.model, cfg.layers)
+    if chosen["adam_eps"] == PAPER["adam_eps"]:
+        del chosen["adam_eps"]
+    return replace(cfg, recipe=recipe, **chosen)
 
 
 def label(config: Dict[str, Any]) -> str:
