@@ -140,31 +140,46 @@ def family_table(groups: Dict[Tuple, List[dict]]) -> List[str]:
     return lines + [""]
 
 
+def _judged(restarts: Sequence[Dict[str, Any]], count: int) -> float:
+    # the restart picked among the first count on the even validation
+    # positions, judged on the odd ones (in %)
+    pick = max(restarts[:count], key=lambda run: run["val_halves"][0])
+    return 100 * pick["val_halves"][1]
+
+
 def restart_table(folder: Path = PROBES) -> List[str]:
     """Best of R restarts (R = 1, 2, 4) from the probes that ran 4: the
     restart is picked on the even validation positions, judged on the
-    odd ones."""
+    odd ones. The last column pairs R = 4 with R = 1 by seed (mean ±
+    standard error of the difference), per cell and, for settings probed
+    in several cells, over all of them."""
     rows = []
+    pooled: Dict[Tuple, Tuple[Cells, Cells]] = defaultdict(lambda: ({}, {}))
     for key, records in sorted(_groups(read_records(folder)).items()):
-        runs = [r["restarts"] for r in records
-                if len(r.get("restarts", [])) >= BUDGET]
+        runs = {r["config"]["seed"]: r["restarts"] for r in records
+                if len(r.get("restarts", [])) >= BUDGET}
         if not runs:
             continue
-        cells = []
-        for count in (1, 2, BUDGET):
-            judged = []
-            for restarts in runs:
-                pick = max(restarts[:count],
-                           key=lambda run: run["val_halves"][0])
-                judged.append(100 * pick["val_halves"][1])
-            cells.append(mean_std(judged))
+        judged = {count: {seed: _judged(restarts, count)
+                          for seed, restarts in runs.items()}
+                  for count in (1, 2, BUDGET)}
+        one, many = pooled[(key[0], key[4])]
+        one[key[2:4]], many[key[2:4]] = judged[1], judged[BUDGET]
+        gain = paired_difference({key: judged[BUDGET]}, {key: judged[1]})
         rows.append(f"| {key[0]} | {key[2]} | {key[3]} | {key[4]} | "
-                    + " | ".join(cells) + " |")
+                    + " | ".join(mean_std(list(v.values()))
+                                 for v in judged.values())
+                    + f" | {gain} |")
+    for (model, name), (one, many) in sorted(pooled.items()):
+        if len(one) > 1:
+            rows.append(f"| {model} | all | {len(one)} cells | {name} | "
+                        f"| | | {paired_difference(many, one)} |")
     if not rows:
         return []
     return ["#### Restarts on held-out validation nodes", "",
             "| model | dataset | sparsity | settings | R = 1 | R = 2 | "
-            "R = 4 |", "| --- | --- | --- | --- | --- | --- | --- |"] \
+            f"R = {BUDGET} | R = {BUDGET} vs R = 1 (paired) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"] \
         + rows + [""]
 
 

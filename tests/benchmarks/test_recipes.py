@@ -127,3 +127,32 @@ def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
                      "all cells: +2.00 ± 0.23"]
     with pytest.raises(ValueError, match="labelled 'coats=3'"):
         compare("GCN", "paper", "coats=3", folder=tmp_path)
+
+
+def test_restarts_are_judged_on_the_odd_validation_nodes_paired_by_seed(
+        tmp_path):
+    import json
+
+    from benchmarks.recipe_selection import restart_table
+
+    def run(picked_on, judged_on):
+        return dict(val_halves=[picked_on, judged_on])
+    for dataset, later in (("Cora", 0.74), ("CiteSeer", 0.72)):
+        for seed in range(3):
+            # the first restart judges 0.70; the one the even nodes pick
+            # (0.9) judges `later`; a restart that would judge best (0.99)
+            # is never picked, since its even nodes say 0.1
+            runs = [run(0.5, 0.70), run(0.1, 0.99), run(0.9, later),
+                    run(0.2, 0.99)]
+            record = _record(seed, dict(dataset=dataset, restarts=BUDGET),
+                             0.9, restarts=runs)
+            (tmp_path / f"{dataset}-{seed}.json").write_text(
+                json.dumps(record))
+    rows = [line for line in restart_table(tmp_path)
+            if line.startswith("| GCN")]
+    assert rows == [
+        "| GCN | CiteSeer | 0.9 | restarts=4 | 70.0 ± 0.0 (3) | "
+        "70.0 ± 0.0 (3) | 72.0 ± 0.0 (3) | +2.00 ± 0.00 |",
+        "| GCN | Cora | 0.9 | restarts=4 | 70.0 ± 0.0 (3) | 70.0 ± 0.0 (3) "
+        "| 74.0 ± 0.0 (3) | +4.00 ± 0.00 |",
+        "| GCN | all | 2 cells | restarts=4 | | | | +3.00 ± 0.45 |"]
