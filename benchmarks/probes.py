@@ -96,7 +96,12 @@ SPARSITY_CHANGES: Dict[str, Tuple[Dict, ...]] = {
             dict(score_decay=5e-3), dict(score_decay=5e-3, dropout=0.5),
             dict(score_decay=5e-3, dropout=0.7),
             dict(score_decay=5e-3, dropout=0.5, coat_width=0.1)),
-    "GAT": (dict(adam_eps=1e-4), dict(adam_eps=1e-4, score_decay=5e-3)),
+    # GAT: GCN's regularisers on top of its chosen settings (its search
+    # ends at a training loss near 0.01 on CiteSeer, GCN's at 0.2 with
+    # them; pilot on CiteSeer, seeds 0-1: -1.0 validation at 0.3, +1.1
+    # at 0.9)
+    "GAT": (dict(adam_eps=1e-4), dict(adam_eps=1e-4, score_decay=5e-3),
+            dict(adam_eps=1e-4, score_decay=5e-3, dropout=0.5)),
     # GIN: hidden dropout on top of the penalty (pilots, seeds 0-1: Cora
     # +0.0 validation at 0.3, +0.3 at 0.9; CiteSeer +0.7 and +0.6)
     # ... and the learned temperature instead of the global scale, which
@@ -118,7 +123,12 @@ SPARSITY_CHANGES: Dict[str, Tuple[Dict, ...]] = {
             dict(rescale="", head="temp", score_decay=5e-3, dropout=0.5),
             dict(head="temp", score_decay=5e-3, dropout=0.5),
             dict(head="tau2", score_decay=5e-3, dropout=0.5),
-            dict(score_decay=5e-3, dropout=0.5, restarts=4)),
+            # ... and the best of 2 restarts: GIN's low-sparsity search
+            # ends 3-5 points lower on some weight draws (Cora seeds 2,
+            # 3, 8 at 0.3-0.7), a failure that a second draw can replace
+            # (judged on held-out validation nodes; 4 restarts were
+            # started on Cora at 0.9, 2 seeds)
+            dict(score_decay=5e-3, dropout=0.5, restarts=2)),
 }
 """Changes probed at every sparsity (benchmarks.recipes.
 SELECTION_SPARSITIES) beside each model's chosen settings."""

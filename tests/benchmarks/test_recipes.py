@@ -156,3 +156,10 @@ def test_restarts_are_judged_on_the_odd_validation_nodes_paired_by_seed(
         "| GCN | Cora | 0.9 | restarts=4 | 70.0 ± 0.0 (3) | 70.0 ± 0.0 (3) "
         "| 74.0 ± 0.0 (3) | +4.00 ± 0.00 |",
         "| GCN | all | 2 cells | restarts=4 | | | | +3.00 ± 0.45 |"]
+    # a probe of R = 2 fills its columns and pairs R = 2 with R = 1
+    for seed in range(3):
+        record = _record(seed, dict(restarts=2, sparsity=0.5), 0.9,
+                         restarts=[run(0.5, 0.70), run(0.9, 0.71)])
+        (tmp_path / f"two-{seed}.json").write_text(json.dumps(record))
+    assert ("| GCN | Cora | 0.5 | restarts=2 | 70.0 ± 0.0 (3) | 71.0 ± 0.0 "
+            "(3) |  | +1.00 ± 0.00 |") in restart_table(tmp_path)
