@@ -135,7 +135,14 @@ SPARSITY_CHANGES: Dict[str, Tuple[Dict, ...]] = {
             # (judged on held-out validation nodes; 4 restarts were
             # started on Cora at 0.9, 2 seeds; probed: +0.14 ± 0.15, Cora
             # +0.8 to +1.2 at 0.3-0.7, CiteSeer -0.5 to -0.2, so dropped)
-            dict(score_decay=5e-3, dropout=0.5, restarts=2)),
+            dict(score_decay=5e-3, dropout=0.5, restarts=2),
+            # ... and GCN's whole recipe: the learned temperature with a
+            # coat per 0.1 of density on top of the penalty and dropout
+            # (pilots, validation: Cora seeds 2-3 at 0.3 +5.0 and +4.6
+            # over best, +0.8 over the temperature without coats;
+            # CiteSeer seeds 0-1 at 0.5 +1.6 and +0.4 over best)
+            dict(rescale="", head="temp", score_decay=5e-3, dropout=0.5,
+                 coats=2, coat_width=0.1)),
 }
 """Changes probed at every sparsity (benchmarks.recipes.
 SELECTION_SPARSITIES) beside each model's chosen settings."""
