@@ -76,6 +76,9 @@ class Config:
     # density 1 - s, so a denser ticket gets more coats (coats_for); 0
     # keeps coats as given
     coat_width: float = 0.0
+    # evaluate and select a moving average of the scores (the decay of
+    # search_ticket(average=...)); 0 averages nothing
+    average: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -89,6 +92,9 @@ class Config:
             raise ValueError("restarts are for the plain task: the OOD and "
                              "perturbation variants score the searched "
                              "model during the search.")
+        if not 0.0 <= self.average < 1.0:
+            raise ValueError(f"average must be in [0, 1); got "
+                             f"{self.average}.")
         if not 0.0 <= self.coat_width <= 1.0:
             raise ValueError(f"coat_width must be in [0, 1]; got "
                              f"{self.coat_width}.")
@@ -126,6 +132,7 @@ class Config:
         scores += (f"-idrop{self.input_dropout:g}" if self.input_dropout
                    else "")
         scores += f"-wd{self.score_decay:g}" if self.score_decay else ""
+        scores += f"-avg{self.average:g}" if self.average else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

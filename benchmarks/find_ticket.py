@@ -105,7 +105,8 @@ def search(args: argparse.Namespace, data, seed: int,
         train, evaluate = full_batch(model, data, optimizer,
                                      label_smoothing=chosen["smoothing"])
         result = search_ticket(model, data, optimizer, sparsifier,
-                               args.epochs, train=train, evaluate=evaluate)
+                               args.epochs, train=train, evaluate=evaluate,
+                               average=chosen["average"])
         best.consider(model, result.val_acc, epochs=result.epochs,
                       result=result)
     return best.info["result"], best.epochs

@@ -142,7 +142,7 @@ SPARSITY_CHANGES: Dict[str, Tuple[Dict, ...]] = {
             # over best, +0.8 over the temperature without coats;
             # CiteSeer seeds 0-1 at 0.5 +1.6 and +0.4 over best; probed:
             # +0.31 ± 0.11, Cora +1.5 and +1.0 at 0.3 and 0.5, -0.3 at
-            # 0.95, CiteSeer -0.04 to +0.32; its held-out runs are next)
+            # 0.95, CiteSeer -0.04 to +0.32; adopted: GIN's best)
             dict(rescale="", head="temp", score_decay=5e-3, dropout=0.5,
                  coats=2, coat_width=0.1)),
 }

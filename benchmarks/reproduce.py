@@ -99,13 +99,17 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--score-decay", type=float, default=0.0,
                      help="L2 penalty (Adam's weight_decay) on the scores "
                      "and the learned temperature (default: 0)")
+    one.add_argument("--average", type=float, default=0.0,
+                     help="evaluate and select a moving average of the "
+                     "scores with this decay (default: 0, none)")
     one.add_argument("--recipe", default="paper", choices=RECIPES,
                      help="paper (default): the authors' protocol; best: "
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
                      "--adam-eps, --rescale, --head, --learn-scale, "
                      "--coats, --coat-width, --restarts, --dropout, "
-                     "--smoothing, --input-dropout and --score-decay")
+                     "--smoothing, --input-dropout, --score-decay and "
+                     "--average")
 
 
 def _parser():
@@ -142,7 +146,7 @@ def _configs(args) -> List[Config]:
                   coat_width=args.coat_width,
                   dropout=args.dropout, smoothing=args.smoothing,
                   input_dropout=args.input_dropout,
-                  score_decay=args.score_decay)
+                  score_decay=args.score_decay, average=args.average)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

@@ -152,7 +152,7 @@ class Run:
         result = search_ticket(self.model, self.task, optimizer,
                                self.sparsifier, cfg.epochs,
                                log_every=log_every, train=train,
-                               evaluate=evaluate,
+                               evaluate=evaluate, average=cfg.average,
                                on_epoch=self.on_epoch if self.hooks else None)
         self.sparsifier = None  # the selected ticket from here
         return result

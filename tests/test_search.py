@@ -3,6 +3,7 @@ import torch
 from torch_geometric.nn import GCN
 
 from tests.conftest import HIDDEN, IN, OUT, tiny_graph
+from tests.sparsifier.test_base import fresh_masks
 from torch_geometric_ugt import (BestTicket, GlobalGradualSparsifier,
                                  Temperature,
                                  masked_weights, restart_seed,
@@ -176,3 +177,53 @@ def test_full_batch_refuses_a_label_smoothing_outside_0_1():
     data, model, opt, _ = search_setup(0)
     with pytest.raises(ValueError, match="label_smoothing"):
         full_batch(model, data, opt, label_smoothing=1.5)
+
+
+def test_average_evaluates_and_selects_the_moving_average_of_the_scores():
+    data, model, opt, sp = search_setup(3, ramp_epochs=2)
+    scores = list(score_parameters(model))
+    beta, raw, mean, seen, stepped = 0.6, [], [], [], []
+
+    def train(epoch):
+        # the optimizer steps the raw values of the epoch before
+        stepped.append(all(torch.equal(s, r)
+                           for s, r in zip(scores, raw[-1]))
+                       if raw else True)
+        sp.step(epoch)
+        opt.zero_grad()
+        out = model(data.x, data.edge_index)[data.train_mask]
+        torch.nn.functional.cross_entropy(
+            out, data.y[data.train_mask]).backward()
+        opt.step()
+        raw.append([s.detach().clone() for s in scores])
+        mean.append([r.clone() if not mean else
+                     beta * m + (1 - beta) * r
+                     for m, r in zip(mean[-1] if mean else raw[-1],
+                                     raw[-1])])
+        return 0.0
+
+    def evaluate():
+        assert all(torch.allclose(s, m, atol=1e-6)
+                   for s, m in zip(scores, mean[-1]))
+        for w, want in zip(masked_weights(model),
+                           fresh_masks(model, 0.7)):
+            assert torch.equal(w.parametrization.mask, want)
+        seen.append([s.detach().clone() for s in scores])
+        return (1.0 if len(seen) == 4 else 0.0), 0.0
+    search_ticket(model, data, opt, sp, 6, train=train, evaluate=evaluate,
+                  advance_schedule=False, average=beta)
+    assert all(stepped) and len(stepped) == 6
+    assert not all(torch.allclose(m, r) for m, r in zip(mean[3], raw[3]))
+    # the selected ticket holds the fourth epoch's averaged scores
+    assert all(torch.equal(s, m) for s, m in zip(scores, seen[3]))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, float("nan"), True, "0.9"])
+def test_average_outside_0_1_is_refused_before_anything_runs(bad):
+    data, model, opt, sp = search_setup(0)
+    before = [s.detach().clone() for s in score_parameters(model)]
+    with pytest.raises(ValueError, match="average must be"):
+        search_ticket(model, data, opt, sp, 2, average=bad)
+    assert all(torch.equal(a, b)
+               for a, b in zip(before, score_parameters(model)))
+    assert sp.last_epoch == -1

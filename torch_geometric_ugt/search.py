@@ -220,7 +220,8 @@ def search_ticket(model: torch.nn.Module, data: Any,
                   on_epoch: Optional[EpochHook] = None,
                   train: Optional[TrainEpoch] = None,
                   evaluate: Optional[Evaluate] = None,
-                  advance_schedule: bool = True) -> SearchResult:
+                  advance_schedule: bool = True,
+                  average: float = 0.0) -> SearchResult:
     r"""Runs :obj:`epochs` epochs of the UGTs protocol and keeps the epoch
     with the best validation accuracy: its scores, at the final sparsity,
     are put back into the model and the sparsifier is removed, so the
@@ -235,11 +236,28 @@ def search_ticket(model: torch.nn.Module, data: Any,
     full-batch step on :obj:`data.train_mask` and the accuracy on
     :obj:`data.val_mask` / :obj:`data.test_mask` (:func:`ticket_epoch`);
     pass both for mini-batch training or another task.
+
+    :obj:`average` :math:`\beta \in [0, 1)` evaluates and selects an
+    exponential moving average of what the search trains (scores, a
+    temperature) instead of its last values,
+    :math:`\bar S_t = \beta \bar S_{t-1} + (1 - \beta) S_t` with
+    :math:`\bar S_0 = S_0` after the first step: the optimizer steps the
+    raw values, and between epochs (in :obj:`on_epoch`, and in the model
+    returned) the model holds the averaged ones, whose masks are the exact
+    top-:math:`k` of the averaged scores. :obj:`0` (default) averages
+    nothing.
     """
+    if isinstance(average, bool) or not isinstance(average, (int, float)) \
+            or not 0.0 <= average < 1.0:
+        raise ValueError(f"average must be a float in [0, 1) (the decay of "
+                         f"the moving average; 0 averages nothing); got "
+                         f"{average!r}.")
     train, evaluate = task_functions(model, data, optimizer, train,
                                      evaluate)
     result = SearchResult()
     trained = searched_parameters(sparsifier, optimizer)
+    if average:
+        train = _averaged(train, trained, float(average))
     best_state: List[Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -266,6 +284,30 @@ def search_ticket(model: torch.nn.Module, data: Any,
         result.layer_sparsities = sparsifier.layer_sparsities()
         sparsifier.remove()
     return result
+
+
+def _averaged(train: TrainEpoch, trained: List[Tensor],
+              beta: float) -> TrainEpoch:
+    # train(epoch) on the raw values, leaving the model with their moving
+    # average (the raw values are kept aside until the next step)
+    raw: List[Tensor] = []
+    mean: List[Tensor] = []
+
+    @torch.no_grad()
+    def step(epoch: int) -> float:
+        for p, r in zip(trained, raw):
+            p.copy_(r)
+        with torch.enable_grad():
+            loss = train(epoch)
+        raw[:] = [p.detach().clone() for p in trained]
+        if not mean:
+            mean[:] = [p.detach().clone() for p in trained]
+        for p, m in zip(trained, mean):
+            m.lerp_(p.detach(), 1.0 - beta)
+            p.copy_(m)
+        return loss
+
+    return step
 
 
 def searched_parameters(sparsifier: SupermaskSparsifier,
