@@ -79,6 +79,13 @@ class Config:
     # evaluate and select a moving average of the scores (the decay of
     # search_ticket(average=...)); 0 averages nothing
     average: float = 0.0
+    # the learning rate is multiplied by this once the ramp ends (a step
+    # schedule, as torch.optim.lr_scheduler.MultiStepLR([ramp]) gives)
+    late_lr: float = 1.0
+    # the validation nodes that select the epoch: "" all of them, "even"
+    # the even positions only, so that the odd ones (val_halves[1] in the
+    # record) judge the selected ticket on nodes that chose nothing
+    select_on: str = ""
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -92,6 +99,12 @@ class Config:
             raise ValueError("restarts are for the plain task: the OOD and "
                              "perturbation variants score the searched "
                              "model during the search.")
+        if self.select_on not in ("", "even"):
+            raise ValueError(f"select_on must be '' or 'even'; got "
+                             f"{self.select_on!r}.")
+        if not 0.0 < self.late_lr <= 1.0:
+            raise ValueError(f"late_lr must be in (0, 1]; got "
+                             f"{self.late_lr}.")
         if not 0.0 <= self.average < 1.0:
             raise ValueError(f"average must be in [0, 1); got "
                              f"{self.average}.")
@@ -133,6 +146,8 @@ class Config:
                    else "")
         scores += f"-wd{self.score_decay:g}" if self.score_decay else ""
         scores += f"-avg{self.average:g}" if self.average else ""
+        scores += f"-late_lr{self.late_lr:g}" if self.late_lr != 1 else ""
+        scores += f"-sel_{self.select_on}" if self.select_on else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

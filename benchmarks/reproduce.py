@@ -99,6 +99,12 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--score-decay", type=float, default=0.0,
                      help="L2 penalty (Adam's weight_decay) on the scores "
                      "and the learned temperature (default: 0)")
+    one.add_argument("--late-lr", type=float, default=1.0,
+                     help="multiply the learning rate by this once the "
+                     "ramp ends (default: 1)")
+    one.add_argument("--select-on", default="", choices=("", "even"),
+                     help="'even': choose the epoch on the even validation "
+                     "nodes only, so the odd ones judge it (default: all)")
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
@@ -146,7 +152,8 @@ def _configs(args) -> List[Config]:
                   coat_width=args.coat_width,
                   dropout=args.dropout, smoothing=args.smoothing,
                   input_dropout=args.input_dropout,
-                  score_decay=args.score_decay, average=args.average)
+                  score_decay=args.score_decay, average=args.average,
+                  late_lr=args.late_lr, select_on=args.select_on)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

@@ -14,7 +14,8 @@ import torch
 from benchmarks.data import ADJACENCY_NAMES, config_graph, fast_adjacency
 from benchmarks.experiments import (MAD_EVERY, MAD_MIN_LAYERS, METHODS,
                                     TSNE_SEED, Config)
-from benchmarks.hooks import (iterand_setting, last_hidden_tsne,
+from benchmarks.hooks import (even_validation, iterand_setting,
+                              last_hidden_tsne,
                               ood_scores, per_layer_mad, rerandomize,
                               validation_halves)
 from benchmarks.models import build
@@ -24,7 +25,8 @@ from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, GradualSchedule,
                                  SupermaskSparsifier, __version__,
                                  restart_seed, score_parameters, supermask)
-from torch_geometric_ugt.search import SearchResult, full_batch, search_ticket
+from torch_geometric_ugt.search import (SearchResult, TrainEpoch, full_batch,
+                                        search_ticket)
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
     """The sparsifier of :obj:`cfg.method`."""
@@ -59,6 +61,20 @@ def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
                 p is q for q in trained):
             trained.append(p.requires_grad_(True))
     return trained
+
+
+def late_lr(train: TrainEpoch, optimizer: torch.optim.Optimizer,
+            ramp: int, factor: float) -> TrainEpoch:
+    """:obj:`train`, with the learning rate multiplied by :obj:`factor`
+    from epoch :obj:`ramp` on (the end of the sparsity ramp)."""
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [ramp],
+                                                     gamma=factor)
+
+    def step(epoch: int) -> float:
+        loss = train(epoch)
+        scheduler.step()
+        return loss
+    return step
 
 
 class Run:
@@ -149,6 +165,11 @@ class Run:
         self.sparsifier = sparsifier_for(cfg, self.model, optimizer)
         train, evaluate = full_batch(self.model, self.task, optimizer,
                                      label_smoothing=cfg.smoothing)
+        if cfg.select_on:  # the epoch chosen on the even validation nodes
+            _, evaluate = full_batch(self.model, even_validation(self.task),
+                                     optimizer)
+        if cfg.late_lr != 1.0:
+            train = late_lr(train, optimizer, cfg.ramp, cfg.late_lr)
         result = search_ticket(self.model, self.task, optimizer,
                                self.sparsifier, cfg.epochs,
                                log_every=log_every, train=train,

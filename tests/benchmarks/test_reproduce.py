@@ -7,12 +7,14 @@ import torch
 
 from benchmarks.cli import shard_spec
 from benchmarks.experiments import DEEP_SETTING, Config, experiments
+from benchmarks.hooks import even_validation
 from benchmarks.models import build
 from benchmarks.reproduce import main
-from benchmarks.runner import run, sparsifier_for
+from benchmarks.runner import late_lr, run, sparsifier_for
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 from tests.benchmarks.marks import ROOT, needs_data
+from tests.conftest import tiny_graph
 from torch_geometric_ugt import score_parameters, supermask
 
 
@@ -95,6 +97,40 @@ def test_coat_width_gives_denser_tickets_more_coats():
         replace(base, coat_width=1.5)
     with pytest.raises(ValueError, match="100 coats"):
         replace(base, sparsity=0.0, coat_width=0.01)
+
+
+def test_score_averaging_and_late_lr_are_in_the_key_and_checked():
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, score_decay=5e-3)
+    assert "-avg" not in cfg.key() and "late_lr" not in cfg.key()
+    assert replace(cfg, average=0.9, late_lr=0.1).key().endswith(
+        "-wd0.005-avg0.9-late_lr0.1-seed0")
+    for bad in (dict(average=1.0), dict(average=-0.1), dict(late_lr=0.0),
+                dict(late_lr=1.5)):
+        with pytest.raises(ValueError, match="must be in"):
+            replace(cfg, **bad)
+
+
+def test_select_on_even_leaves_the_odd_validation_nodes_to_judge():
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, select_on="even")
+    assert cfg.key().endswith("-sel_even-seed0")
+    with pytest.raises(ValueError, match="select_on"):
+        replace(cfg, select_on="odd")
+    data = tiny_graph(num_nodes=10)
+    data.val_mask = torch.tensor([0, 1, 1, 0, 1, 1, 1, 0, 0, 1]).bool()
+    even = even_validation(data)
+    assert even.val_mask.nonzero().view(-1).tolist() == [1, 4, 6]
+    assert data.val_mask.sum() == 6  # the data itself is untouched
+
+
+def test_late_lr_multiplies_the_learning_rate_from_the_ramps_end():
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    seen = []
+    train = late_lr(lambda epoch: seen.append(
+        optimizer.param_groups[0]["lr"]) or 0.0, optimizer, 3, 0.1)
+    for epoch in range(5):
+        train(epoch)
+    assert seen == pytest.approx([1.0, 1.0, 1.0, 0.1, 0.1])
 
 
 def test_input_dropout_is_in_the_key_and_drops_sparse_features():
