@@ -86,6 +86,9 @@ class Config:
     # the even positions only, so that the odd ones (val_halves[1] in the
     # record) judge the selected ticket on nodes that chose nothing
     select_on: str = ""
+    # GAT's attention vectors stay dense (frozen at their random init)
+    # instead of being masked with the weights
+    dense_attention: bool = False
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -99,6 +102,9 @@ class Config:
             raise ValueError("restarts are for the plain task: the OOD and "
                              "perturbation variants score the searched "
                              "model during the search.")
+        if self.dense_attention and self.model != "GAT":
+            raise ValueError(f"dense_attention is for GAT's attention "
+                             f"vectors; {self.model} has none.")
         if self.select_on not in ("", "even"):
             raise ValueError(f"select_on must be '' or 'even'; got "
                              f"{self.select_on!r}.")
@@ -148,6 +154,7 @@ class Config:
         scores += f"-avg{self.average:g}" if self.average else ""
         scores += f"-late_lr{self.late_lr:g}" if self.late_lr != 1 else ""
         scores += f"-sel_{self.select_on}" if self.select_on else ""
+        scores += "-denseatt" if self.dense_attention else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

@@ -27,14 +27,16 @@ DEEP_LAYERS = 16
 
 SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "iterand", "restarts", "dropout", "smoothing", "adam_eps",
-                  "input_dropout", "score_decay", "average")
+                  "input_dropout", "score_decay", "average",
+                  "dense_attention")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "coats": 1, "coat_width": 0.0, "iterand": "",
                          "restarts": 1, "dropout": 0.0, "smoothing": 0.0,
                          "adam_eps": 1e-8, "input_dropout": 0.0,
-                         "score_decay": 0.0, "average": 0.0}
+                         "score_decay": 0.0, "average": 0.0,
+                         "dense_attention": False}
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection

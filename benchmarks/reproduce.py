@@ -105,6 +105,9 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--select-on", default="", choices=("", "even"),
                      help="'even': choose the epoch on the even validation "
                      "nodes only, so the odd ones judge it (default: all)")
+    one.add_argument("--dense-attention", action="store_true",
+                     help="leave GAT's attention vectors unmasked (frozen "
+                     "at their random init)")
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
@@ -114,8 +117,8 @@ def _add_recipe_options(one) -> None:
                      "depth (benchmarks/recipes.py), which replace "
                      "--adam-eps, --rescale, --head, --learn-scale, "
                      "--coats, --coat-width, --restarts, --dropout, "
-                     "--smoothing, --input-dropout, --score-decay and "
-                     "--average")
+                     "--smoothing, --input-dropout, --score-decay, "
+                     "--average and --dense-attention")
 
 
 def _parser():
@@ -153,7 +156,8 @@ def _configs(args) -> List[Config]:
                   dropout=args.dropout, smoothing=args.smoothing,
                   input_dropout=args.input_dropout,
                   score_decay=args.score_decay, average=args.average,
-                  late_lr=args.late_lr, select_on=args.select_on)
+                  late_lr=args.late_lr, select_on=args.select_on,
+                  dense_attention=args.dense_attention)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

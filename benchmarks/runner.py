@@ -63,6 +63,11 @@ def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
     return trained
 
 
+ATTENTION = ["*.att_src", "*.att_dst"]
+"""GAT's attention vectors (:obj:`Config.dense_attention` leaves them
+unmasked)."""
+
+
 def late_lr(train: TrainEpoch, optimizer: torch.optim.Optimizer,
             ramp: int, factor: float) -> TrainEpoch:
     """:obj:`train`, with the learning rate multiplied by :obj:`factor`
@@ -157,7 +162,8 @@ class Run:
         # weights and scores drawn on the CPU (seeded), then moved
         cfg = self.cfg
         supermask(self.model, seed=seed, weight_init=cfg.weight_init,
-                  score_init=cfg.score_init, learn_scale=cfg.learn_scale)
+                  score_init=cfg.score_init, learn_scale=cfg.learn_scale,
+                  exclude=ATTENTION if cfg.dense_attention else None)
         self.model.to(self.device)
         optimizer = torch.optim.Adam(trained_parameters(self.model),
                                      lr=cfg.lr, eps=cfg.adam_eps,

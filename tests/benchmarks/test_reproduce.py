@@ -332,3 +332,23 @@ def test_the_runner_prints_no_warning(tmp_path):
         cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stderr
     assert "Warning" not in out.stderr, out.stderr
+
+
+@needs_data("planetoid", "Cora", "raw")
+def test_dense_attention_leaves_gats_attention_unmasked(tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    layers = {}
+    for dense in (False, True):
+        out = tmp_path / str(dense)
+        main(["one", "--dataset", "Cora", "--model", "GAT", "--sparsity",
+              "0.5", "--epochs", "2", "--ramp", "1", "--head", "temp",
+              "--out", str(out)] + (["--dense-attention"] if dense else []))
+        record, = [json.loads(p.read_text()) for p in out.glob("*.json")]
+        assert record["key"].endswith("-denseatt-seed0") == dense
+        layers[dense] = set(record["layer_sparsities"])
+    attention = {name for name in layers[False] if ".att_" in name}
+    assert len(attention) == 4  # two layers, source and target
+    assert layers[True] == layers[False] - attention
+    with pytest.raises(ValueError, match="GCN has none"):
+        Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, dense_attention=True)
