@@ -90,9 +90,12 @@ BEST: Dict[Tuple[str, str], Dict[str, Any]] = {
     # takes them too. The best of 2 restarts on top of GIN's settings
     # gains +0.14 ± 0.15 on the held-out validation nodes (Cora +0.8 to
     # +1.2 at 0.3-0.7, CiteSeer -0.5 to -0.2), so GIN does without them
+    # GAT's attention vectors left dense (frozen at their random init,
+    # not masked) gain +0.31 ± 0.12 (CiteSeer +0.7 to +1.2 at every
+    # sparsity, Cora -0.5 to +0.1), so GAT's best takes that too
     ("GAT", "shallow"): {"head": "temp", "adam_eps": 1e-4,
                          "score_decay": 5e-3, "dropout": 0.5, "coats": 2,
-                         "coat_width": 0.1},
+                         "coat_width": 0.1, "dense_attention": True},
     # GCN's whole recipe on GIN (the learned temperature instead of the
     # global density scale, with a coat per 0.1 of density) gains
     # +0.31 ± 0.11 (Cora +1.5 and +1.0 at 0.3 and 0.5, -0.3 at 0.95,
