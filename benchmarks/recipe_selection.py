@@ -66,13 +66,27 @@ def _last_loss(records: Sequence[Dict[str, Any]]) -> str:
 Cells = Dict[Tuple, Dict[int, float]]  # (dataset, sparsity) -> seed -> %
 
 
-def _family_cells(groups: Dict[Tuple, List[dict]]) -> Dict[Tuple, Cells]:
+def held_out_accuracy(record: Dict[str, Any]) -> float:
+    """The accuracy (in %) of a run that chose its epoch on the even
+    validation positions (``select_on="even"``) on the odd ones, which
+    chose nothing."""
+    if record["config"].get("select_on") != "even":
+        raise ValueError(f"{record['key']} chose its epoch on every "
+                         f"validation node; only runs with "
+                         f"select_on='even' have held-out ones.")
+    return 100 * record["restarts"][0]["val_halves"][1]
+
+
+def _family_cells(groups: Dict[Tuple, List[dict]],
+                  held_out: bool = False) -> Dict[Tuple, Cells]:
     # (model, depth, settings) -> the validation accuracy of each seed in
-    # each cell probed with all of seeds 0-9; restarts left out (their
-    # validation accuracy chose the restart: restart_table judges them)
+    # each cell probed with all of seeds 0-9 (held_out: on the validation
+    # nodes that chose nothing); restarts left out (their validation
+    # accuracy chose the restart: restart_table judges them)
     out: Dict[Tuple, Cells] = defaultdict(dict)
     for (model, depth, dataset, sparsity, name), records in groups.items():
-        seeds = {r["config"]["seed"]: 100 * r["val_acc"] for r in records}
+        seeds = {r["config"]["seed"]: held_out_accuracy(r) if held_out
+                 else 100 * r["val_acc"] for r in records}
         if "restarts" not in name and len(seeds) >= 10:
             out[(model, depth, name)][(dataset, sparsity)] = seeds
     return out
@@ -213,11 +227,17 @@ def scale_section(folder: Path = PROBES) -> List[str]:
 
 
 def compare(model: str, a: str, b: str, depth: str = "shallow",
-            folder: Path = PROBES) -> List[str]:
+            folder: Path = PROBES, held_out: bool = False) -> List[str]:
     """Settings :obj:`b` against settings :obj:`a` (labels as in the
     selection table) for :obj:`model`: the validation accuracy of ``b``
-    minus that of ``a``, paired by seed, per cell and over all of them."""
-    cells = _family_cells(_groups(read_records(folder, "*.json")))
+    minus that of ``a``, paired by seed, per cell and over all of them
+    (:obj:`held_out`: on the odd validation nodes of runs that chose on
+    the even ones, :func:`held_out_accuracy`)."""
+    records = read_records(folder, "*.json")
+    if held_out:
+        records = [r for r in records
+                   if r["config"].get("select_on") == "even"]
+    cells = _family_cells(_groups(records), held_out)
     found = {name for (m, d, name) in cells if (m, d) == (model, depth)}
     for name in (a, b):
         if name not in found:
@@ -241,9 +261,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("first")
     p.add_argument("second")
     p.add_argument("--depth", default="shallow")
+    p.add_argument("--folder", type=Path, default=PROBES,
+                   help="the records to compare (default: the probes)")
+    p.add_argument("--held-out", action="store_true",
+                   help="judge on the odd validation nodes of runs that "
+                   "chose their epoch on the even ones (select_on=even)")
     args = p.parse_args(argv)
     print("\n".join(compare(args.model, args.first, args.second,
-                             args.depth)))
+                             args.depth, args.folder, args.held_out)))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ DEEP_LAYERS = 16
 SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "iterand", "restarts", "dropout", "smoothing", "adam_eps",
                   "input_dropout", "score_decay", "average",
-                  "dense_attention")
+                  "dense_attention", "late_lr", "select_on")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -36,7 +36,8 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "restarts": 1, "dropout": 0.0, "smoothing": 0.0,
                          "adam_eps": 1e-8, "input_dropout": 0.0,
                          "score_decay": 0.0, "average": 0.0,
-                         "dense_attention": False}
+                         "dense_attention": False, "late_lr": 1.0,
+                         "select_on": ""}
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection

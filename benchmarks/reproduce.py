@@ -118,7 +118,8 @@ def _add_recipe_options(one) -> None:
                      "--adam-eps, --rescale, --head, --learn-scale, "
                      "--coats, --coat-width, --restarts, --dropout, "
                      "--smoothing, --input-dropout, --score-decay, "
-                     "--average and --dense-attention")
+                     "--average, --dense-attention, --late-lr and "
+                     "--select-on")
 
 
 def _parser():

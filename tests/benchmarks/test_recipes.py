@@ -129,6 +129,37 @@ def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
         compare("GCN", "paper", "coats=3", folder=tmp_path)
 
 
+def test_compare_held_out_judges_on_the_odd_nodes_of_even_selections(
+        tmp_path):
+    import json
+
+    import pytest
+
+    from benchmarks.recipe_selection import compare, held_out_accuracy
+    for seed in range(10):
+        for name, fields, even, odd in (
+                ("a", {}, 0.90, 0.70), ("b", dict(average=0.9), 0.80, 0.72),
+                ("c", dict(average=0.9), 0.99, 0.99)):
+            selected = dict(select_on="even") if name != "c" else {}
+            record = _record(seed, dict(fields, **selected), even)
+            record["restarts"] = [dict(val_halves=[even, odd])]
+            record["key"] = f"{name}-{seed}"
+            (tmp_path / f"{name}-{seed}.json").write_text(json.dumps(record))
+    # b loses on the nodes that chose (-10) and wins on the others (+2);
+    # c, which chose on every node, is left out
+    assert compare("GCN", "select_on=even", "average=0.9, select_on=even",
+                   folder=tmp_path, held_out=True)[-1] == \
+        "all cells: +2.00 ± 0.00"
+    assert compare("GCN", "select_on=even", "average=0.9, select_on=even",
+                   folder=tmp_path)[-1] == "all cells: -10.00 ± 0.00"
+    with pytest.raises(ValueError, match="labelled 'average=0.9'"):
+        compare("GCN", "select_on=even", "average=0.9", folder=tmp_path,
+                held_out=True)
+    plain = json.loads((tmp_path / "c-0.json").read_text())
+    with pytest.raises(ValueError, match="c-0 chose its epoch on every"):
+        held_out_accuracy(plain)
+
+
 def test_restarts_are_judged_on_the_odd_validation_nodes_paired_by_seed(
         tmp_path):
     import json
