@@ -56,6 +56,12 @@ def ood_scores(model: torch.nn.Module, task, data) -> Dict[str, float]:
     return scores
 
 
+def _validation_halves(data) -> Tuple[torch.Tensor, torch.Tensor]:
+    # the validation nodes at even and at odd positions
+    nodes = data.val_mask.nonzero().view(-1)
+    return nodes[0::2], nodes[1::2]
+
+
 @torch.no_grad()
 def validation_halves(model: torch.nn.Module, data) -> List[float]:
     """Accuracy of the selected ticket on the even and the odd positions
@@ -63,19 +69,17 @@ def validation_halves(model: torch.nn.Module, data) -> List[float]:
     other when recipes are compared (benchmarks.recipes)."""
     model.eval()
     pred = model(data.x, graph_input(data)).argmax(dim=-1)
-    nodes = data.val_mask.nonzero().view(-1)
     return [float((pred[half] == data.y[half]).float().mean())
-            for half in (nodes[0::2], nodes[1::2])]
+            for half in _validation_halves(data)]
 
 
 def even_validation(data):
     """A shallow copy of :obj:`data` whose validation nodes are the even
     positions of its own (the half that :func:`validation_halves` lists
     first)."""
-    nodes = data.val_mask.nonzero().view(-1)
     out = copy.copy(data)
     out.val_mask = torch.zeros_like(data.val_mask)
-    out.val_mask[nodes[0::2]] = True
+    out.val_mask[_validation_halves(data)[0]] = True
     return out
 
 

@@ -289,7 +289,8 @@ def search_ticket(model: torch.nn.Module, data: Any,
 def _averaged(train: TrainEpoch, trained: List[Tensor],
               beta: float) -> TrainEpoch:
     # train(epoch) on the raw values, leaving the model with their moving
-    # average (the raw values are kept aside until the next step)
+    # average (the raw values are kept aside until the next step, in
+    # buffers allocated once)
     raw: List[Tensor] = []
     mean: List[Tensor] = []
 
@@ -299,11 +300,12 @@ def _averaged(train: TrainEpoch, trained: List[Tensor],
             p.copy_(r)
         with torch.enable_grad():
             loss = train(epoch)
-        raw[:] = [p.detach().clone() for p in trained]
-        if not mean:
+        if not raw:
+            raw[:] = [p.detach().clone() for p in trained]
             mean[:] = [p.detach().clone() for p in trained]
-        for p, m in zip(trained, mean):
-            m.lerp_(p.detach(), 1.0 - beta)
+        for p, r, m in zip(trained, raw, mean):
+            r.copy_(p)
+            m.lerp_(r, 1.0 - beta)
             p.copy_(m)
         return loss
 
