@@ -22,7 +22,7 @@ from benchmarks.config import coats_for
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
 from benchmarks.markdown import percent_pm
-from benchmarks.recipes import RECIPES, label, settings
+from benchmarks.recipes import PAPER, RECIPES, label, settings
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, SupermaskSparsifier,
@@ -61,6 +61,12 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="write the results here")
     return p.parse_args(argv)
+
+
+RUNNER_ONLY = ("input_dropout", "iterand", "late_lr", "select_on",
+               "dense_attention")
+"""Recipe settings that only :mod:`benchmarks.reproduce` runs: a recipe
+using one is refused here rather than silently run without it."""
 
 
 def plain_gcn(args: argparse.Namespace, data,
@@ -169,14 +175,15 @@ def main(argv: List[str] | None = None) -> Dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    chosen = settings(args.recipe, "GCN", args.layers)
+    runner_only = [name for name in RUNNER_ONLY if chosen[name] != PAPER[name]]
+    if chosen["head"] not in ("", "temp") or runner_only:
+        raise ValueError(f"recipe {args.recipe!r} uses settings of the "
+                         f"reproduction runner (head {chosen['head']!r}, "
+                         f"{', '.join(runner_only) or 'nothing else'}); "
+                         f"run it with python -m benchmarks.reproduce.")
     adjacency = resolve_adjacency(args.adjacency)
     data = load_planetoid(args.dataset, args.root, adjacency=adjacency)
-    chosen = settings(args.recipe, "GCN", args.layers)
-    if chosen["head"] not in ("", "temp") or chosen["input_dropout"]:
-        raise ValueError(f"recipe {args.recipe!r} uses the output head "
-                         f"{chosen['head']!r} or input dropout of the "
-                         f"reproduction runner; "
-                         f"run it with python -m benchmarks.reproduce.")
     print(f"{args.dataset}: {data.num_nodes} nodes, adjacency "
           f"{ADJACENCY_NAMES[adjacency]}; GCN "
           f"{args.layers}x{args.hidden}; {args.method} at sparsity "

@@ -58,3 +58,11 @@ def test_best_gives_denser_gcn_tickets_more_coats(sparsity, coats):
     chosen = settings("best", "GCN", args.layers)
     _, _, sparsifier = ticket_model(args, data, 0, chosen)
     assert sparsifier.coats == coats
+
+
+def test_a_recipe_with_runner_only_settings_is_refused(monkeypatch):
+    from benchmarks import recipes
+    best = dict(recipes.BEST[("GCN", "shallow")], late_lr=0.1)
+    monkeypatch.setitem(recipes.BEST, ("GCN", "shallow"), best)
+    with pytest.raises(ValueError, match=r"late_lr\); run it with"):
+        main(["--root", "/nonexistent"])
