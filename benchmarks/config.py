@@ -89,6 +89,9 @@ class Config:
     # GAT's attention vectors stay dense (frozen at their random init)
     # instead of being masked with the weights
     dense_attention: bool = False
+    # the learned temperature (head "temp") stops at the end of the ramp
+    # and keeps its value there; the scores go on
+    freeze_temperature: bool = False
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -105,6 +108,10 @@ class Config:
         if self.dense_attention and self.model != "GAT":
             raise ValueError(f"dense_attention is for GAT's attention "
                              f"vectors; {self.model} has none.")
+        if self.freeze_temperature and self.head != "temp":
+            raise ValueError(f"freeze_temperature stops the learned "
+                             f"temperature (head 'temp'); this run's head "
+                             f"is {self.head!r}.")
         if self.select_on not in ("", "even"):
             raise ValueError(f"select_on must be '' or 'even'; got "
                              f"{self.select_on!r}.")
@@ -155,6 +162,7 @@ class Config:
         scores += f"-late_lr{self.late_lr:g}" if self.late_lr != 1 else ""
         scores += f"-sel_{self.select_on}" if self.select_on else ""
         scores += "-denseatt" if self.dense_attention else ""
+        scores += "-tfreeze" if self.freeze_temperature else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

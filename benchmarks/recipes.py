@@ -28,7 +28,8 @@ DEEP_LAYERS = 16
 SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "iterand", "restarts", "dropout", "smoothing", "adam_eps",
                   "input_dropout", "score_decay", "average",
-                  "dense_attention", "late_lr", "select_on")
+                  "dense_attention", "late_lr", "select_on",
+                  "freeze_temperature")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -37,7 +38,7 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "adam_eps": 1e-8, "input_dropout": 0.0,
                          "score_decay": 0.0, "average": 0.0,
                          "dense_attention": False, "late_lr": 1.0,
-                         "select_on": ""}
+                         "select_on": "", "freeze_temperature": False}
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection

@@ -108,6 +108,9 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--dense-attention", action="store_true",
                      help="leave GAT's attention vectors unmasked (frozen "
                      "at their random init)")
+    one.add_argument("--freeze-temperature", action="store_true",
+                     help="stop the learned temperature (--head temp) at "
+                     "the end of the ramp")
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
@@ -118,8 +121,8 @@ def _add_recipe_options(one) -> None:
                      "--adam-eps, --rescale, --head, --learn-scale, "
                      "--coats, --coat-width, --restarts, --dropout, "
                      "--smoothing, --input-dropout, --score-decay, "
-                     "--average, --dense-attention, --late-lr and "
-                     "--select-on")
+                     "--average, --dense-attention, --late-lr, "
+                     "--select-on and --freeze-temperature")
 
 
 def _parser():
@@ -158,7 +161,8 @@ def _configs(args) -> List[Config]:
                   input_dropout=args.input_dropout,
                   score_decay=args.score_decay, average=args.average,
                   late_lr=args.late_lr, select_on=args.select_on,
-                  dense_attention=args.dense_attention)
+                  dense_attention=args.dense_attention,
+                  freeze_temperature=args.freeze_temperature)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

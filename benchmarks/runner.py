@@ -82,6 +82,27 @@ def late_lr(train: TrainEpoch, optimizer: torch.optim.Optimizer,
     return step
 
 
+def freeze_temperature(train: TrainEpoch, model: torch.nn.Module,
+                       ramp: int) -> TrainEpoch:
+    """:obj:`train`, with the model's learned temperature frozen from
+    epoch :obj:`ramp` on (the end of the sparsity ramp): it keeps its
+    value there, the optimizer skips it (no gradient) and the scores go
+    on."""
+    temperature = [p for name, p in model.named_parameters()
+                   if name.endswith("log_temperature")]
+    if not temperature:
+        raise ValueError("freeze_temperature needs a learned temperature "
+                         "(head 'temp'); this model has none.")
+
+    def step(epoch: int) -> float:
+        if epoch == ramp:
+            for p in temperature:
+                p.requires_grad_(False)
+                p.grad = None
+        return train(epoch)
+    return step
+
+
 class Run:
     """One configuration: its data, model(s), hooks and record."""
 
@@ -176,6 +197,8 @@ class Run:
                                      optimizer)
         if cfg.late_lr != 1.0:
             train = late_lr(train, optimizer, cfg.ramp, cfg.late_lr)
+        if cfg.freeze_temperature:
+            train = freeze_temperature(train, self.model, cfg.ramp)
         result = search_ticket(self.model, self.task, optimizer,
                                self.sparsifier, cfg.epochs,
                                log_every=log_every, train=train,

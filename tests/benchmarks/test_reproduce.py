@@ -10,12 +10,14 @@ from benchmarks.experiments import DEEP_SETTING, Config, experiments
 from benchmarks.hooks import even_validation
 from benchmarks.models import build
 from benchmarks.reproduce import main
-from benchmarks.runner import late_lr, run, sparsifier_for
+from benchmarks.runner import (freeze_temperature, late_lr, run,
+                               sparsifier_for)
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 from tests.benchmarks.marks import ROOT, needs_data
 from tests.conftest import tiny_graph
 from torch_geometric_ugt import score_parameters, supermask
+from torch_geometric_ugt.search import full_batch
 
 
 def test_experiments_cover_the_paper():
@@ -131,6 +133,33 @@ def test_late_lr_multiplies_the_learning_rate_from_the_ramps_end():
     for epoch in range(5):
         train(epoch)
     assert seen == pytest.approx([1.0, 1.0, 1.0, 0.1, 0.1])
+
+
+def test_freeze_temperature_stops_the_temperature_at_the_ramps_end():
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, head="temp",
+                 freeze_temperature=True)
+    assert cfg.key().endswith("-head_temp-tfreeze-seed0")
+    with pytest.raises(ValueError, match="head 'temp'"):
+        replace(cfg, head="")
+    data = tiny_graph(num_nodes=12)
+    data.train_mask = torch.ones(12, dtype=torch.bool)
+    model = supermask(build("GCN", data.num_features, 16, 2, 3,
+                            dense=False, head="temp"), seed=0)
+    optimizer = torch.optim.Adam(score_parameters(model), lr=0.1)
+    base, _ = full_batch(model, data, optimizer)
+    train = freeze_temperature(base, model, ramp=3)
+    scores = list(score_parameters(model))[0]
+    temps, first = [], []
+    for epoch in range(6):
+        train(epoch)
+        temps.append(float(model.log_temperature))
+        first.append(float(scores.detach()[0, 0]))
+    assert len(set(temps[:3])) == 3  # learned during the ramp
+    assert temps[2:] == [temps[2]] * 4  # then kept
+    assert len(set(first[2:])) == 4  # while the scores go on
+    with pytest.raises(ValueError, match="needs a learned temperature"):
+        freeze_temperature(base, build("GCN", 4, 8, 2, 3, dense=True),
+                           ramp=3)
 
 
 def test_input_dropout_is_in_the_key_and_drops_sparse_features():
