@@ -92,6 +92,9 @@ class Config:
     # the learned temperature (head "temp") stops at the end of the ramp
     # and keeps its value there; the scores go on
     freeze_temperature: bool = False
+    # dropout of GAT's attention coefficients during the search (GATConv's
+    # dropout; the dense baseline has none)
+    attention_dropout: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -108,6 +111,12 @@ class Config:
         if self.dense_attention and self.model != "GAT":
             raise ValueError(f"dense_attention is for GAT's attention "
                              f"vectors; {self.model} has none.")
+        if self.attention_dropout and self.model != "GAT":
+            raise ValueError(f"attention_dropout is for GAT's attention "
+                             f"coefficients; {self.model} has none.")
+        if not 0.0 <= self.attention_dropout < 1.0:
+            raise ValueError(f"attention_dropout must be in [0, 1); got "
+                             f"{self.attention_dropout}.")
         if self.freeze_temperature and self.head != "temp":
             raise ValueError(f"freeze_temperature stops the learned "
                              f"temperature (head 'temp'); this run's head "
@@ -163,6 +172,8 @@ class Config:
         scores += f"-sel_{self.select_on}" if self.select_on else ""
         scores += "-denseatt" if self.dense_attention else ""
         scores += "-tfreeze" if self.freeze_temperature else ""
+        scores += (f"-adrop{self.attention_dropout:g}"
+                   if self.attention_dropout else "")
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

@@ -64,7 +64,8 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
 
 
 RUNNER_ONLY = ("input_dropout", "iterand", "late_lr", "select_on",
-               "dense_attention", "freeze_temperature")
+               "dense_attention", "freeze_temperature",
+               "attention_dropout")
 """Recipe settings that only :mod:`benchmarks.reproduce` runs: a recipe
 using one is refused here rather than silently run without it."""
 

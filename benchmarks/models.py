@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch_geometric.nn import GAT, GCN, GINConv
+from torch_geometric.nn import GAT, GCN, GATConv, GINConv
 
 from torch_geometric_ugt import Temperature
 
@@ -108,14 +108,21 @@ def check_head(head: str) -> None:
 
 def build(name: str, in_channels: int, hidden: int, num_layers: int,
           out_channels: int, *, dense: bool, head: str = "",
-          dropout: float = 0.0,
-          input_dropout: float = 0.0) -> torch.nn.Module:
+          dropout: float = 0.0, input_dropout: float = 0.0,
+          attention_dropout: float = 0.0) -> torch.nn.Module:
     """A model for ticket search (``dense=False``: no bias and, as in the
-    UGTs protocol, no dropout unless :obj:`dropout` or
-    :obj:`input_dropout` says) or standard training (dropout 0.5),
-    followed by ``head`` (see :data:`HEADS`) when one is given."""
+    UGTs protocol, no dropout unless :obj:`dropout`,
+    :obj:`input_dropout` or, for GAT, :obj:`attention_dropout` says) or
+    standard training (dropout 0.5), followed by ``head`` (see
+    :data:`HEADS`) when one is given."""
     model = _build(name, in_channels, hidden, num_layers, out_channels,
                    dense, dropout)
+    if attention_dropout:
+        if name != "GAT":
+            raise ValueError(f"attention dropout is for GAT; got {name}.")
+        for conv in model.modules():
+            if isinstance(conv, GATConv):
+                conv.dropout = attention_dropout
     if input_dropout:
         model = InputDropout(model, input_dropout)
     if head == "temp":  # the library's learned temperature

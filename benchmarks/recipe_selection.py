@@ -4,6 +4,7 @@ accuracy over seeds 0-9), the restarts judged on held-out validation
 nodes, and the loss evidence of the scale levers."""
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -250,13 +251,55 @@ def compare(model: str, a: str, b: str, depth: str = "shallow",
         f"all cells: {paired_difference(second, first)}"]
 
 
+def against_dense(model: str, name: str, depth: str = "shallow",
+                  folder: Path = PROBES) -> List[str]:
+    """The tickets of settings :obj:`name` against the trained dense
+    model on the validation nodes that chose nothing (both chose their
+    epoch on the even ones, :func:`held_out_accuracy`), per cell: the
+    difference of the means ± its standard error (the runs are
+    independent draws, not paired)."""
+    records = [r for r in read_records(folder, "*.json")
+               if r["config"].get("select_on") == "even"]
+    dense: Dict[str, List[float]] = defaultdict(list)
+    for r in records:
+        c = r["config"]
+        if (c["method"], c["model"], depth_class(c["layers"])) == (
+                "dense", model, depth):
+            dense[c["dataset"]].append(held_out_accuracy(r))
+    cells = _family_cells(_groups(
+        [r for r in records if r["config"]["method"] != "dense"]), True)
+    if (model, depth, name) not in cells:
+        raise ValueError(f"No {model} {depth} probe is labelled {name!r} "
+                         f"with select_on='even' on seeds 0-9.")
+    lines = []
+    for (dataset, sparsity), seeds in sorted(cells[(model, depth, name)]
+                                             .items()):
+        ticket, trained = list(seeds.values()), dense.get(dataset, [])
+        if len(trained) < 2:
+            continue
+        se = math.sqrt(statistics.variance(ticket) / len(ticket)
+                       + statistics.variance(trained) / len(trained))
+        diff = statistics.fmean(ticket) - statistics.fmean(trained)
+        lines.append(f"{dataset} {sparsity:g}: ticket {mean_std(ticket)} "
+                     f"vs dense {mean_std(trained)}: {diff:+.2f} ± "
+                     f"{se:.2f}")
+    if not lines:
+        raise ValueError(f"No trained dense {model} chose its epoch on the "
+                         f"even validation nodes of these datasets (run "
+                         f"`reproduce one --method dense --select-on "
+                         f"even`).")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     from benchmarks import cli
     p = cli.parser(__doc__ + "\n\n    python -m benchmarks.recipe_selection "
                    "GIN 'rescale=global' 'rescale=global, score_decay=0.005'"
                    "\n\nprints the second settings' validation accuracy "
                    "minus the first's, paired by seed, per cell and over "
-                   "all cells (mean ± standard error, points).")
+                   "all cells (mean ± standard error, points); 'dense' "
+                   "as the second (with --held-out) compares with the "
+                   "trained dense model instead.")
     p.add_argument("model")
     p.add_argument("first")
     p.add_argument("second")
@@ -267,6 +310,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                    help="judge on the odd validation nodes of runs that "
                    "chose their epoch on the even ones (select_on=even)")
     args = p.parse_args(argv)
+    if args.second == "dense":
+        if not args.held_out:
+            p.error("'dense' is compared on the held-out validation nodes "
+                    "only: add --held-out")
+        print("\n".join(against_dense(args.model, args.first, args.depth,
+                                       args.folder)))
+        return
     print("\n".join(compare(args.model, args.first, args.second,
                              args.depth, args.folder, args.held_out)))
 

@@ -29,7 +29,7 @@ SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "iterand", "restarts", "dropout", "smoothing", "adam_eps",
                   "input_dropout", "score_decay", "average",
                   "dense_attention", "late_lr", "select_on",
-                  "freeze_temperature")
+                  "freeze_temperature", "attention_dropout")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -38,7 +38,8 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "adam_eps": 1e-8, "input_dropout": 0.0,
                          "score_decay": 0.0, "average": 0.0,
                          "dense_attention": False, "late_lr": 1.0,
-                         "select_on": "", "freeze_temperature": False}
+                         "select_on": "", "freeze_temperature": False,
+                         "attention_dropout": 0.0}
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection

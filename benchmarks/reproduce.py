@@ -111,6 +111,9 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--freeze-temperature", action="store_true",
                      help="stop the learned temperature (--head temp) at "
                      "the end of the ramp")
+    one.add_argument("--attention-dropout", type=float, default=0.0,
+                     help="dropout of GAT's attention coefficients during "
+                     "the search (default: 0)")
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
@@ -122,7 +125,8 @@ def _add_recipe_options(one) -> None:
                      "--coats, --coat-width, --restarts, --dropout, "
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
-                     "--select-on and --freeze-temperature")
+                     "--select-on, --freeze-temperature and "
+                     "--attention-dropout")
 
 
 def _parser():
@@ -162,7 +166,8 @@ def _configs(args) -> List[Config]:
                   score_decay=args.score_decay, average=args.average,
                   late_lr=args.late_lr, select_on=args.select_on,
                   dense_attention=args.dense_attention,
-                  freeze_temperature=args.freeze_temperature)
+                  freeze_temperature=args.freeze_temperature,
+                  attention_dropout=args.attention_dropout)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

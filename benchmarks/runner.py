@@ -122,6 +122,7 @@ class Run:
         self.sparsifier: Optional[SupermaskSparsifier] = None
         self.curve: Dict[str, List[float]] = {}
         self.ood: Dict[str, float] = {"val": -1.0}
+        self.halves: List[float] = []
         self.hooks: List[Callable[[int, SearchResult], None]] = []
         if cfg.iterand:
             self.hooks.append(self.rerandomize)
@@ -137,7 +138,8 @@ class Run:
                      self.cfg.layers, self.num_classes,
                      dense=self.cfg.method == "dense", head=self.cfg.head,
                      dropout=self.cfg.dropout,
-                     input_dropout=self.cfg.input_dropout)
+                     input_dropout=self.cfg.input_dropout,
+                     attention_dropout=self.cfg.attention_dropout)
 
     def on_epoch(self, epoch: int, result: SearchResult) -> None:
         for hook in self.hooks:
@@ -176,8 +178,21 @@ class Run:
         self.model.to(self.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr,
                                      weight_decay=5e-4, eps=self.cfg.adam_eps)
+        train = evaluate = None
+        if self.cfg.select_on:  # the epoch chosen on the even nodes
+            train, _ = full_batch(self.model, self.task, optimizer)
+            _, evaluate = full_batch(self.model, even_validation(self.task),
+                                     optimizer)
+            self.hooks.append(self.selected_halves)
         return train_dense(self.model, self.task, optimizer, self.cfg.epochs,
-                           on_epoch=self.on_epoch if self.hooks else None)
+                           on_epoch=self.on_epoch if self.hooks else None,
+                           train=train, evaluate=evaluate)
+
+    def selected_halves(self, epoch: int, result: SearchResult) -> None:
+        # the validation halves of the epoch kept (standard training
+        # keeps no state: they are read when an epoch becomes the best)
+        if result.best_epoch == epoch:
+            self.halves = validation_halves(self.model, self.task)
 
     def search_once(self, seed: int, log_every: int) -> SearchResult:
         # weights and scores drawn on the CPU (seeded), then moved
@@ -269,6 +284,11 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
     if cfg.method == "dense":
         result = job.train_dense()
         record["search_epochs"] = result.epochs
+        if cfg.select_on:  # laid out as a search's, for the same readers
+            record["restarts"] = [dict(
+                seed=cfg.seed, val_acc=result.val_acc,
+                test_acc=result.test_acc, best_epoch=result.best_epoch,
+                val_halves=job.halves)]
     else:
         result = job.search(record, log_every)
     job.extras(record, result)

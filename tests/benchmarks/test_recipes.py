@@ -194,3 +194,35 @@ def test_restarts_are_judged_on_the_odd_validation_nodes_paired_by_seed(
         (tmp_path / f"two-{seed}.json").write_text(json.dumps(record))
     assert ("| GCN | Cora | 0.5 | restarts=2 | 70.0 ± 0.0 (3) | 71.0 ± 0.0 "
             "(3) |  | +1.00 ± 0.00 |") in restart_table(tmp_path)
+
+
+def test_against_dense_compares_held_out_nodes_with_the_trained_model(
+        tmp_path):
+    import json
+
+    import pytest
+
+    from benchmarks.recipe_selection import against_dense, main
+    for seed in range(10):
+        odd = 0.70 + 0.01 * (seed % 2)  # 70.5 ± 0.53 mean
+        record = _record(seed, dict(select_on="even", coats=2), 0.9)
+        record["restarts"] = [dict(val_halves=[0.9, odd])]
+        record["key"] = f"t-{seed}"
+        (tmp_path / f"t-{seed}.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="No trained dense GCN"):
+        against_dense("GCN", "coats=2, select_on=even", folder=tmp_path)
+    for seed in range(4):
+        record = _record(seed, dict(method="dense", sparsity=0.0,
+                                    select_on="even"), 0.9)
+        record["restarts"] = [dict(val_halves=[0.9, 0.72 + 0.02 * seed])]
+        record["key"] = f"d-{seed}"
+        (tmp_path / f"d-{seed}.json").write_text(json.dumps(record))
+    line, = against_dense("GCN", "coats=2, select_on=even", folder=tmp_path)
+    # 70.5 against 75.0 (4 runs, std 2.58): -4.50 ± sqrt(0.28/10 + 6.67/4)
+    assert line == ("Cora 0.9: ticket 70.5 ± 0.5 (10) vs dense 75.0 ± 2.6 "
+                    "(4): -4.50 ± 1.30")
+    with pytest.raises(ValueError, match="labelled 'coats=3"):
+        against_dense("GCN", "coats=3, select_on=even", folder=tmp_path)
+    with pytest.raises(SystemExit):
+        main(["GCN", "coats=2, select_on=even", "dense", "--folder",
+              str(tmp_path)])  # the held-out nodes only

@@ -162,6 +162,30 @@ def test_freeze_temperature_stops_the_temperature_at_the_ramps_end():
                            ramp=3)
 
 
+def test_attention_dropout_drops_gats_attention_while_searching():
+    cfg = Config("Cora", "GAT", 2, 16, "ugt", 0.5, 0, attention_dropout=0.6)
+    assert cfg.key().endswith("-adrop0.6-seed0")
+    for bad in (dict(model="GCN"), dict(attention_dropout=1.0)):
+        with pytest.raises(ValueError, match="attention_dropout"):
+            replace(cfg, **bad)
+    with pytest.raises(ValueError, match="attention dropout is for GAT"):
+        build("GCN", 8, 16, 2, 3, dense=False, attention_dropout=0.5)
+    data = tiny_graph(num_nodes=12)
+    outs = {}
+    for p in (0.0, 0.6):
+        torch.manual_seed(0)
+        model = build("GAT", data.num_features, 16, 2, 3, dense=False,
+                      attention_dropout=p)
+        model.train()
+        train = [model(data.x, data.edge_index) for _ in range(2)]
+        model.eval()
+        outs[p] = (train, model(data.x, data.edge_index))
+    (plain, plain_eval), (dropped, dropped_eval) = outs[0.0], outs[0.6]
+    assert torch.equal(plain[0], plain[1])  # no dropout without it
+    assert not torch.allclose(dropped[0], dropped[1])  # random per call
+    assert torch.equal(dropped_eval, plain_eval)  # none when evaluating
+
+
 def test_input_dropout_is_in_the_key_and_drops_sparse_features():
     cfg = replace(Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0),
                   input_dropout=0.5)
@@ -381,3 +405,20 @@ def test_dense_attention_leaves_gats_attention_unmasked(tmp_path,
     assert layers[True] == layers[False] - attention
     with pytest.raises(ValueError, match="GCN has none"):
         Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, dense_attention=True)
+
+
+@needs_data("planetoid", "Cora", "raw")
+def test_dense_training_selects_on_the_even_validation_nodes(tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    main(["one", "--dataset", "Cora", "--method", "dense", "--epochs", "20",
+          "--select-on", "even", "--out", str(tmp_path / "out")])
+    record, = [json.loads(p.read_text())
+               for p in (tmp_path / "out").glob("*.json")]
+    assert record["key"].endswith("-sel_even-seed0")
+    kept, = record["restarts"]
+    # the even half chose the epoch (its accuracy is the record's val_acc)
+    # and the halves are those of the epoch kept
+    assert kept["best_epoch"] == record["best_epoch"]
+    assert kept["val_halves"][0] == pytest.approx(record["val_acc"])
+    assert 0.0 < kept["val_halves"][1] <= 1.0
