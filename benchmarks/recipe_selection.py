@@ -4,7 +4,6 @@ accuracy over seeds 0-9), the restarts judged on held-out validation
 nodes, and the loss evidence of the scale levers."""
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -12,25 +11,18 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from benchmarks.markdown import mean_std
 from benchmarks.recipes import (BEST, BUDGET, PAPER, PROBES,
-                                SELECTION_SPARSITIES, depth_class, label)
+                                SELECTION_SPARSITIES, label)
+from benchmarks.recipe_compare import (Cells, against_dense, compare,
+                                      family_cells, groups_by_label,
+                                      paired_difference)
 from benchmarks.records import read_records
-
-
-def _groups(records: Sequence[Dict[str, Any]]) -> Dict[Tuple, List[dict]]:
-    groups: Dict[Tuple, List[dict]] = defaultdict(list)
-    for r in records:
-        c = r["config"]
-        cell = (c["model"], depth_class(c["layers"]), c["dataset"],
-                c["sparsity"])
-        groups[cell + (label(c), )].append(r)
-    return groups
 
 
 def selection_table(folder: Path = PROBES) -> List[str]:
     """Every probe's validation accuracy (what chose) and test accuracy
     (shown only), per cell, best validation first; ``chosen`` marks the
     settings of ``best``."""
-    groups = _groups(read_records(folder))
+    groups = groups_by_label(read_records(folder))
     if not groups:
         return []
     lines = ["### Ticket recipes: how `best` was chosen", "",
@@ -64,46 +56,6 @@ def _last_loss(records: Sequence[Dict[str, Any]]) -> str:
     return f"{statistics.fmean(losses):.3f}" if losses else ""
 
 
-Cells = Dict[Tuple, Dict[int, float]]  # (dataset, sparsity) -> seed -> %
-
-
-def held_out_accuracy(record: Dict[str, Any]) -> float:
-    """The accuracy (in %) of a run that chose its epoch on the even
-    validation positions (``select_on="even"``) on the odd ones, which
-    chose nothing."""
-    if record["config"].get("select_on") != "even":
-        raise ValueError(f"{record['key']} chose its epoch on every "
-                         f"validation node; only runs with "
-                         f"select_on='even' have held-out ones.")
-    return 100 * record["restarts"][0]["val_halves"][1]
-
-
-def _family_cells(groups: Dict[Tuple, List[dict]],
-                  held_out: bool = False) -> Dict[Tuple, Cells]:
-    # (model, depth, settings) -> the validation accuracy of each seed in
-    # each cell probed with all of seeds 0-9 (held_out: on the validation
-    # nodes that chose nothing); restarts left out (their validation
-    # accuracy chose the restart: restart_table judges them)
-    out: Dict[Tuple, Cells] = defaultdict(dict)
-    for (model, depth, dataset, sparsity, name), records in groups.items():
-        seeds = {r["config"]["seed"]: held_out_accuracy(r) if held_out
-                 else 100 * r["val_acc"] for r in records}
-        if "restarts" not in name and len(seeds) >= 10:
-            out[(model, depth, name)][(dataset, sparsity)] = seeds
-    return out
-
-
-def paired_difference(a: Cells, b: Cells) -> str:
-    """Mean ± standard error of ``a - b`` over the (cell, seed) pairs both
-    have, in points."""
-    diffs = [a[cell][seed] - b[cell][seed] for cell in a if cell in b
-             for seed in a[cell] if seed in b[cell]]
-    if len(diffs) < 2:
-        return ""
-    se = statistics.stdev(diffs) / len(diffs) ** 0.5
-    return f"{statistics.fmean(diffs):+.2f} ± {se:.2f}"
-
-
 def family_table(groups: Dict[Tuple, List[dict]]) -> List[str]:
     """The choice itself: one setting per model family and depth class,
     on the mean over its cells (dataset and sparsity) of the mean
@@ -112,7 +64,7 @@ def family_table(groups: Dict[Tuple, List[dict]]) -> List[str]:
     that ran at every sparsity of SELECTION_SPARSITIES, each beside the
     chosen settings (paired by cell and seed): one replaces them only
     when it is ahead by more than two standard errors."""
-    cells = _family_cells(groups)
+    cells = family_cells(groups)
     lines = ["#### The choice per model family and depth", "",
              "Mean over the cells (dataset, sparsity) of the validation "
              "accuracy over seeds 0-9. First at 0.9: the highest mean. "
@@ -172,7 +124,7 @@ def restart_table(folder: Path = PROBES) -> List[str]:
     counts = (1, 2, BUDGET)
     rows = []
     pooled: Dict[Tuple, Tuple[Cells, Cells]] = defaultdict(lambda: ({}, {}))
-    for key, records in sorted(_groups(read_records(folder)).items()):
+    for key, records in sorted(groups_by_label(read_records(folder)).items()):
         most = max((r["config"].get("restarts", 1) for r in records))
         runs = {r["config"]["seed"]: r["restarts"] for r in records
                 if most > 1 and len(r.get("restarts", [])) >= most}
@@ -224,70 +176,6 @@ def scale_section(folder: Path = PROBES) -> List[str]:
         val = mean_std([100 * r["val_acc"] for r in records])
         lines.append(f"| {model} | {dataset} | {name} | {len(records)} | "
                      f"{first:.3f} | {last:.3f} | {val} |")
-    return lines
-
-
-def compare(model: str, a: str, b: str, depth: str = "shallow",
-            folder: Path = PROBES, held_out: bool = False) -> List[str]:
-    """Settings :obj:`b` against settings :obj:`a` (labels as in the
-    selection table) for :obj:`model`: the validation accuracy of ``b``
-    minus that of ``a``, paired by seed, per cell and over all of them
-    (:obj:`held_out`: on the odd validation nodes of runs that chose on
-    the even ones, :func:`held_out_accuracy`)."""
-    records = read_records(folder, "*.json")
-    if held_out:
-        records = [r for r in records
-                   if r["config"].get("select_on") == "even"]
-    cells = _family_cells(_groups(records), held_out)
-    found = {name for (m, d, name) in cells if (m, d) == (model, depth)}
-    for name in (a, b):
-        if name not in found:
-            raise ValueError(f"No {model} {depth} probe is labelled "
-                             f"{name!r}; the labels: {sorted(found)}.")
-    first, second = cells[(model, depth, a)], cells[(model, depth, b)]
-    return [f"{cell[0]} {cell[1]:g}: "
-            f"{paired_difference({cell: second[cell]}, {cell: first[cell]})}"
-            for cell in sorted(first) if cell in second] + [
-        f"all cells: {paired_difference(second, first)}"]
-
-
-def against_dense(model: str, name: str, depth: str = "shallow",
-                  folder: Path = PROBES) -> List[str]:
-    """The tickets of settings :obj:`name` against the trained dense
-    model on the validation nodes that chose nothing (both chose their
-    epoch on the even ones, :func:`held_out_accuracy`), per cell: the
-    difference of the means ± its standard error (the runs are
-    independent draws, not paired)."""
-    records = [r for r in read_records(folder, "*.json")
-               if r["config"].get("select_on") == "even"]
-    dense: Dict[str, List[float]] = defaultdict(list)
-    for r in records:
-        c = r["config"]
-        if (c["method"], c["model"], depth_class(c["layers"])) == (
-                "dense", model, depth):
-            dense[c["dataset"]].append(held_out_accuracy(r))
-    cells = _family_cells(_groups(
-        [r for r in records if r["config"]["method"] != "dense"]), True)
-    if (model, depth, name) not in cells:
-        raise ValueError(f"No {model} {depth} probe is labelled {name!r} "
-                         f"with select_on='even' on seeds 0-9.")
-    lines = []
-    for (dataset, sparsity), seeds in sorted(cells[(model, depth, name)]
-                                             .items()):
-        ticket, trained = list(seeds.values()), dense.get(dataset, [])
-        if len(trained) < 2:
-            continue
-        se = math.sqrt(statistics.variance(ticket) / len(ticket)
-                       + statistics.variance(trained) / len(trained))
-        diff = statistics.fmean(ticket) - statistics.fmean(trained)
-        lines.append(f"{dataset} {sparsity:g}: ticket {mean_std(ticket)} "
-                     f"vs dense {mean_std(trained)}: {diff:+.2f} ± "
-                     f"{se:.2f}")
-    if not lines:
-        raise ValueError(f"No trained dense {model} chose its epoch on the "
-                         f"even validation nodes of these datasets (run "
-                         f"`reproduce one --method dense --select-on "
-                         f"even`).")
     return lines
 
 

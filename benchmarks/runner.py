@@ -12,95 +12,20 @@ from typing import Callable, Dict, List, Optional, Union
 import torch
 
 from benchmarks.data import ADJACENCY_NAMES, config_graph, fast_adjacency
-from benchmarks.experiments import (MAD_EVERY, MAD_MIN_LAYERS, METHODS,
-                                    TSNE_SEED, Config)
+from benchmarks.experiments import MAD_EVERY, MAD_MIN_LAYERS, TSNE_SEED, Config
 from benchmarks.hooks import (even_validation, iterand_setting,
                               last_hidden_tsne,
                               ood_scores, per_layer_mad, rerandomize,
                               validation_halves)
 from benchmarks.models import build
 from benchmarks.records import claim, device_name, record_done, write_record
+from benchmarks.search_settings import (ATTENTION, freeze_temperature, late_lr,
+                                        sparsifier_for, trained_parameters)
 from benchmarks.train import train_dense
-from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
-                                 GlobalGradualSparsifier, GradualSchedule,
-                                 SupermaskSparsifier, __version__,
-                                 restart_seed, score_parameters, supermask)
-from torch_geometric_ugt.search import (SearchResult, TrainEpoch, full_batch,
+from torch_geometric_ugt import (BestTicket, SupermaskSparsifier, __version__,
+                                 restart_seed, supermask)
+from torch_geometric_ugt.search import (SearchResult, full_batch,
                                         search_ticket)
-
-def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
-    """The sparsifier of :obj:`cfg.method`."""
-    s, rescale = cfg.sparsity, cfg.rescale or None
-    coats = cfg.coats_in_force()
-    if cfg.method == "ugt":
-        return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
-                                       ramp_epochs=cfg.ramp, rescale=rescale,
-                                       coats=coats)
-    if cfg.method == "edge-popup":
-        return EdgePopupSparsifier(model, optimizer, sparsity=s,
-                                   rescale=rescale, coats=coats)
-    if cfg.method == "global-only":
-        return GlobalGradualSparsifier(model, optimizer, final_sparsity=s,
-                                       ramp_epochs=1, initial_sparsity=s,
-                                       rescale=rescale, coats=coats)
-    if cfg.method == "gradual-only":
-        return SupermaskSparsifier(model, optimizer,
-                                   schedule=GradualSchedule(s, cfg.ramp),
-                                   scope="layer", rescale=rescale,
-                                   coats=coats)
-    raise ValueError(f"Unknown method {cfg.method!r}; choose one of "
-                     f"{METHODS}.")
-
-
-def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
-    """The scores (and learned scales), and a head's learned scalar if any
-    (supermask froze it with the other unmasked parameters)."""
-    trained: List[torch.Tensor] = list(score_parameters(model))
-    for name, p in model.named_parameters():
-        if name.endswith("log_temperature") and not any(
-                p is q for q in trained):
-            trained.append(p.requires_grad_(True))
-    return trained
-
-
-ATTENTION = ["*.att_src", "*.att_dst"]
-"""GAT's attention vectors (:obj:`Config.dense_attention` leaves them
-unmasked)."""
-
-
-def late_lr(train: TrainEpoch, optimizer: torch.optim.Optimizer,
-            ramp: int, factor: float) -> TrainEpoch:
-    """:obj:`train`, with the learning rate multiplied by :obj:`factor`
-    from epoch :obj:`ramp` on (the end of the sparsity ramp)."""
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [ramp],
-                                                     gamma=factor)
-
-    def step(epoch: int) -> float:
-        loss = train(epoch)
-        scheduler.step()
-        return loss
-    return step
-
-
-def freeze_temperature(train: TrainEpoch, model: torch.nn.Module,
-                       ramp: int) -> TrainEpoch:
-    """:obj:`train`, with the model's learned temperature frozen from
-    epoch :obj:`ramp` on (the end of the sparsity ramp): it keeps its
-    value there, the optimizer skips it (no gradient) and the scores go
-    on."""
-    temperature = [p for name, p in model.named_parameters()
-                   if name.endswith("log_temperature")]
-    if not temperature:
-        raise ValueError("freeze_temperature needs a learned temperature "
-                         "(head 'temp'); this model has none.")
-
-    def step(epoch: int) -> float:
-        if epoch == ramp:
-            for p in temperature:
-                p.requires_grad_(False)
-                p.grad = None
-        return train(epoch)
-    return step
 
 
 class Run:

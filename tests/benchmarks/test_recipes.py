@@ -114,7 +114,7 @@ def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
 
     import pytest
 
-    from benchmarks.recipe_selection import compare
+    from benchmarks.recipe_compare import compare
     for dataset, gain in (("Cora", 0.01), ("CiteSeer", 0.03)):
         for seed in range(10):
             for name, fields, acc in (("a", {}, 0.70),
@@ -135,7 +135,7 @@ def test_compare_held_out_judges_on_the_odd_nodes_of_even_selections(
 
     import pytest
 
-    from benchmarks.recipe_selection import compare, held_out_accuracy
+    from benchmarks.recipe_compare import compare, held_out_accuracy
     for seed in range(10):
         for name, fields, even, odd in (
                 ("a", {}, 0.90, 0.70), ("b", dict(average=0.9), 0.80, 0.72),
@@ -202,7 +202,8 @@ def test_against_dense_compares_held_out_nodes_with_the_trained_model(
 
     import pytest
 
-    from benchmarks.recipe_selection import against_dense, main
+    from benchmarks.recipe_compare import against_dense
+    from benchmarks.recipe_selection import main
     for seed in range(10):
         odd = 0.70 + 0.01 * (seed % 2)  # 70.5 ± 0.53 mean
         record = _record(seed, dict(select_on="even", coats=2), 0.9)

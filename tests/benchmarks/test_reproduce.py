@@ -10,8 +10,9 @@ from benchmarks.experiments import DEEP_SETTING, Config, experiments
 from benchmarks.hooks import even_validation
 from benchmarks.models import build
 from benchmarks.reproduce import main
-from benchmarks.runner import (freeze_temperature, late_lr, run,
-                               sparsifier_for)
+from benchmarks.runner import run
+from benchmarks.search_settings import (freeze_temperature, late_lr,
+                                        sparsifier_for)
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 from tests.benchmarks.marks import ROOT, needs_data
