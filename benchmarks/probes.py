@@ -128,7 +128,8 @@ SPARSITY_CHANGES: Dict[str, Tuple[Dict, ...]] = {
             # none): its search peaks before the ramp ends and declines
             # after (screen on CiteSeer at 0.5, seeds 0-9, judged on the
             # odd validation nodes after choosing on the even ones:
-            # +0.32 ± 0.24, ticket-pilots)
+            # +0.32 ± 0.24, ticket-pilots; probed: -0.08 ± 0.06, CiteSeer
+            # -0.40 to +0.18, Cora -0.22 to +0.04, so dropped)
             dict(adam_eps=1e-4, score_decay=5e-3, dropout=0.5, coats=2,
                  coat_width=0.1, dense_attention=True,
                  attention_dropout=0.6)),
