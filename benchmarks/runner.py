@@ -7,7 +7,7 @@ import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 
@@ -24,8 +24,8 @@ from benchmarks.search_settings import (ATTENTION, freeze_temperature, late_lr,
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, SupermaskSparsifier, __version__,
                                  restart_seed, supermask)
-from torch_geometric_ugt.search import (SearchResult, full_batch,
-                                        search_ticket)
+from torch_geometric_ugt.search import (Evaluate, SearchResult, TrainEpoch,
+                                        full_batch, search_ticket)
 
 
 class Run:
@@ -103,15 +103,25 @@ class Run:
         self.model.to(self.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr,
                                      weight_decay=5e-4, eps=self.cfg.adam_eps)
-        train = evaluate = None
-        if self.cfg.select_on:  # the epoch chosen on the even nodes
-            train, _ = full_batch(self.model, self.task, optimizer)
-            _, evaluate = full_batch(self.model, even_validation(self.task),
-                                     optimizer)
+        train, evaluate = self.epoch_functions(optimizer)
+        if self.cfg.select_on:
             self.hooks.append(self.selected_halves)
         return train_dense(self.model, self.task, optimizer, self.cfg.epochs,
                            on_epoch=self.on_epoch if self.hooks else None,
                            train=train, evaluate=evaluate)
+
+    def epoch_functions(self, optimizer: torch.optim.Optimizer,
+                        label_smoothing: float = 0.0
+                        ) -> Tuple[TrainEpoch, Evaluate]:
+        """One full-batch step on the task and its evaluation, on the
+        even validation nodes only when :obj:`cfg.select_on` says so (the
+        epoch is then chosen there)."""
+        train, evaluate = full_batch(self.model, self.task, optimizer,
+                                     label_smoothing=label_smoothing)
+        if self.cfg.select_on:
+            _, evaluate = full_batch(self.model, even_validation(self.task),
+                                     optimizer)
+        return train, evaluate
 
     def selected_halves(self, epoch: int, result: SearchResult) -> None:
         # the validation halves of the epoch kept (standard training
@@ -130,11 +140,7 @@ class Run:
                                      lr=cfg.lr, eps=cfg.adam_eps,
                                      weight_decay=cfg.score_decay)
         self.sparsifier = sparsifier_for(cfg, self.model, optimizer)
-        train, evaluate = full_batch(self.model, self.task, optimizer,
-                                     label_smoothing=cfg.smoothing)
-        if cfg.select_on:  # the epoch chosen on the even validation nodes
-            _, evaluate = full_batch(self.model, even_validation(self.task),
-                                     optimizer)
+        train, evaluate = self.epoch_functions(optimizer, cfg.smoothing)
         if cfg.late_lr != 1.0:
             train = late_lr(train, optimizer, cfg.ramp, cfg.late_lr)
         if cfg.freeze_temperature:

@@ -38,13 +38,18 @@ def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
                      f"{METHODS}.")
 
 
+def temperatures(model: torch.nn.Module) -> List[torch.nn.Parameter]:
+    """The learned temperatures of a model (head ``temp``)."""
+    return [p for name, p in model.named_parameters()
+            if name.endswith("log_temperature")]
+
+
 def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
     """The scores (and learned scales), and a head's learned scalar if any
     (supermask froze it with the other unmasked parameters)."""
     trained: List[torch.Tensor] = list(score_parameters(model))
-    for name, p in model.named_parameters():
-        if name.endswith("log_temperature") and not any(
-                p is q for q in trained):
+    for p in temperatures(model):
+        if not any(p is q for q in trained):
             trained.append(p.requires_grad_(True))
     return trained
 
@@ -74,8 +79,7 @@ def freeze_temperature(train: TrainEpoch, model: torch.nn.Module,
     epoch :obj:`ramp` on (the end of the sparsity ramp): it keeps its
     value there, the optimizer skips it (no gradient) and the scores go
     on."""
-    temperature = [p for name, p in model.named_parameters()
-                   if name.endswith("log_temperature")]
+    temperature = temperatures(model)
     if not temperature:
         raise ValueError("freeze_temperature needs a learned temperature "
                          "(head 'temp'); this model has none.")
