@@ -13,6 +13,23 @@ from torch_geometric_ugt.sparsifier.base import MAX_COATS
 # keeps the authors' default (not compared yet).
 WEIGHT_INIT = {"GCN": "signed_constant", "GAT": "kaiming_uniform",
                "GIN": "kaiming_uniform"}
+# ... and of the deep tables' models (16 and 32 layers, and the depth sweep)
+DEEP_WEIGHT_INIT = "kaiming_uniform"
+DEEP_LAYERS = 16
+"""Models with this many layers or more are in the "deep" class."""
+
+
+def depth_class(layers: int) -> str:
+    return "deep" if layers >= DEEP_LAYERS else "shallow"
+
+
+def default_weight_init(model: str, layers: int) -> str:
+    """The init of the frozen weights of :obj:`model` with :obj:`layers`
+    layers where none is given: per model (``WEIGHT_INIT``) for the
+    shallow models, ``DEEP_WEIGHT_INIT`` for the deep ones."""
+    if depth_class(layers) == "deep":
+        return DEEP_WEIGHT_INIT
+    return WEIGHT_INIT.get(model, "kaiming_uniform")
 
 
 def coats_for(coats: int, coat_width: float, sparsity: float) -> int:
@@ -140,7 +157,7 @@ class Config:
                              f"{MAX_COATS}: use a larger coat_width.")
         if not self.weight_init:
             object.__setattr__(self, "weight_init",
-                               WEIGHT_INIT.get(self.model, "kaiming_uniform"))
+                               default_weight_init(self.model, self.layers))
 
     def coats_in_force(self) -> int:
         """The coats of this run's masks (see :func:`coats_for`)."""

@@ -8,6 +8,7 @@ from typing import Dict, Iterable, List, Tuple
 
 from benchmarks.config import WEIGHT_INIT as WEIGHT_INIT  # re-exported
 from benchmarks.config import Config as Config  # re-exported
+from benchmarks.config import DEEP_WEIGHT_INIT as DEEP_WEIGHT_INIT  # re-exp.
 from benchmarks.config import grid
 from benchmarks.models import MODELS
 from benchmarks.probes import probe_experiments
@@ -16,7 +17,6 @@ from benchmarks.recipes import with_recipe as with_recipe  # re-exported
 
 RESULTS = Path(__file__).parent / "results" / "reproduction"
 DEEP_SPARSITY = 0.04
-DEEP_WEIGHT_INIT = "kaiming_uniform"
 DEEP_LR = 0.005
 # The deep tables' lr and Adam epsilon per (dataset, depth), chosen on
 # validation accuracy (GCN ×448, 5 seeds; "Deep setting selection" in

@@ -19,17 +19,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
+from benchmarks.config import DEEP_LAYERS as DEEP_LAYERS  # re-exported
 from benchmarks.config import Config
+from benchmarks.config import default_weight_init
+from benchmarks.config import depth_class as depth_class  # re-exported
 
 PROBES = Path(__file__).parent / "results" / "ticket-probes"
-DEEP_LAYERS = 16
-"""Models with this many layers or more are in the "deep" class."""
 
 SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "iterand", "restarts", "dropout", "smoothing", "adam_eps",
                   "input_dropout", "score_decay", "average",
                   "dense_attention", "late_lr", "select_on",
-                  "freeze_temperature", "attention_dropout")
+                  "freeze_temperature", "attention_dropout", "weight_init")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -39,7 +40,9 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "score_decay": 0.0, "average": 0.0,
                          "dense_attention": False, "late_lr": 1.0,
                          "select_on": "", "freeze_temperature": False,
-                         "attention_dropout": 0.0}
+                         "attention_dropout": 0.0, "weight_init": ""}
+"""The paper's protocol; ``weight_init=""`` is the init of the frozen
+weights chosen for the model and depth (:func:`default_weight_init`)."""
 
 # (model, depth class) -> the settings of "best" that differ from the
 # paper's; chosen on validation accuracy over seeds 0-9 (the selection
@@ -116,10 +119,6 @@ BUDGET = 4
 """``best`` spends at most this many times the paper's search epochs."""
 
 
-def depth_class(layers: int) -> str:
-    return "deep" if layers >= DEEP_LAYERS else "shallow"
-
-
 def settings(recipe: str, model: str, layers: int) -> Dict[str, Any]:
     """The settings of :obj:`recipe` for :obj:`model` at :obj:`layers`."""
     if recipe not in RECIPES:
@@ -136,22 +135,31 @@ def settings(recipe: str, model: str, layers: int) -> Dict[str, Any]:
 
 def with_recipe(cfg: Config, recipe: str) -> Config:
     """:obj:`cfg` with the settings of :obj:`recipe` for its model and
-    depth, labelled with the recipe. Adam's epsilon is the recipe's only
-    where it sets one: otherwise :obj:`cfg` keeps its own (the deep
-    tables' DEEP_SETTING)."""
+    depth, labelled with the recipe. Adam's epsilon and the weights' init
+    are the recipe's only where it sets them: otherwise :obj:`cfg` keeps
+    its own (the deep tables' DEEP_SETTING and DEEP_WEIGHT_INIT)."""
     chosen = settings(recipe, cfg.model, cfg.layers)
-    if chosen["adam_eps"] == PAPER["adam_eps"]:
-        del chosen["adam_eps"]
+    for name in ("adam_eps", "weight_init"):
+        if chosen[name] == PAPER[name]:
+            del chosen[name]
     return replace(cfg, recipe=recipe, **chosen)
+
+
+def _is_default(name: str, value: Any, config: Dict[str, Any]) -> bool:
+    if name == "weight_init" and "model" in config:
+        return value in ("", default_weight_init(config["model"],
+                                                 config["layers"]))
+    return bool(value == PAPER[name])
 
 
 def label(config: Dict[str, Any]) -> str:
     """A short name of a record's settings, e.g. ``rescale=global,
-    learn_scale``; ``paper`` for the paper's."""
+    learn_scale``; ``paper`` for the paper's (a weight init other than
+    :func:`default_weight_init` is a setting too)."""
     parts = []
     for name in SETTING_FIELDS:
         value = config.get(name, PAPER[name])
-        if value == PAPER[name]:
+        if _is_default(name, value, config):
             continue
         parts.append(name if value is True else f"{name}={value}")
     return ", ".join(parts) or "paper"

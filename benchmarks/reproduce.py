@@ -52,7 +52,8 @@ def _add_one_options(one) -> None:
     one.add_argument("--ramp", type=int, default=200)
     one.add_argument("--lr", type=float, default=0.01)
     one.add_argument("--weight-init", default="",
-                     help="default: per model, see WEIGHT_INIT")
+                     help="default: per model and depth, see "
+                     "default_weight_init")
     one.add_argument("--score-init", default="kaiming_uniform",
                      choices=sorted(SCORE_INITS),
                      help="initialisation of the scores "

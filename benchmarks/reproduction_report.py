@@ -102,11 +102,12 @@ def load(out: Path, include_quick: bool = False) -> Dict[Key, List[dict]]:
     variants (Figures 6 and 7 read their own records)."""
     skipped = RECIPE_EXPERIMENTS + (() if include_quick else ("quick", ))
     # the paper's search settings only: a cell groups records without
-    # them (`best` has its own section)
+    # them (`best` has its own section); the weight init is the
+    # experiment's own (the depth sweep's 2-8 layers take the deep one)
     wanted = {c.key() for name, configs in experiments().items()
               if name not in skipped for c in configs
               if not c.variant and not name.startswith("probe")
-              and label(asdict(c)) == "paper"}
+              and label({**asdict(c), "weight_init": ""}) == "paper"}
     groups: Dict[Key, List[dict]] = defaultdict(list)
     for r in read_records(out, "*.json"):
         if r["key"] not in wanted:

@@ -109,6 +109,31 @@ def test_a_recipe_sets_adam_eps_only_where_it_chooses_one(monkeypatch):
         "adam_eps=0.0001"
 
 
+def test_a_weight_init_other_than_the_default_is_a_setting(monkeypatch):
+    from benchmarks import recipes
+    from benchmarks.experiments import DEEP_WEIGHT_INIT, Config, with_recipe
+    from benchmarks.recipes import label
+    shallow = Config("Cora", "GCN", 2, 256, "ugt", 0.9, 0)
+    assert shallow.weight_init == "signed_constant"
+    assert label(shallow.__dict__) == "paper"
+    other = Config("Cora", "GCN", 2, 256, "ugt", 0.9, 0,
+                   weight_init="kaiming_uniform")
+    assert label(other.__dict__) == "weight_init=kaiming_uniform"
+    # the deep tables' init is the deep models' default, kept by a recipe
+    # that sets none, and replaced by one that does
+    deep = Config("Cora", "GCN", 16, 448, "ugt", 0.04, 0,
+                  weight_init=DEEP_WEIGHT_INIT)
+    assert label(deep.__dict__) == "paper"
+    assert with_recipe(deep, "best").weight_init == DEEP_WEIGHT_INIT
+    monkeypatch.setitem(recipes.BEST, ("GCN", "deep"),
+                        dict(weight_init="kaiming_normal"))
+    chosen = with_recipe(deep, "best")
+    assert chosen.weight_init == "kaiming_normal"
+    assert label(chosen.__dict__) == label(
+        {**recipes.PAPER, **recipes.BEST[("GCN", "deep")]}) == \
+        "weight_init=kaiming_normal"
+
+
 def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
     import json
 
