@@ -10,7 +10,9 @@ from torch_geometric_ugt.sparsifier.base import MAX_COATS
 # Weight init of the frozen weights, chosen per architecture on VALIDATION
 # accuracy (Cora, 2 layers; see docs/reproduction.md): signed-constant
 # helps GCN, Kaiming-uniform (the authors' default) is better for GAT; GIN
-# keeps the authors' default (not compared yet).
+# keeps the authors' default. Under each model's `best` recipe the other
+# init loses for all three (CiteSeer at 0.5, held-out validation nodes;
+# benchmarks/results/ticket-pilots/README.md).
 WEIGHT_INIT = {"GCN": "signed_constant", "GAT": "kaiming_uniform",
                "GIN": "kaiming_uniform"}
 # ... and of the deep tables' models (16 and 32 layers, and the depth sweep)

@@ -168,7 +168,8 @@ def _header() -> List[str]:
             "validation accuracy (GCN: docs/how-it-works.md; GAT 2×256 on "
             "Cora at sparsity 0.5, seeds 0–1: Kaiming-uniform validation "
             "80.7 % vs signed-constant 79.2 %; GIN keeps the authors' "
-            "default, not compared yet).", ""]
+            "default; under each model's `best` recipe the other init "
+            "loses for all three, see \"Ticket recipes\").", ""]
 
 
 def write_report(out: Path, docs: Path = DOCS,
