@@ -22,7 +22,8 @@ from benchmarks.config import coats_for
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
 from benchmarks.markdown import percent_pm
-from benchmarks.recipes import PAPER, RECIPES, label, settings
+from benchmarks.recipes import (PAPER, RECIPES, default_weight_init, label,
+                                settings)
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, SupermaskSparsifier,
@@ -45,11 +46,13 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=400)
     p.add_argument("--ramp", type=int, default=200)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--weight-init", default="signed_constant",
-                   choices=["signed_constant", "kaiming_uniform",
+    p.add_argument("--weight-init", default="",
+                   choices=["", "signed_constant", "kaiming_uniform",
                             "kaiming_normal"],
-                   help="init of the frozen weights (signed_constant gave "
-                   "the higher validation accuracy, see docs/how-it-works)")
+                   help="init of the frozen weights (default: the "
+                   "recipe's, else signed_constant for 2-15 layers, which "
+                   "gave the higher validation accuracy, see "
+                   "docs/how-it-works)")
     p.add_argument("--recipe", default="best", choices=RECIPES,
                    help="best (default): the settings chosen on validation "
                    "(benchmarks/recipes.py); paper: the paper's protocol")
@@ -60,7 +63,12 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     add_adjacency_option(p)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="write the results here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.weight_init = (args.weight_init
+                        or settings(args.recipe, "GCN",
+                                    args.layers)["weight_init"]
+                        or default_weight_init("GCN", args.layers))
+    return args
 
 
 RUNNER_ONLY = ("input_dropout", "iterand", "late_lr", "select_on",

@@ -66,3 +66,17 @@ def test_a_recipe_with_runner_only_settings_is_refused(monkeypatch):
     monkeypatch.setitem(recipes.BEST, ("GCN", "shallow"), best)
     with pytest.raises(ValueError, match=r"late_lr\); run it with"):
         main(["--root", "/nonexistent"])
+
+
+def test_the_weight_init_is_the_flag_else_the_recipe_else_the_default(
+        monkeypatch):
+    from benchmarks import recipes
+    assert parse_args([]).weight_init == "signed_constant"
+    assert parse_args(["--layers", "16"]).weight_init == "kaiming_uniform"
+    monkeypatch.setitem(recipes.BEST, ("GCN", "shallow"),
+                        dict(weight_init="kaiming_normal"))
+    assert parse_args([]).weight_init == "kaiming_normal"
+    assert parse_args(["--recipe", "paper"]).weight_init == \
+        "signed_constant"
+    assert parse_args(["--weight-init", "kaiming_uniform"]).weight_init \
+        == "kaiming_uniform"
