@@ -15,16 +15,35 @@ from benchmarks.recipes import PROBES, depth_class, label
 from benchmarks.records import read_records
 
 
+PROTOCOL: Dict[str, Any] = {"hidden": 256, "epochs": 400, "ramp": 200,
+                           "lr": 0.01, "score_init": "kaiming_uniform"}
+"""The shallow protocol's width, epochs, ramp, lr and score init: a probe
+run with others is labelled with them (they are not recipe settings)."""
+
+
+def run_label(config: Dict[str, Any]) -> str:
+    """The settings :func:`~benchmarks.recipes.label` of a record, and
+    where it ran another protocol (:data:`PROTOCOL`) the fields that
+    differ, e.g. ``head=temp, epochs=800, ramp=400``, so that such runs
+    are never pooled with the protocol's."""
+    name = label(config)
+    other = [f"{field}={config[field]}" for field, value in PROTOCOL.items()
+             if config.get(field, value) != value]
+    if not other:
+        return name
+    return ", ".join(([] if name == "paper" else [name]) + other)
+
+
 def groups_by_label(records: Sequence[Dict[str, Any]]
                     ) -> Dict[Tuple, List[dict]]:
     """Records by (model, depth class, dataset, sparsity, settings
-    label)."""
+    label :func:`run_label`)."""
     groups: Dict[Tuple, List[dict]] = defaultdict(list)
     for r in records:
         c = r["config"]
         cell = (c["model"], depth_class(c["layers"]), c["dataset"],
                 c["sparsity"])
-        groups[cell + (label(c), )].append(r)
+        groups[cell + (run_label(c), )].append(r)
     return groups
 
 
@@ -106,7 +125,8 @@ def against_dense(model: str, name: str, depth: str = "shallow",
     for r in records:
         c = r["config"]
         if (c["method"], c["model"], depth_class(c["layers"])) == (
-                "dense", model, depth):
+                "dense", model, depth) and run_label(
+                    {**c, "select_on": ""}) == "paper":
             dense[c["dataset"]].append(held_out_accuracy(r))
     cells = family_cells(groups_by_label(
         [r for r in records if r["config"]["method"] != "dense"]), True)

@@ -154,6 +154,28 @@ def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
         compare("GCN", "paper", "coats=3", folder=tmp_path)
 
 
+def test_runs_of_another_protocol_are_never_pooled_with_the_protocols(
+        tmp_path):
+    import json
+
+    from benchmarks.recipe_compare import compare, groups_by_label, run_label
+    assert run_label(dict(coats=2, epochs=400, lr=0.01)) == "coats=2"
+    assert run_label(dict(epochs=800, ramp=400)) == "epochs=800, ramp=400"
+    assert run_label(dict(coats=2, hidden=1024, lr=0.005)) == \
+        "coats=2, hidden=1024, lr=0.005"
+    records = []
+    for seed in range(10):
+        for name, fields, acc in (("a", dict(coats=2), 0.70),
+                                  ("b", dict(coats=2, epochs=800), 0.72)):
+            records.append(_record(seed, fields, acc))
+            (tmp_path / f"{name}-{seed}.json").write_text(
+                json.dumps(records[-1]))
+    assert sorted(key[-1] for key in groups_by_label(records)) == [
+        "coats=2", "coats=2, epochs=800"]
+    assert compare("GCN", "coats=2", "coats=2, epochs=800",
+                   folder=tmp_path)[-1] == "all cells: +2.00 ± 0.00"
+
+
 def test_compare_held_out_judges_on_the_odd_nodes_of_even_selections(
         tmp_path):
     import json
