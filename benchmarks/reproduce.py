@@ -63,11 +63,14 @@ def _add_one_options(one) -> None:
                      help="'ood', 'feat<R>' or 'edge<R>' (default: none)")
     one.add_argument("--log-every", type=int, default=0,
                      help="print the search curve every N epochs")
-    _add_recipe_options(one)
+    _add_search_options(one)
+    _add_regulariser_options(one)
+    _add_recipe_option(one)
 
 
-def _add_recipe_options(one) -> None:
-    """The options of ``one`` that a recipe sets."""
+def _add_search_options(one) -> None:
+    """The options of ``one`` that a recipe sets: the search's scale,
+    coats and restarts."""
     one.add_argument("--adam-eps", type=float, default=1e-8,
                      help="Adam's epsilon (default 1e-8)")
     one.add_argument("--rescale", default="", choices=("", "global",
@@ -79,7 +82,7 @@ def _add_recipe_options(one) -> None:
                      help="output head: 'tau<T>', 'temp' or 'norm' "
                      "(default: none)")
     one.add_argument("--learn-scale", action="store_true",
-                     help="a learnable scale per masked weight")
+                     help="a learnable scale per masked weight tensor")
     one.add_argument("--coats", type=int, default=1,
                      help="multicoated masks: this many coats (default 1)")
     one.add_argument("--coat-width", type=float, default=0.0,
@@ -89,6 +92,11 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--restarts", type=int, default=1,
                      help="best of this many searches by validation "
                      "accuracy (default: 1)")
+
+
+def _add_regulariser_options(one) -> None:
+    """The options of ``one`` that a recipe sets: regularisers, probe
+    schedules and the validation nodes that choose the epoch."""
     one.add_argument("--dropout", type=float, default=0.0,
                      help="dropout of the search model's hidden layers "
                      "(default: 0, as in the UGTs protocol)")
@@ -118,16 +126,20 @@ def _add_recipe_options(one) -> None:
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
+
+
+def _add_recipe_option(one) -> None:
     one.add_argument("--recipe", default="paper", choices=RECIPES,
                      help="paper (default): the authors' protocol; best: "
                      "the settings chosen on validation for the model and "
                      "depth (benchmarks/recipes.py), which replace "
-                     "--adam-eps, --rescale, --head, --learn-scale, "
+                     "--rescale, --head, --learn-scale, "
                      "--coats, --coat-width, --restarts, --dropout, "
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
                      "--select-on, --freeze-temperature and "
-                     "--attention-dropout")
+                     "--attention-dropout, and --adam-eps and "
+                     "--weight-init where the recipe sets them")
 
 
 def _parser():
