@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+from benchmarks.experiments import DEEP_SETTING
 from benchmarks.markdown import mean_std
 from benchmarks.recipes import PROBES, depth_class, label
 from benchmarks.records import read_records
@@ -19,15 +20,31 @@ PROTOCOL: Dict[str, Any] = {"hidden": 256, "epochs": 400, "ramp": 200,
                            "lr": 0.01, "score_init": "kaiming_uniform"}
 """The shallow protocol's width, epochs, ramp, lr and score init: a probe
 run with others is labelled with them (they are not recipe settings)."""
+DEEP_WIDTH = 448
+"""The deep tables' width (their lr: ``DEEP_SETTING``)."""
+
+
+def protocol(config: Dict[str, Any]) -> Dict[str, Any]:
+    """:data:`PROTOCOL` of a record's model and depth: the deep searches
+    are :data:`DEEP_WIDTH` wide with the lr of ``DEEP_SETTING`` (their
+    trained dense models keep the shallow lr)."""
+    if depth_class(config.get("layers", 2)) == "shallow":
+        return PROTOCOL
+    lr = PROTOCOL["lr"]
+    if config.get("method") != "dense":
+        lr = DEEP_SETTING.get((config["dataset"], config["layers"]),
+                              (lr, None))[0]
+    return {**PROTOCOL, "hidden": DEEP_WIDTH, "lr": lr}
 
 
 def run_label(config: Dict[str, Any]) -> str:
     """The settings :func:`~benchmarks.recipes.label` of a record, and
-    where it ran another protocol (:data:`PROTOCOL`) the fields that
+    where it ran another protocol (:func:`protocol`) the fields that
     differ, e.g. ``head=temp, epochs=800, ramp=400``, so that such runs
     are never pooled with the protocol's."""
     name = label(config)
-    other = [f"{field}={config[field]}" for field, value in PROTOCOL.items()
+    other = [f"{field}={config[field]}"
+             for field, value in protocol(config).items()
              if config.get(field, value) != value]
     if not other:
         return name
@@ -126,7 +143,7 @@ def against_dense(model: str, name: str, depth: str = "shallow",
         c = r["config"]
         if (c["method"], c["model"], depth_class(c["layers"])) == (
                 "dense", model, depth) and run_label(
-                    {**c, "select_on": ""}) == "paper":
+                    {**c, "select_on": "", "weight_init": ""}) == "paper":
             dense[c["dataset"]].append(held_out_accuracy(r))
     cells = family_cells(groups_by_label(
         [r for r in records if r["config"]["method"] != "dense"]), True)

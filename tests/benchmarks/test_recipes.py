@@ -124,6 +124,8 @@ def test_a_weight_init_other_than_the_default_is_a_setting(monkeypatch):
     deep = Config("Cora", "GCN", 16, 448, "ugt", 0.04, 0,
                   weight_init=DEEP_WEIGHT_INIT)
     assert label(deep.__dict__) == "paper"
+    assert Config("Cora", "GCN", 16, 448, "ugt", 0.04, 0).weight_init == \
+        DEEP_WEIGHT_INIT  # the deep default without --weight-init
     assert with_recipe(deep, "best").weight_init == DEEP_WEIGHT_INIT
     monkeypatch.setitem(recipes.BEST, ("GCN", "deep"),
                         dict(weight_init="kaiming_normal"))
@@ -132,6 +134,10 @@ def test_a_weight_init_other_than_the_default_is_a_setting(monkeypatch):
     assert label(chosen.__dict__) == label(
         {**recipes.PAPER, **recipes.BEST[("GCN", "deep")]}) == \
         "weight_init=kaiming_normal"
+    # a recipe that sets the default init sets nothing
+    monkeypatch.setitem(recipes.BEST, ("GCN", "shallow"),
+                        dict(weight_init="signed_constant"))
+    assert recipes.settings("best", "GCN", 2)["weight_init"] == ""
 
 
 def test_compare_pairs_two_settings_by_seed_per_cell(tmp_path):
@@ -174,6 +180,35 @@ def test_runs_of_another_protocol_are_never_pooled_with_the_protocols(
         "coats=2", "coats=2, epochs=800"]
     assert compare("GCN", "coats=2", "coats=2, epochs=800",
                    folder=tmp_path)[-1] == "all cells: +2.00 ± 0.00"
+
+
+def test_deep_runs_of_the_deep_protocol_carry_no_protocol_fields():
+    from dataclasses import asdict
+
+    from benchmarks.experiments import deep_grid
+    from benchmarks.recipe_compare import run_label
+    from benchmarks.recipes import label
+    configs = deep_grid(["Cora", "CiteSeer"], "GCN", range(1))
+    assert {c.method for c in configs} == {"ugt", "dense"}
+    assert {c.lr for c in configs} == {0.005, 0.01}
+    for c in configs:  # (Cora's 32 layers label their Adam eps)
+        assert run_label(asdict(c)) == label(asdict(c))
+    other = asdict(configs[0])
+    assert run_label({**other, "hidden": 256}) == "hidden=256"
+
+
+def test_the_depth_sweeps_shallow_runs_stay_in_the_paper_tables(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from benchmarks.reproduction_report import load
+    shallow = [c for c in experiments()["fig2"] if c.layers == 2]
+    assert shallow and shallow[0].weight_init == "kaiming_uniform"
+    for c in shallow:
+        record = dict(key=c.key(), config=asdict(c), test_acc=0.8,
+                      val_acc=0.8)
+        (tmp_path / f"{c.key()}.json").write_text(json.dumps(record))
+    assert sum(len(r) for r in load(tmp_path).values()) == len(shallow)
 
 
 def test_compare_held_out_judges_on_the_odd_nodes_of_even_selections(
@@ -265,6 +300,13 @@ def test_against_dense_compares_held_out_nodes_with_the_trained_model(
         record["restarts"] = [dict(val_halves=[0.9, 0.72 + 0.02 * seed])]
         record["key"] = f"d-{seed}"
         (tmp_path / f"d-{seed}.json").write_text(json.dumps(record))
+    for seed, fields in enumerate((dict(hidden=1024), dict(epochs=800))):
+        # dense runs of another protocol are not the baseline
+        record = _record(seed, dict(fields, method="dense", sparsity=0.0,
+                                    select_on="even"), 0.9)
+        record["restarts"] = [dict(val_halves=[0.9, 0.10])]
+        record["key"] = f"other-{seed}"
+        (tmp_path / f"other-{seed}.json").write_text(json.dumps(record))
     line, = against_dense("GCN", "coats=2, select_on=even", folder=tmp_path)
     # 70.5 against 75.0 (4 runs, std 2.58): -4.50 ± sqrt(0.28/10 + 6.67/4)
     assert line == ("Cora 0.9: ticket 70.5 ± 0.5 (10) vs dense 75.0 ± 2.6 "
