@@ -114,6 +114,9 @@ class Config:
     # dropout of GAT's attention coefficients during the search (GATConv's
     # dropout; the dense baseline has none)
     attention_dropout: float = 0.0
+    # a learned sign per masked weight (a signed supermask: the kept
+    # weights may flip sign; benchmarks.search_settings.learn_signs)
+    signs: bool = False
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -136,6 +139,13 @@ class Config:
         if not 0.0 <= self.attention_dropout < 1.0:
             raise ValueError(f"attention_dropout must be in [0, 1); got "
                              f"{self.attention_dropout}.")
+        if self.signs and self.method == "dense":
+            raise ValueError("signs are learned for masked weights; the "
+                             "dense method has none.")
+        if self.signs and self.restarts > 1:
+            raise ValueError("signs cannot be combined with restarts: the "
+                             "best restart's ticket is rebuilt without its "
+                             "learned signs.")
         if self.freeze_temperature and self.head != "temp":
             raise ValueError(f"freeze_temperature stops the learned "
                              f"temperature (head 'temp'); this run's head "
@@ -193,6 +203,7 @@ class Config:
         scores += "-tfreeze" if self.freeze_temperature else ""
         scores += (f"-adrop{self.attention_dropout:g}"
                    if self.attention_dropout else "")
+        scores += "-signs" if self.signs else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

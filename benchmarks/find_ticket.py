@@ -18,12 +18,11 @@ import torch
 from torch_geometric.nn import GCN
 
 from benchmarks import cli
-from benchmarks.config import coats_for
+from benchmarks.config import coats_for, default_weight_init
 from benchmarks.data import (ADJACENCY_NAMES, PLANETOID, add_adjacency_option,
                              load_planetoid, resolve_adjacency)
 from benchmarks.markdown import percent_pm
-from benchmarks.recipes import (PAPER, RECIPES, default_weight_init, label,
-                                settings)
+from benchmarks.recipes import PAPER, RECIPES, label, settings
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, EdgePopupSparsifier,
                                  GlobalGradualSparsifier, SupermaskSparsifier,
@@ -73,7 +72,7 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
 
 RUNNER_ONLY = ("input_dropout", "iterand", "late_lr", "select_on",
                "dense_attention", "freeze_temperature",
-               "attention_dropout")
+               "attention_dropout", "signs")
 """Recipe settings that only :mod:`benchmarks.reproduce` runs: a recipe
 using one is refused here rather than silently run without it."""
 

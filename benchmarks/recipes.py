@@ -30,7 +30,8 @@ SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "iterand", "restarts", "dropout", "smoothing", "adam_eps",
                   "input_dropout", "score_decay", "average",
                   "dense_attention", "late_lr", "select_on",
-                  "freeze_temperature", "attention_dropout", "weight_init")
+                  "freeze_temperature", "attention_dropout", "weight_init",
+                  "signs")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -40,7 +41,8 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "score_decay": 0.0, "average": 0.0,
                          "dense_attention": False, "late_lr": 1.0,
                          "select_on": "", "freeze_temperature": False,
-                         "attention_dropout": 0.0, "weight_init": ""}
+                         "attention_dropout": 0.0, "weight_init": "",
+                         "signs": False}
 """The paper's protocol; ``weight_init=""`` is the init of the frozen
 weights chosen for the model and depth (:func:`default_weight_init`)."""
 
@@ -127,6 +129,8 @@ def settings(recipe: str, model: str, layers: int) -> Dict[str, Any]:
     chosen = dict(PAPER)
     if recipe == "best":
         chosen.update(BEST.get((model, depth_class(layers)), {}))
+    if chosen["weight_init"] == default_weight_init(model, layers):
+        chosen["weight_init"] = ""  # the default, labelled as such
     if chosen["restarts"] > BUDGET:
         raise ValueError(f"recipe {recipe!r} spends {chosen['restarts']}x "
                          f"the paper's epochs; the budget is {BUDGET}x.")
@@ -146,7 +150,7 @@ def with_recipe(cfg: Config, recipe: str) -> Config:
 
 
 def _is_default(name: str, value: Any, config: Dict[str, Any]) -> bool:
-    if name == "weight_init" and "model" in config:
+    if name == "weight_init" and "model" in config and "layers" in config:
         return value in ("", default_weight_init(config["model"],
                                                  config["layers"]))
     return bool(value == PAPER[name])

@@ -89,6 +89,9 @@ def _add_search_options(one) -> None:
                      help="at least one coat per this much density "
                      "(1 - sparsity): max(coats, round((1 - s) / w)) "
                      "coats (default 0: --coats as given)")
+    one.add_argument("--signs", action="store_true",
+                     help="a learned sign per masked weight (a signed "
+                     "supermask; a probe setting)")
     one.add_argument("--restarts", type=int, default=1,
                      help="best of this many searches by validation "
                      "accuracy (default: 1)")
@@ -138,7 +141,7 @@ def _add_recipe_option(one) -> None:
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
                      "--select-on, --freeze-temperature and "
-                     "--attention-dropout, and --adam-eps and "
+                     "--attention-dropout, --signs, and --adam-eps and "
                      "--weight-init where the recipe sets them")
 
 
@@ -180,7 +183,8 @@ def _configs(args) -> List[Config]:
                   late_lr=args.late_lr, select_on=args.select_on,
                   dense_attention=args.dense_attention,
                   freeze_temperature=args.freeze_temperature,
-                  attention_dropout=args.attention_dropout)
+                  attention_dropout=args.attention_dropout,
+                  signs=args.signs)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

@@ -20,7 +20,7 @@ from benchmarks.hooks import (even_validation, iterand_setting,
 from benchmarks.models import build
 from benchmarks.records import claim, device_name, record_done, write_record
 from benchmarks.search_settings import (ATTENTION, freeze_temperature, late_lr,
-                                        sparsifier_for, trained_parameters)
+                                        optimizer_groups, sparsifier_for)
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, SupermaskSparsifier, __version__,
                                  restart_seed, supermask)
@@ -136,9 +136,8 @@ class Run:
                   score_init=cfg.score_init, learn_scale=cfg.learn_scale,
                   exclude=ATTENTION if cfg.dense_attention else None)
         self.model.to(self.device)
-        optimizer = torch.optim.Adam(trained_parameters(self.model),
-                                     lr=cfg.lr, eps=cfg.adam_eps,
-                                     weight_decay=cfg.score_decay)
+        optimizer = torch.optim.Adam(optimizer_groups(self.model, cfg),
+                                     lr=cfg.lr, eps=cfg.adam_eps)
         self.sparsifier = sparsifier_for(cfg, self.model, optimizer)
         train, evaluate = self.epoch_functions(optimizer, cfg.smoothing)
         if cfg.late_lr != 1.0:

@@ -1,16 +1,18 @@
 """How a run's settings shape its search: the sparsifier of each
-method, what the optimizer trains, and the runner-only schedules (a
-smaller learning rate or a frozen temperature once the ramp ends)."""
+method, what the optimizer trains, the runner-only schedules (a
+smaller learning rate or a frozen temperature once the ramp ends) and
+learned signs (a signed supermask)."""
 from __future__ import annotations
 
-from typing import List
+from typing import Any, Dict, List
 
 import torch
+from torch.nn.utils import parametrize
 
 from benchmarks.experiments import METHODS, Config
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
-                                 score_parameters)
+                                 masked_weights, score_parameters)
 from torch_geometric_ugt.search import TrainEpoch
 
 
@@ -52,6 +54,47 @@ def trained_parameters(model: torch.nn.Module) -> List[torch.Tensor]:
         if not any(p is q for q in trained):
             trained.append(p.requires_grad_(True))
     return trained
+
+
+def optimizer_groups(model: torch.nn.Module, cfg: Config
+                     ) -> List[Dict[str, Any]]:
+    """The optimizer's parameter groups: :func:`trained_parameters` with
+    the score penalty, and the learned signs (:obj:`cfg.signs`) without
+    it (a penalty would pull them to zero, where any step flips them)."""
+    groups: List[Dict[str, Any]] = [dict(params=trained_parameters(model),
+                                         weight_decay=cfg.score_decay)]
+    if cfg.signs:
+        groups.append(dict(params=learn_signs(model), weight_decay=0.0))
+    return groups
+
+
+class LearnedSign(torch.nn.Module):
+    r"""A parametrization stacked on a masked weight: :math:`W' = W
+    \odot \operatorname{sign}(T)`, with :math:`T` a learnable tensor of
+    the weight's shape that starts at 1 (no flip). The gradient reaches
+    :math:`T` straight through the sign, as it reaches the scores through
+    the mask; with the mask this is a signed supermask, whose kept weights
+    keep their random magnitude and may flip sign."""
+
+    def __init__(self, shape: torch.Size) -> None:
+        super().__init__()
+        self.sign_scores = torch.nn.Parameter(torch.ones(shape))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        t = self.sign_scores
+        sign = torch.where(t >= 0, 1.0, -1.0).to(t.dtype)
+        return weight * (t + (sign - t).detach())
+
+
+def learn_signs(model: torch.nn.Module) -> List[torch.nn.Parameter]:
+    """Stacks a :class:`LearnedSign` on every masked weight of
+    :obj:`model` (after its mask) and returns their learnable tensors."""
+    out = []
+    for entry in masked_weights(model):
+        sign = LearnedSign(getattr(entry.module, entry.attr).shape)
+        parametrize.register_parametrization(entry.module, entry.attr, sign)
+        out.append(sign.sign_scores)
+    return out
 
 
 ATTENTION = ["*.att_src", "*.att_dst"]

@@ -163,6 +163,42 @@ def test_freeze_temperature_stops_the_temperature_at_the_ramps_end():
                            ramp=3)
 
 
+def test_learned_signs_flip_kept_weights_and_train_without_the_penalty():
+    from benchmarks.search_settings import optimizer_groups
+    from torch_geometric_ugt import GlobalGradualSparsifier, masked_weights
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, signs=True,
+                 score_decay=5e-3)
+    assert cfg.key().endswith("-wd0.005-signs-seed0")
+    for bad in (dict(method="dense"), dict(restarts=2)):
+        with pytest.raises(ValueError, match="signs"):
+            replace(cfg, **bad)
+    data = tiny_graph(num_nodes=12)
+    data.train_mask = torch.ones(12, dtype=torch.bool)
+    model = supermask(build("GCN", data.num_features, 16, 2, 3,
+                            dense=False), seed=0)
+    entry = masked_weights(model)[0]
+    before = getattr(entry.module, entry.attr).detach().clone()
+    groups = optimizer_groups(model, cfg)
+    assert [g["weight_decay"] for g in groups] == [5e-3, 0.0]
+    signs = groups[1]["params"]
+    assert len(signs) == len(masked_weights(model))  # one per masked weight
+    assert torch.equal(getattr(entry.module, entry.attr), before)  # no flip
+    with torch.no_grad():
+        signs[0][0, 0] = -0.5
+    after = getattr(entry.module, entry.attr)
+    assert after[0, 0] == -before[0, 0]
+    assert torch.equal(after.flatten()[1:], before.flatten()[1:])
+    optimizer = torch.optim.Adam(groups, lr=0.1)
+    sparsifier = GlobalGradualSparsifier(model, optimizer,
+                                         final_sparsity=0.5, ramp_epochs=2)
+    train, _ = full_batch(model, data, optimizer)
+    sparsifier.step(0)
+    train(0)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in signs)  # straight through the sign
+    assert not torch.equal(signs[1], torch.ones_like(signs[1]))
+
+
 def test_attention_dropout_drops_gats_attention_while_searching():
     cfg = Config("Cora", "GAT", 2, 16, "ugt", 0.5, 0, attention_dropout=0.6)
     assert cfg.key().endswith("-adrop0.6-seed0")
