@@ -6,9 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
-from benchmarks.config import WEIGHT_INIT as WEIGHT_INIT  # re-exported
-from benchmarks.config import Config as Config  # re-exported
-from benchmarks.config import DEEP_WEIGHT_INIT as DEEP_WEIGHT_INIT  # re-exp.
+# re-exported
+from benchmarks.config import DEEP_WEIGHT_INIT as DEEP_WEIGHT_INIT
+from benchmarks.config import WEIGHT_INIT as WEIGHT_INIT
+from benchmarks.config import Config as Config
 from benchmarks.config import grid
 from benchmarks.models import MODELS
 from benchmarks.probes import probe_experiments

@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
-from benchmarks.config import DEEP_LAYERS as DEEP_LAYERS  # re-exported
 from benchmarks.config import Config
 from benchmarks.config import default_weight_init
 from benchmarks.config import depth_class as depth_class  # re-exported
