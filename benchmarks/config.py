@@ -117,6 +117,9 @@ class Config:
     # a learned sign per masked weight (a signed supermask: the kept
     # weights may flip sign; benchmarks.search_settings.learn_signs)
     signs: bool = False
+    # DropEdge: each undirected edge dropped with this probability in
+    # every training pass (benchmarks.models.EdgeDropout)
+    edge_dropout: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -139,6 +142,14 @@ class Config:
         if not 0.0 <= self.attention_dropout < 1.0:
             raise ValueError(f"attention_dropout must be in [0, 1); got "
                              f"{self.attention_dropout}.")
+        if not 0.0 <= self.edge_dropout < 1.0:
+            raise ValueError(f"edge_dropout must be in [0, 1); got "
+                             f"{self.edge_dropout}.")
+        if self.edge_dropout and self.model == "GIN" \
+                and self.method != "dense":
+            raise ValueError("edge_dropout cannot act on a GIN search: its "
+                             "first aggregation is computed once, on the "
+                             "whole graph (benchmarks.data.config_graph).")
         if self.signs and self.method == "dense":
             raise ValueError("signs are learned for masked weights; the "
                              "dense method has none.")
@@ -204,6 +215,7 @@ class Config:
         scores += (f"-adrop{self.attention_dropout:g}"
                    if self.attention_dropout else "")
         scores += "-signs" if self.signs else ""
+        scores += f"-edrop{self.edge_dropout:g}" if self.edge_dropout else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch_geometric.nn import GAT, GCN, GATConv, GINConv
+from torch_geometric.utils import dropout_edge
 
 from torch_geometric_ugt import Temperature
 
@@ -68,6 +69,46 @@ class InputDropout(torch.nn.Module):
         return self.model(x, edge_index)
 
 
+def as_edge_index(adj) -> torch.Tensor:
+    """The ``[2, E]`` edge_index (source, target) of an adjacency a PyG
+    model takes: an ``edge_index``, or a transposed sparse ``adj_t``
+    (``torch.sparse`` CSR or torch-sparse ``SparseTensor``)."""
+    if isinstance(adj, torch.Tensor):
+        if adj.layout == torch.strided:
+            return adj
+        target, source = adj.to_sparse_coo().coalesce().indices()
+        return torch.stack([source, target])
+    target, source, _ = adj.coo()  # torch_sparse.SparseTensor
+    return torch.stack([source, target])
+
+
+class EdgeDropout(torch.nn.Module):
+    """DropEdge (Rong et al., ICLR 2020): while training, every forward
+    pass sees the graph with each undirected edge dropped with
+    probability :obj:`p` (PyG's :func:`~torch_geometric.utils.dropout_edge`
+    with ``force_undirected=True``, a new draw each time, passed on as an
+    ``edge_index``); in evaluation the whole graph. The model below must
+    not cache its normalised adjacency (GCNConv's ``cached``)."""
+
+    def __init__(self, model: torch.nn.Module, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"edge dropout must be in [0, 1); got {p}.")
+        for conv in model.modules():
+            if getattr(conv, "cached", False):
+                raise ValueError(f"{type(conv).__name__} caches its "
+                                 f"normalised adjacency, so it would never "
+                                 f"see the dropped edges: build it with "
+                                 f"cached=False.")
+        self.model, self.p = model, p
+
+    def forward(self, x, edge_index):
+        if self.training and self.p > 0:
+            edge_index, _ = dropout_edge(as_edge_index(edge_index), self.p,
+                                         force_undirected=True)
+        return self.model(x, edge_index)
+
+
 HEADS = ("", "temp", "norm")
 """Output heads of the probes: none, ``tau<T>`` (logits times a fixed
 ``T``), ``temp`` (the library's :class:`~torch_geometric_ugt.Temperature`:
@@ -109,20 +150,23 @@ def check_head(head: str) -> None:
 def build(name: str, in_channels: int, hidden: int, num_layers: int,
           out_channels: int, *, dense: bool, head: str = "",
           dropout: float = 0.0, input_dropout: float = 0.0,
-          attention_dropout: float = 0.0) -> torch.nn.Module:
+          attention_dropout: float = 0.0,
+          edge_dropout: float = 0.0) -> torch.nn.Module:
     """A model for ticket search (``dense=False``: no bias and, as in the
     UGTs protocol, no dropout unless :obj:`dropout`,
-    :obj:`input_dropout` or, for GAT, :obj:`attention_dropout` says) or
-    standard training (dropout 0.5), followed by ``head`` (see
-    :data:`HEADS`) when one is given."""
+    :obj:`input_dropout`, :obj:`edge_dropout` (:class:`EdgeDropout`) or,
+    for GAT, :obj:`attention_dropout` says) or standard training (dropout
+    0.5), followed by ``head`` (see :data:`HEADS`) when one is given."""
     model = _build(name, in_channels, hidden, num_layers, out_channels,
-                   dense, dropout)
+                   dense, dropout, cached=not edge_dropout)
     if attention_dropout:
         if name != "GAT":
             raise ValueError(f"attention dropout is for GAT; got {name}.")
         for conv in model.modules():
             if isinstance(conv, GATConv):
                 conv.dropout = attention_dropout
+    if edge_dropout:
+        model = EdgeDropout(model, edge_dropout)
     if input_dropout:
         model = InputDropout(model, input_dropout)
     if head == "temp":  # the library's learned temperature
@@ -131,13 +175,13 @@ def build(name: str, in_channels: int, hidden: int, num_layers: int,
 
 
 def _build(name: str, in_channels: int, hidden: int, num_layers: int,
-           out_channels: int, dense: bool,
-           dropout: float) -> torch.nn.Module:
+           out_channels: int, dense: bool, dropout: float,
+           cached: bool = True) -> torch.nn.Module:
     dropout = 0.5 if dense else dropout
     bias = dense
     if name == "GCN":
         return GCN(in_channels, hidden, num_layers, out_channels,
-                   dropout=dropout, bias=bias, cached=True)
+                   dropout=dropout, bias=bias, cached=cached)
     if name == "GAT":
         return GAT(in_channels, hidden, num_layers, out_channels, heads=1,
                    dropout=dropout, bias=bias)

@@ -126,6 +126,9 @@ def _add_regulariser_options(one) -> None:
     one.add_argument("--attention-dropout", type=float, default=0.0,
                      help="dropout of GAT's attention coefficients during "
                      "the search (default: 0)")
+    one.add_argument("--edge-dropout", type=float, default=0.0,
+                     help="DropEdge: drop each undirected edge with this "
+                     "probability in every training pass (default: 0)")
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
@@ -140,9 +143,10 @@ def _add_recipe_option(one) -> None:
                      "--coats, --coat-width, --restarts, --dropout, "
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
-                     "--select-on, --freeze-temperature and "
-                     "--attention-dropout, --signs, and --adam-eps and "
-                     "--weight-init where the recipe sets them")
+                     "--select-on, --freeze-temperature, "
+                     "--attention-dropout, --signs and --edge-dropout, "
+                     "and --adam-eps and --weight-init where the recipe "
+                     "sets them")
 
 
 def _parser():
@@ -184,7 +188,7 @@ def _configs(args) -> List[Config]:
                   dense_attention=args.dense_attention,
                   freeze_temperature=args.freeze_temperature,
                   attention_dropout=args.attention_dropout,
-                  signs=args.signs)
+                  signs=args.signs, edge_dropout=args.edge_dropout)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

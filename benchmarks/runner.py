@@ -64,7 +64,8 @@ class Run:
                      dense=self.cfg.method == "dense", head=self.cfg.head,
                      dropout=self.cfg.dropout,
                      input_dropout=self.cfg.input_dropout,
-                     attention_dropout=self.cfg.attention_dropout)
+                     attention_dropout=self.cfg.attention_dropout,
+                     edge_dropout=self.cfg.edge_dropout)
 
     def on_epoch(self, epoch: int, result: SearchResult) -> None:
         for hook in self.hooks:
