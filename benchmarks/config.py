@@ -105,6 +105,10 @@ class Config:
     # the even positions only, so that the odd ones (val_halves[1] in the
     # record) judge the selected ticket on nodes that chose nothing
     select_on: str = ""
+    # what chooses the epoch on those nodes: "" the highest validation
+    # accuracy (the protocol's), "loss" the lowest validation loss
+    # (search_ticket(select="loss"))
+    select_by: str = ""
     # GAT's attention vectors stay dense (frozen at their random init)
     # instead of being masked with the weights
     dense_attention: bool = False
@@ -161,6 +165,13 @@ class Config:
             raise ValueError(f"freeze_temperature stops the learned "
                              f"temperature (head 'temp'); this run's head "
                              f"is {self.head!r}.")
+        if self.select_by not in ("", "loss"):
+            raise ValueError(f"select_by must be '' (accuracy) or 'loss'; "
+                             f"got {self.select_by!r}.")
+        if self.select_by and self.restarts > 1:
+            raise ValueError("select_by='loss' cannot be combined with "
+                             "restarts: the best restart is chosen on "
+                             "validation accuracy.")
         if self.select_on not in ("", "even"):
             raise ValueError(f"select_on must be '' or 'even'; got "
                              f"{self.select_on!r}.")
@@ -210,6 +221,7 @@ class Config:
         scores += f"-avg{self.average:g}" if self.average else ""
         scores += f"-late_lr{self.late_lr:g}" if self.late_lr != 1 else ""
         scores += f"-sel_{self.select_on}" if self.select_on else ""
+        scores += f"-by_{self.select_by}" if self.select_by else ""
         scores += "-denseatt" if self.dense_attention else ""
         scores += "-tfreeze" if self.freeze_temperature else ""
         scores += (f"-adrop{self.attention_dropout:g}"

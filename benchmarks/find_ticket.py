@@ -72,7 +72,8 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
 
 RUNNER_ONLY = ("input_dropout", "iterand", "late_lr", "select_on",
                "dense_attention", "freeze_temperature",
-               "attention_dropout", "signs", "edge_dropout")
+               "attention_dropout", "signs", "edge_dropout",
+               "select_by")
 """Recipe settings that only :mod:`benchmarks.reproduce` runs: a recipe
 using one is refused here rather than silently run without it."""
 

@@ -30,7 +30,7 @@ SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "input_dropout", "score_decay", "average",
                   "dense_attention", "late_lr", "select_on",
                   "freeze_temperature", "attention_dropout", "weight_init",
-                  "signs", "edge_dropout")
+                  "signs", "edge_dropout", "select_by")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -41,7 +41,8 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "dense_attention": False, "late_lr": 1.0,
                          "select_on": "", "freeze_temperature": False,
                          "attention_dropout": 0.0, "weight_init": "",
-                         "signs": False, "edge_dropout": 0.0}
+                         "signs": False, "edge_dropout": 0.0,
+                         "select_by": ""}
 """The paper's protocol; ``weight_init=""`` is the init of the frozen
 weights chosen for the model and depth (:func:`default_weight_init`)."""
 

@@ -117,6 +117,9 @@ def _add_regulariser_options(one) -> None:
     one.add_argument("--select-on", default="", choices=("", "even"),
                      help="'even': choose the epoch on the even validation "
                      "nodes only, so the odd ones judge it (default: all)")
+    one.add_argument("--select-by", default="", choices=("", "loss"),
+                     help="'loss': choose the epoch on the lowest "
+                     "validation loss (default: the highest accuracy)")
     one.add_argument("--dense-attention", action="store_true",
                      help="leave GAT's attention vectors unmasked (frozen "
                      "at their random init)")
@@ -143,7 +146,7 @@ def _add_recipe_option(one) -> None:
                      "--coats, --coat-width, --restarts, --dropout, "
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
-                     "--select-on, --freeze-temperature, "
+                     "--select-on, --select-by, --freeze-temperature, "
                      "--attention-dropout, --signs and --edge-dropout, "
                      "and --adam-eps and --weight-init where the recipe "
                      "sets them")
@@ -185,6 +188,7 @@ def _configs(args) -> List[Config]:
                   input_dropout=args.input_dropout,
                   score_decay=args.score_decay, average=args.average,
                   late_lr=args.late_lr, select_on=args.select_on,
+                  select_by=args.select_by,
                   dense_attention=args.dense_attention,
                   freeze_temperature=args.freeze_temperature,
                   attention_dropout=args.attention_dropout,

@@ -109,7 +109,8 @@ class Run:
             self.hooks.append(self.selected_halves)
         return train_dense(self.model, self.task, optimizer, self.cfg.epochs,
                            on_epoch=self.on_epoch if self.hooks else None,
-                           train=train, evaluate=evaluate)
+                           train=train, evaluate=evaluate,
+                           select=self.select())
 
     def epoch_functions(self, optimizer: torch.optim.Optimizer,
                         label_smoothing: float = 0.0
@@ -123,6 +124,10 @@ class Run:
             _, evaluate = full_batch(self.model, even_validation(self.task),
                                      optimizer)
         return train, evaluate
+
+    def select(self) -> str:
+        """What chooses the epoch (``search_ticket``'s ``select``)."""
+        return self.cfg.select_by or "accuracy"
 
     def selected_halves(self, epoch: int, result: SearchResult) -> None:
         # the validation halves of the epoch kept (standard training
@@ -149,6 +154,7 @@ class Run:
                                self.sparsifier, cfg.epochs,
                                log_every=log_every, train=train,
                                evaluate=evaluate, average=cfg.average,
+                               select=self.select(),
                                on_epoch=self.on_epoch if self.hooks else None)
         self.sparsifier = None  # the selected ticket from here
         return result
@@ -231,7 +237,8 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         features=("csr" if job.data.x.layout == torch.sparse_csr
                   else "dense"),
         recipe=cfg.recipe, test_acc=result.test_acc, val_acc=result.val_acc,
-        best_epoch=result.best_epoch, curve=result.curve,
+        val_loss=result.val_loss, best_epoch=result.best_epoch,
+        curve=result.curve,
         epoch_time_s=result.epoch_time,
         total_time_s=time.perf_counter() - start)
     return record

@@ -227,3 +227,60 @@ def test_average_outside_0_1_is_refused_before_anything_runs(bad):
     assert all(torch.equal(a, b)
                for a, b in zip(before, score_parameters(model)))
     assert sp.last_epoch == -1
+
+
+def test_select_loss_keeps_the_lowest_validation_loss_epoch():
+    data, model, opt, sp = search_setup(0, ramp_epochs=2)
+    outputs = []
+
+    @torch.no_grad()
+    def predict():
+        model.eval()
+        return model(data.x, data.edge_index)
+
+    def train(epoch):
+        return full_batch(model, data, opt)[0](epoch)
+
+    losses = [0.9, 0.4, 0.7, 0.4, 0.5]
+
+    def evaluate():
+        outputs.append(predict())
+        # the highest accuracy is epoch 0's, the lowest loss epoch 1's
+        return 0.9 if len(outputs) == 1 else 0.5, 0.1, losses[
+            len(outputs) - 1]
+    result = search_ticket(model, data, opt, sp, 5, train=train,
+                           evaluate=evaluate, select="loss")
+    assert (result.best_epoch, result.val_loss, result.val_acc) == (
+        1, 0.4, 0.5)  # ties keep the earlier epoch
+    assert result.select == "loss"
+    assert torch.equal(predict(), outputs[1])  # that epoch's ticket
+
+
+def test_the_default_evaluation_returns_the_validation_loss():
+    data, model, opt, sp = search_setup(0)
+    result = search_ticket(model, data, opt, sp, 4, select="loss")
+    model.eval()
+    with torch.no_grad():
+        out = model(data.x, data.edge_index)
+    loss = torch.nn.functional.cross_entropy(out[data.val_mask],
+                                             data.y[data.val_mask])
+    assert result.val_loss == pytest.approx(float(loss))
+    # accuracy selection records the chosen epoch's loss too
+    data, model, opt, sp = search_setup(0)
+    assert search_ticket(model, data, opt, sp, 4).val_loss > 0
+
+
+def test_select_is_checked_before_the_search_changes_anything():
+    data, model, opt, sp = search_setup(0)
+    before = [p.detach().clone() for p in score_parameters(model)]
+    with pytest.raises(ValueError, match="select must be one of"):
+        search_ticket(model, data, opt, sp, 2, select="auc")
+    assert all(torch.equal(a, b)
+               for a, b in zip(before, score_parameters(model)))
+    with pytest.raises(ValueError, match="third value"):
+        search_ticket(model, data, opt, sp, 2, select="loss",
+                      train=lambda epoch: 0.0,
+                      evaluate=lambda: (0.5, 0.5))
+    with pytest.raises(ValueError, match="optionally the validation loss"):
+        search_ticket(model, data, opt, sp, 2, train=lambda epoch: 0.0,
+                      evaluate=lambda: (0.5,))

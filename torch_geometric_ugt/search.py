@@ -53,13 +53,19 @@ def restart_seed(seed: int, restart: int) -> int:
 @dataclass
 class SearchResult:
     r"""What a search found: the epoch with the best validation accuracy
-    (at the final sparsity), its validation and test accuracy, the epochs
-    spent, per-epoch times and the search curve.
+    (at the final sparsity; the lowest validation loss with
+    :obj:`select="loss"`), its validation and test accuracy and validation
+    loss, the epochs spent, per-epoch times and the search curve.
     """
 
     best_epoch: int = -1
     val_acc: float = -1.0
     test_acc: float = 0.0
+    val_loss: float = math.nan
+    # what chooses the epoch: "accuracy" (the highest validation
+    # accuracy) or "loss" (the lowest validation loss); ties keep the
+    # earlier epoch
+    select: str = "accuracy"
     epochs: int = 0
     epoch_times: List[float] = field(default_factory=list)
     realised_sparsity: Optional[float] = None
@@ -78,17 +84,32 @@ class SearchResult:
                                 ("test", round(test, 4))):
                 self.curve[name].append(value)
 
+    def __post_init__(self) -> None:
+        check_select(self.select)
+
     def add_epoch(self, epoch: int, epochs: int, seconds: float,
-                  loss: float, val: float, test: float) -> bool:
+                  loss: float, val: float, test: float,
+                  val_loss: float = math.nan) -> bool:
         r"""Counts :obj:`epoch` (its time, the curve) and keeps it when its
-        validation accuracy is the best yet (ties keep the earlier);
-        returns whether it did.
+        validation accuracy (:attr:`select` ``"loss"``: validation loss)
+        is the best yet (ties keep the earlier); returns whether it did.
         """
+        val_loss = float(val_loss)
+        if self.select == "loss" and math.isnan(val_loss):
+            raise ValueError("select='loss' chooses the epoch on the "
+                             "validation loss: evaluate() must return it "
+                             "as its third value (validation accuracy, "
+                             "test accuracy, validation loss).")
         self.epoch_times.append(seconds)
         self.epochs += 1
         self.log(epoch, epochs, loss, val, test)
-        if val > self.val_acc:
+        if self.select == "loss":
+            better = self.best_epoch < 0 or val_loss < self.val_loss
+        else:
+            better = val > self.val_acc
+        if better:
             self.best_epoch, self.val_acc, self.test_acc = epoch, val, test
+            self.val_loss = val_loss
             return True
         return False
 
@@ -124,15 +145,29 @@ def train_step(model: torch.nn.Module, data: Any, adj: Any,
     return float(loss.detach())
 
 
+SELECTIONS = ("accuracy", "loss")
+r"""What may choose a search's epoch: the validation accuracy (highest)
+or the validation loss (lowest)."""
+
+
+def check_select(select: str) -> None:
+    if select not in SELECTIONS:
+        raise ValueError(f"select must be one of {SELECTIONS} (what "
+                         f"chooses the epoch); got {select!r}.")
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: Any, adj: Any) -> List[float]:
-    r"""Accuracy on :obj:`data.val_mask` and :obj:`data.test_mask`."""
+    r"""Accuracy on :obj:`data.val_mask` and :obj:`data.test_mask`, and
+    the cross-entropy on :obj:`data.val_mask`.
+    """
     model.eval()
-    pred = model(data.x, adj).argmax(dim=-1)
+    out = model(data.x, adj)
+    pred = out.argmax(dim=-1)
     return [
         float((pred[m] == data.y[m]).float().mean())
         for m in (data.val_mask, data.test_mask)
-    ]
+    ] + [float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))]
 
 
 def ticket_epoch(model: torch.nn.Module, data: Any, adj: Any,
@@ -143,7 +178,7 @@ def ticket_epoch(model: torch.nn.Module, data: Any, adj: Any,
     evaluate at the FINAL sparsity (also during the ramp). Returns the
     validation accuracy, the test accuracy and the training loss.
     """
-    val, test, loss = _protocol_epoch(
+    val, test, loss, _ = _protocol_epoch(
         sparsifier, epoch, lambda epoch: train_step(model, data, adj,
                                                     optimizer),
         lambda: evaluate(model, data, adj))
@@ -153,15 +188,15 @@ def ticket_epoch(model: torch.nn.Module, data: Any, adj: Any,
 def _protocol_epoch(sparsifier: SupermaskSparsifier, epoch: int,
                     train: Callable[[int], float],
                     evaluate: Callable[[], Sequence[float]],
-                    advance_schedule: bool = True) -> Tuple[float, float,
-                                                            float]:
+                    advance_schedule: bool = True
+                    ) -> Tuple[float, float, float, float]:
     # advance the schedule, train, evaluate at the FINAL sparsity
     if advance_schedule:
         sparsifier.step(epoch)
     loss = train(epoch)
     with sparsifier.at_sparsity():
-        val, test = evaluate()
-    return val, test, loss
+        val, test, val_loss = evaluated(evaluate)
+    return val, test, loss, val_loss
 
 
 EpochHook = Callable[[int, SearchResult], None]
@@ -176,7 +211,21 @@ the mean training loss."""
 
 Evaluate = Callable[[], Sequence[float]]
 r""":obj:`evaluate()`: validation and test accuracy of the model as it is
-(the search calls it at the final sparsity)."""
+(the search calls it at the final sparsity), and optionally the validation
+loss as a third value (which :obj:`select="loss"` needs)."""
+
+
+def evaluated(evaluate: Evaluate) -> Tuple[float, float, float]:
+    r"""The validation and test accuracy and the validation loss
+    :obj:`evaluate()` returns (NaN where it returns no loss).
+    """
+    out = list(evaluate())
+    if len(out) not in (2, 3):
+        raise ValueError(f"evaluate() must return the validation and test "
+                         f"accuracy, and optionally the validation loss; "
+                         f"got {len(out)} values.")
+    val_loss = out[2] if len(out) == 3 else math.nan
+    return float(out[0]), float(out[1]), float(val_loss)
 
 
 def full_batch(model: torch.nn.Module, data: Any,
@@ -221,9 +270,12 @@ def search_ticket(model: torch.nn.Module, data: Any,
                   train: Optional[TrainEpoch] = None,
                   evaluate: Optional[Evaluate] = None,
                   advance_schedule: bool = True,
-                  average: float = 0.0) -> SearchResult:
+                  average: float = 0.0,
+                  select: str = "accuracy") -> SearchResult:
     r"""Runs :obj:`epochs` epochs of the UGTs protocol and keeps the epoch
-    with the best validation accuracy: its scores, at the final sparsity,
+    with the best validation accuracy (:obj:`select="loss"`: the lowest
+    validation loss, which :obj:`evaluate` must then return as a third
+    value; the default one does): its scores, at the final sparsity,
     are put back into the model and the sparsifier is removed, so the
     model holds that ticket. :obj:`log_every > 0` prints the curve every
     that many epochs; :obj:`on_epoch` runs after every epoch (outside the
@@ -252,19 +304,20 @@ def search_ticket(model: torch.nn.Module, data: Any,
         raise ValueError(f"average must be a float in [0, 1) (the decay of "
                          f"the moving average; 0 averages nothing); got "
                          f"{average!r}.")
+    check_select(select)
     train, evaluate = task_functions(model, data, optimizer, train,
                                      evaluate)
-    result = SearchResult()
+    result = SearchResult(select=select)
     trained = searched_parameters(sparsifier, optimizer)
     if average:
         train = _averaged(train, trained, float(average))
     best_state: List[Tensor] = []
     for epoch in range(epochs):
         start = time.perf_counter()
-        val, test, loss = _protocol_epoch(sparsifier, epoch, train,
-                                          evaluate, advance_schedule)
+        val, test, loss, val_loss = _protocol_epoch(
+            sparsifier, epoch, train, evaluate, advance_schedule)
         if result.add_epoch(epoch, epochs, time.perf_counter() - start,
-                            loss, val, test):
+                            loss, val, test, val_loss):
             best_state = [p.detach().clone() for p in trained]
         if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
             print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "

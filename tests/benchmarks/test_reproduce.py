@@ -125,6 +125,37 @@ def test_select_on_even_leaves_the_odd_validation_nodes_to_judge():
     assert data.val_mask.sum() == 6  # the data itself is untouched
 
 
+def test_select_by_loss_is_in_the_key_and_checked():
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, select_on="even",
+                 select_by="loss")
+    assert cfg.key().endswith("-sel_even-by_loss-seed0")
+    with pytest.raises(ValueError, match="select_by must be"):
+        replace(cfg, select_by="accuracy")
+    with pytest.raises(ValueError, match="restarts"):
+        replace(cfg, restarts=2)
+
+
+@needs_data("planetoid", "Cora", "raw")
+def test_a_search_selected_by_loss_keeps_the_lowest_loss_epoch(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("UGT_CACHE", str(tmp_path / "cache"))
+    records = {}
+    for by in ("", "loss"):
+        out = tmp_path / (by or "accuracy")
+        main(["one", "--dataset", "Cora", "--sparsity", "0.5", "--epochs",
+              "12", "--ramp", "4", "--head", "temp", "--select-by", by,
+              "--out", str(out)])
+        records[by], = [json.loads(p.read_text()) for p in out.glob("*.json")]
+    by_loss = records["loss"]
+    assert by_loss["config"]["select_by"] == "loss"
+    assert by_loss["key"].endswith("-by_loss-seed0")
+    assert 0.0 < by_loss["val_loss"] < 10.0
+    # the same search (same seed): selection by accuracy chose an epoch
+    # whose validation loss is no lower
+    assert records[""]["val_loss"] >= by_loss["val_loss"]
+    assert records[""]["val_acc"] >= by_loss["val_acc"]
+
+
 def test_late_lr_multiplies_the_learning_rate_from_the_ramps_end():
     weight = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([weight], lr=1.0)
