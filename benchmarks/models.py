@@ -87,7 +87,9 @@ class EdgeDropout(torch.nn.Module):
     pass sees the graph with each undirected edge dropped with
     probability :obj:`p` (PyG's :func:`~torch_geometric.utils.dropout_edge`
     with ``force_undirected=True``, a new draw each time, passed on as an
-    ``edge_index``); in evaluation the whole graph. The model below must
+    ``edge_index``); in evaluation the whole graph. The graph must be
+    undirected (each edge in both directions, as Planetoid's are): the
+    draw keeps an edge's two directions together. The model below must
     not cache its normalised adjacency (GCNConv's ``cached``)."""
 
     def __init__(self, model: torch.nn.Module, p: float) -> None:
@@ -166,6 +168,10 @@ def build(name: str, in_channels: int, hidden: int, num_layers: int,
             if isinstance(conv, GATConv):
                 conv.dropout = attention_dropout
     if edge_dropout:
+        if name == "GIN" and not dense:
+            raise ValueError("edge dropout cannot act on a GIN search: its "
+                             "first aggregation is computed once, on the "
+                             "whole graph.")
         model = EdgeDropout(model, edge_dropout)
     if input_dropout:
         model = InputDropout(model, input_dropout)

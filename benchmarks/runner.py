@@ -3,6 +3,7 @@ Config`) and the resumable runner of many: the protocol is
 ``python -m benchmarks.reproduce``'s."""
 from __future__ import annotations
 
+import math
 import platform
 import time
 from dataclasses import asdict
@@ -237,7 +238,8 @@ def run(cfg: Config, root: Optional[str], log_every: int = 0,
         features=("csr" if job.data.x.layout == torch.sparse_csr
                   else "dense"),
         recipe=cfg.recipe, test_acc=result.test_acc, val_acc=result.val_acc,
-        val_loss=result.val_loss, best_epoch=result.best_epoch,
+        val_loss=(result.val_loss if math.isfinite(result.val_loss)
+                  else None), best_epoch=result.best_epoch,
         curve=result.curve,
         epoch_time_s=result.epoch_time,
         total_time_s=time.perf_counter() - start)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch_geometric.nn import GCN
@@ -256,27 +258,50 @@ def test_select_loss_keeps_the_lowest_validation_loss_epoch():
     assert torch.equal(predict(), outputs[1])  # that epoch's ticket
 
 
-def test_the_default_evaluation_returns_the_validation_loss():
-    data, model, opt, sp = search_setup(0)
-    result = search_ticket(model, data, opt, sp, 4, select="loss")
+def _validation_loss(model, data):
     model.eval()
     with torch.no_grad():
         out = model(data.x, data.edge_index)
-    loss = torch.nn.functional.cross_entropy(out[data.val_mask],
-                                             data.y[data.val_mask])
-    assert result.val_loss == pytest.approx(float(loss))
-    # accuracy selection records the chosen epoch's loss too
-    data, model, opt, sp = search_setup(0)
-    assert search_ticket(model, data, opt, sp, 4).val_loss > 0
+    return float(torch.nn.functional.cross_entropy(out[data.val_mask],
+                                                   data.y[data.val_mask]))
 
 
-def test_select_is_checked_before_the_search_changes_anything():
+def test_the_default_evaluation_returns_the_validation_loss():
+    for select in ("loss", "accuracy"):  # either records the kept loss
+        data, model, opt, sp = search_setup(0)
+        result = search_ticket(model, data, opt, sp, 4, select=select)
+        assert result.val_loss == pytest.approx(
+            _validation_loss(model, data))
+
+
+def test_a_nan_validation_loss_is_never_kept():
+    data, model, opt, sp = search_setup(0, ramp_epochs=2)
+    losses = [float("nan"), 0.6, float("nan"), 0.7]
+    result = search_ticket(
+        model, data, opt, sp, 4, train=lambda epoch: 0.0, select="loss",
+        evaluate=lambda: (0.5, 0.5, losses[sp.last_epoch]))
+    assert (result.best_epoch, result.val_loss) == (1, 0.6)
+    # accuracy selection with a two-value evaluate keeps no loss
+    data, model, opt, sp = search_setup(0, ramp_epochs=2)
+    result = search_ticket(model, data, opt, sp, 2,
+                           train=lambda epoch: 0.0,
+                           evaluate=lambda: (0.5, 0.5))
+    assert result.best_epoch == 0 and math.isnan(result.val_loss)
+
+
+def test_select_is_checked_before_the_search_starts():
     data, model, opt, sp = search_setup(0)
     before = [p.detach().clone() for p in score_parameters(model)]
     with pytest.raises(ValueError, match="select must be one of"):
         search_ticket(model, data, opt, sp, 2, select="auc")
+    assert sp.last_epoch == -1  # the schedule never advanced
     assert all(torch.equal(a, b)
                for a, b in zip(before, score_parameters(model)))
+
+
+def test_an_evaluation_without_the_loss_it_needs_is_refused():
+    # (found when the first epoch is evaluated)
+    data, model, opt, sp = search_setup(0)
     with pytest.raises(ValueError, match="third value"):
         search_ticket(model, data, opt, sp, 2, select="loss",
                       train=lambda epoch: 0.0,
@@ -284,3 +309,4 @@ def test_select_is_checked_before_the_search_changes_anything():
     with pytest.raises(ValueError, match="optionally the validation loss"):
         search_ticket(model, data, opt, sp, 2, train=lambda epoch: 0.0,
                       evaluate=lambda: (0.5,))
+

@@ -61,11 +61,6 @@ class SearchResult:
     best_epoch: int = -1
     val_acc: float = -1.0
     test_acc: float = 0.0
-    val_loss: float = math.nan
-    # what chooses the epoch: "accuracy" (the highest validation
-    # accuracy) or "loss" (the lowest validation loss); ties keep the
-    # earlier epoch
-    select: str = "accuracy"
     epochs: int = 0
     epoch_times: List[float] = field(default_factory=list)
     realised_sparsity: Optional[float] = None
@@ -74,6 +69,13 @@ class SearchResult:
     # validation and test accuracy (at the final sparsity)
     curve: Dict[str, List[float]] = field(default_factory=lambda: {
         "epoch": [], "loss": [], "val": [], "test": []})
+    # the kept epoch's validation loss (NaN when evaluate() returns none,
+    # or before an epoch is kept)
+    val_loss: float = math.nan
+    # what chooses the epoch: "accuracy" (the highest validation
+    # accuracy) or "loss" (the lowest validation loss); ties keep the
+    # earlier epoch, and an epoch with a NaN criterion is never kept
+    select: str = "accuracy"
 
     def log(self, epoch: int, epochs: int, loss: float, val: float,
             test: float) -> None:
@@ -89,27 +91,29 @@ class SearchResult:
 
     def add_epoch(self, epoch: int, epochs: int, seconds: float,
                   loss: float, val: float, test: float,
-                  val_loss: float = math.nan) -> bool:
+                  val_loss: Optional[float] = None) -> bool:
         r"""Counts :obj:`epoch` (its time, the curve) and keeps it when its
-        validation accuracy (:attr:`select` ``"loss"``: validation loss)
-        is the best yet (ties keep the earlier); returns whether it did.
+        validation accuracy (:attr:`select` ``"loss"``: validation loss,
+        which must then be given) is the best yet (ties keep the
+        earlier); returns whether it did.
         """
-        val_loss = float(val_loss)
-        if self.select == "loss" and math.isnan(val_loss):
+        if self.select == "loss" and val_loss is None:
             raise ValueError("select='loss' chooses the epoch on the "
                              "validation loss: evaluate() must return it "
                              "as its third value (validation accuracy, "
                              "test accuracy, validation loss).")
+        loss_value = math.nan if val_loss is None else float(val_loss)
         self.epoch_times.append(seconds)
         self.epochs += 1
         self.log(epoch, epochs, loss, val, test)
-        if self.select == "loss":
-            better = self.best_epoch < 0 or val_loss < self.val_loss
+        if self.select == "loss":  # (a NaN loss is never lower)
+            better = loss_value < self.val_loss or (
+                self.best_epoch < 0 and not math.isnan(loss_value))
         else:
             better = val > self.val_acc
         if better:
             self.best_epoch, self.val_acc, self.test_acc = epoch, val, test
-            self.val_loss = val_loss
+            self.val_loss = loss_value
             return True
         return False
 
@@ -151,6 +155,7 @@ or the validation loss (lowest)."""
 
 
 def check_select(select: str) -> None:
+    r"""Refuses a :obj:`select` not in :data:`SELECTIONS`."""
     if select not in SELECTIONS:
         raise ValueError(f"select must be one of {SELECTIONS} (what "
                          f"chooses the epoch); got {select!r}.")
@@ -189,7 +194,7 @@ def _protocol_epoch(sparsifier: SupermaskSparsifier, epoch: int,
                     train: Callable[[int], float],
                     evaluate: Callable[[], Sequence[float]],
                     advance_schedule: bool = True
-                    ) -> Tuple[float, float, float, float]:
+                    ) -> Tuple[float, float, float, Optional[float]]:
     # advance the schedule, train, evaluate at the FINAL sparsity
     if advance_schedule:
         sparsifier.step(epoch)
@@ -215,17 +220,17 @@ r""":obj:`evaluate()`: validation and test accuracy of the model as it is
 loss as a third value (which :obj:`select="loss"` needs)."""
 
 
-def evaluated(evaluate: Evaluate) -> Tuple[float, float, float]:
+def evaluated(evaluate: Evaluate) -> Tuple[float, float, Optional[float]]:
     r"""The validation and test accuracy and the validation loss
-    :obj:`evaluate()` returns (NaN where it returns no loss).
+    :obj:`evaluate()` returns (None where it returns no loss).
     """
     out = list(evaluate())
     if len(out) not in (2, 3):
         raise ValueError(f"evaluate() must return the validation and test "
                          f"accuracy, and optionally the validation loss; "
                          f"got {len(out)} values.")
-    val_loss = out[2] if len(out) == 3 else math.nan
-    return float(out[0]), float(out[1]), float(val_loss)
+    val_loss = float(out[2]) if len(out) == 3 else None
+    return float(out[0]), float(out[1]), val_loss
 
 
 def full_batch(model: torch.nn.Module, data: Any,
@@ -286,8 +291,9 @@ def search_ticket(model: torch.nn.Module, data: Any,
     once per optimizer step), runs :obj:`train(epoch)` and then
     :obj:`evaluate()` at the final sparsity. Their defaults are one
     full-batch step on :obj:`data.train_mask` and the accuracy on
-    :obj:`data.val_mask` / :obj:`data.test_mask` (:func:`ticket_epoch`);
-    pass both for mini-batch training or another task.
+    :obj:`data.val_mask` / :obj:`data.test_mask` with the cross-entropy on
+    :obj:`data.val_mask` (:func:`evaluate`); pass both for mini-batch
+    training or another task.
 
     :obj:`average` :math:`\beta \in [0, 1)` evaluates and selects an
     exponential moving average of what the search trains (scores, a
@@ -321,7 +327,7 @@ def search_ticket(model: torch.nn.Module, data: Any,
             best_state = [p.detach().clone() for p in trained]
         if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
             print(f"epoch {epoch}: loss {loss:.3f}, val {100 * val:.1f}, "
-                  f"test {100 * test:.1f} (best val "
+                  f"test {100 * test:.1f} (kept val "
                   f"{100 * result.val_acc:.1f})", flush=True)
         if on_epoch is not None:
             on_epoch(epoch, result)

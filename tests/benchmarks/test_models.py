@@ -76,6 +76,9 @@ def test_edge_dropout_refuses_cached_normalisation_and_bad_rates():
     with pytest.raises(ValueError, match="edge dropout"):
         EdgeDropout(GCN(8, 16, 2, 3), 1.0)
     assert build("GCN", 8, 16, 2, 3, dense=False).convs[0].cached
+    with pytest.raises(ValueError, match="GIN search"):
+        build("GIN", 8, 16, 2, 3, dense=False, edge_dropout=0.2)
+    build("GIN", 8, 16, 2, 3, dense=True, edge_dropout=0.2)
     cfg = Config("CiteSeer", "GCN", 2, 16, "ugt", 0.5, 0,
                  edge_dropout=0.3)
     assert cfg.key().endswith("-edrop0.3-seed0")
