@@ -309,4 +309,3 @@ def test_an_evaluation_without_the_loss_it_needs_is_refused():
     with pytest.raises(ValueError, match="optionally the validation loss"):
         search_ticket(model, data, opt, sp, 2, train=lambda epoch: 0.0,
                       evaluate=lambda: (0.5,))
-
