@@ -126,15 +126,19 @@ def test_search_takes_a_custom_loop_and_keeps_its_best_epoch():
         search_ticket(model, data, opt, sp, 1, train=train)
 
 
+@torch.no_grad()
+def logits(model, data):
+    model.eval()
+    return model(data.x, data.edge_index)
+
+
 def third_epoch_search(model, data, opt, sp):
     """A custom-loop search of 6 epochs whose third epoch is the best;
     the logits of every epoch's evaluation and of the returned model."""
     outputs = []
 
-    @torch.no_grad()
     def predict():
-        model.eval()
-        return model(data.x, data.edge_index)
+        return logits(model, data)
 
     def train(epoch):
         opt.zero_grad()
@@ -234,19 +238,11 @@ def test_average_outside_0_1_is_refused_before_anything_runs(bad):
 def test_select_loss_keeps_the_lowest_validation_loss_epoch():
     data, model, opt, sp = search_setup(0, ramp_epochs=2)
     outputs = []
-
-    @torch.no_grad()
-    def predict():
-        model.eval()
-        return model(data.x, data.edge_index)
-
-    def train(epoch):
-        return full_batch(model, data, opt)[0](epoch)
-
+    train, _ = full_batch(model, data, opt)
     losses = [0.9, 0.4, 0.7, 0.4, 0.5]
 
     def evaluate():
-        outputs.append(predict())
+        outputs.append(logits(model, data))
         # the highest accuracy is epoch 0's, the lowest loss epoch 1's
         return 0.9 if len(outputs) == 1 else 0.5, 0.1, losses[
             len(outputs) - 1]
@@ -255,7 +251,7 @@ def test_select_loss_keeps_the_lowest_validation_loss_epoch():
     assert (result.best_epoch, result.val_loss, result.val_acc) == (
         1, 0.4, 0.5)  # ties keep the earlier epoch
     assert result.select == "loss"
-    assert torch.equal(predict(), outputs[1])  # that epoch's ticket
+    assert torch.equal(logits(model, data), outputs[1])  # that ticket
 
 
 def _validation_loss(model, data):

@@ -106,9 +106,9 @@ class SearchResult:
         self.epoch_times.append(seconds)
         self.epochs += 1
         self.log(epoch, epochs, loss, val, test)
-        if self.select == "loss":  # (a NaN loss is never lower)
-            better = loss_value < self.val_loss or (
-                self.best_epoch < 0 and not math.isnan(loss_value))
+        if self.select == "loss":
+            better = not math.isnan(loss_value) and (
+                self.best_epoch < 0 or loss_value < self.val_loss)
         else:
             better = val > self.val_acc
         if better:
@@ -169,10 +169,10 @@ def evaluate(model: torch.nn.Module, data: Any, adj: Any) -> List[float]:
     model.eval()
     out = model(data.x, adj)
     pred = out.argmax(dim=-1)
-    return [
-        float((pred[m] == data.y[m]).float().mean())
-        for m in (data.val_mask, data.test_mask)
-    ] + [float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))]
+    accs = [(pred[m] == data.y[m]).float().mean()
+            for m in (data.val_mask, data.test_mask)]
+    loss = F.cross_entropy(out[data.val_mask], data.y[data.val_mask])
+    return torch.stack(accs + [loss]).tolist()  # one host sync
 
 
 def ticket_epoch(model: torch.nn.Module, data: Any, adj: Any,
@@ -310,10 +310,9 @@ def search_ticket(model: torch.nn.Module, data: Any,
         raise ValueError(f"average must be a float in [0, 1) (the decay of "
                          f"the moving average; 0 averages nothing); got "
                          f"{average!r}.")
-    check_select(select)
+    result = SearchResult(select=select)  # (checks select)
     train, evaluate = task_functions(model, data, optimizer, train,
                                      evaluate)
-    result = SearchResult(select=select)
     trained = searched_parameters(sparsifier, optimizer)
     if average:
         train = _averaged(train, trained, float(average))
