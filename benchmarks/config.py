@@ -124,6 +124,10 @@ class Config:
     # DropEdge: each undirected edge dropped with this probability in
     # every training pass (benchmarks.models.EdgeDropout)
     edge_dropout: float = 0.0
+    # Gaussian noise added to every score after each optimizer step, with
+    # standard deviation score_noise * lr (the size of one Adam step), drawn
+    # from the seed (benchmarks.search_settings.score_noise)
+    score_noise: float = 0.0
     # the recipe that chose these settings ("paper", or "best": RECIPES);
     # a label in the record, not part of the key
     recipe: str = "paper"
@@ -131,47 +135,28 @@ class Config:
     def __post_init__(self) -> None:
         if self.method == "dense":  # no scores: one record whatever asked
             object.__setattr__(self, "score_init", "kaiming_uniform")
+        self._check_values()
+        self._check_combinations()
+        if not self.weight_init:
+            object.__setattr__(self, "weight_init",
+                               default_weight_init(self.model, self.layers))
+
+    def _check_values(self) -> None:
+        """Refuses a setting outside its range."""
         if self.restarts < 1:
             raise ValueError(f"restarts must be >= 1; got {self.restarts}.")
-        if self.restarts > 1 and self.variant:
-            raise ValueError("restarts are for the plain task: the OOD and "
-                             "perturbation variants score the searched "
-                             "model during the search.")
-        if self.dense_attention and self.model != "GAT":
-            raise ValueError(f"dense_attention is for GAT's attention "
-                             f"vectors; {self.model} has none.")
-        if self.attention_dropout and self.model != "GAT":
-            raise ValueError(f"attention_dropout is for GAT's attention "
-                             f"coefficients; {self.model} has none.")
         if not 0.0 <= self.attention_dropout < 1.0:
             raise ValueError(f"attention_dropout must be in [0, 1); got "
                              f"{self.attention_dropout}.")
         if not 0.0 <= self.edge_dropout < 1.0:
             raise ValueError(f"edge_dropout must be in [0, 1); got "
                              f"{self.edge_dropout}.")
-        if self.edge_dropout and self.model == "GIN" \
-                and self.method != "dense":
-            raise ValueError("edge_dropout cannot act on a GIN search: its "
-                             "first aggregation is computed once, on the "
-                             "whole graph (benchmarks.data.config_graph).")
-        if self.signs and self.method == "dense":
-            raise ValueError("signs are learned for masked weights; the "
-                             "dense method has none.")
-        if self.signs and self.restarts > 1:
-            raise ValueError("signs cannot be combined with restarts: the "
-                             "best restart's ticket is rebuilt without its "
-                             "learned signs.")
-        if self.freeze_temperature and self.head != "temp":
-            raise ValueError(f"freeze_temperature stops the learned "
-                             f"temperature (head 'temp'); this run's head "
-                             f"is {self.head!r}.")
+        if not 0.0 <= self.score_noise < float("inf"):
+            raise ValueError(f"score_noise must be a finite number >= 0; "
+                             f"got {self.score_noise}.")
         if self.select_by not in ("", "loss"):
             raise ValueError(f"select_by must be '' (accuracy) or 'loss'; "
                              f"got {self.select_by!r}.")
-        if self.select_by and self.restarts > 1:
-            raise ValueError("select_by='loss' cannot be combined with "
-                             "restarts: the best restart is chosen on "
-                             "validation accuracy.")
         if self.select_on not in ("", "even"):
             raise ValueError(f"select_on must be '' or 'even'; got "
                              f"{self.select_on!r}.")
@@ -189,9 +174,42 @@ class Config:
                              f"{self.coats_in_force()} coats at sparsity "
                              f"{self.sparsity}, more than the kernels' "
                              f"{MAX_COATS}: use a larger coat_width.")
-        if not self.weight_init:
-            object.__setattr__(self, "weight_init",
-                               default_weight_init(self.model, self.layers))
+
+    def _check_combinations(self) -> None:
+        """Refuses settings that cannot go together."""
+        if self.restarts > 1 and self.variant:
+            raise ValueError("restarts are for the plain task: the OOD and "
+                             "perturbation variants score the searched "
+                             "model during the search.")
+        if self.dense_attention and self.model != "GAT":
+            raise ValueError(f"dense_attention is for GAT's attention "
+                             f"vectors; {self.model} has none.")
+        if self.attention_dropout and self.model != "GAT":
+            raise ValueError(f"attention_dropout is for GAT's attention "
+                             f"coefficients; {self.model} has none.")
+        if self.edge_dropout and self.model == "GIN" \
+                and self.method != "dense":
+            raise ValueError("edge_dropout cannot act on a GIN search: its "
+                             "first aggregation is computed once, on the "
+                             "whole graph (benchmarks.data.config_graph).")
+        if self.signs and self.method == "dense":
+            raise ValueError("signs are learned for masked weights; the "
+                             "dense method has none.")
+        if self.score_noise and self.method == "dense":
+            raise ValueError("score_noise perturbs the scores of masked "
+                             "weights; the dense method has none.")
+        if self.signs and self.restarts > 1:
+            raise ValueError("signs cannot be combined with restarts: the "
+                             "best restart's ticket is rebuilt without its "
+                             "learned signs.")
+        if self.freeze_temperature and self.head != "temp":
+            raise ValueError(f"freeze_temperature stops the learned "
+                             f"temperature (head 'temp'); this run's head "
+                             f"is {self.head!r}.")
+        if self.select_by and self.restarts > 1:
+            raise ValueError("select_by='loss' cannot be combined with "
+                             "restarts: the best restart is chosen on "
+                             "validation accuracy.")
 
     def coats_in_force(self) -> int:
         """The coats of this run's masks (see :func:`coats_for`)."""
@@ -228,6 +246,7 @@ class Config:
                    if self.attention_dropout else "")
         scores += "-signs" if self.signs else ""
         scores += f"-edrop{self.edge_dropout:g}" if self.edge_dropout else ""
+        scores += f"-snoise{self.score_noise:g}" if self.score_noise else ""
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")
