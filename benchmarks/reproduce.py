@@ -132,6 +132,10 @@ def _add_regulariser_options(one) -> None:
     one.add_argument("--edge-dropout", type=float, default=0.0,
                      help="DropEdge: drop each undirected edge with this "
                      "probability in every training pass (default: 0)")
+    one.add_argument("--score-noise", type=float, default=0.0,
+                     help="add Gaussian noise of this many learning rates "
+                     "(standard deviation) to every score after each "
+                     "step (default: 0)")
     one.add_argument("--average", type=float, default=0.0,
                      help="evaluate and select a moving average of the "
                      "scores with this decay (default: 0, none)")
@@ -147,7 +151,8 @@ def _add_recipe_option(one) -> None:
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
                      "--select-on, --select-by, --freeze-temperature, "
-                     "--attention-dropout, --signs and --edge-dropout, "
+                     "--attention-dropout, --signs, --edge-dropout and "
+                     "--score-noise, "
                      "and --adam-eps and --weight-init where the recipe "
                      "sets them")
 
@@ -192,7 +197,8 @@ def _configs(args) -> List[Config]:
                   dense_attention=args.dense_attention,
                   freeze_temperature=args.freeze_temperature,
                   attention_dropout=args.attention_dropout,
-                  signs=args.signs, edge_dropout=args.edge_dropout)
+                  signs=args.signs, edge_dropout=args.edge_dropout,
+                  score_noise=args.score_noise)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

@@ -21,7 +21,8 @@ from benchmarks.hooks import (even_validation, iterand_setting,
 from benchmarks.models import build
 from benchmarks.records import claim, device_name, record_done, write_record
 from benchmarks.search_settings import (ATTENTION, freeze_temperature, late_lr,
-                                        optimizer_groups, sparsifier_for)
+                                        optimizer_groups, score_noise,
+                                        sparsifier_for)
 from benchmarks.train import train_dense
 from torch_geometric_ugt import (BestTicket, SupermaskSparsifier, __version__,
                                  restart_seed, supermask)
@@ -151,6 +152,9 @@ class Run:
             train = late_lr(train, optimizer, cfg.ramp, cfg.late_lr)
         if cfg.freeze_temperature:
             train = freeze_temperature(train, self.model, cfg.ramp)
+        if cfg.score_noise:
+            train = score_noise(train, self.model, optimizer,
+                                cfg.score_noise, seed)
         result = search_ticket(self.model, self.task, optimizer,
                                self.sparsifier, cfg.epochs,
                                log_every=log_every, train=train,

@@ -136,6 +136,34 @@ def freeze_temperature(train: TrainEpoch, model: torch.nn.Module,
     return step
 
 
+def score_noise(train: TrainEpoch, model: torch.nn.Module,
+                optimizer: torch.optim.Optimizer, noise: float,
+                seed: int) -> TrainEpoch:
+    r""":obj:`train`, then Gaussian noise added to every score tensor:
+    :math:`S \leftarrow S + \sigma \, \eta \, \varepsilon`,
+    :math:`\varepsilon \sim \mathcal{N}(0, I)`, with :math:`\sigma` =
+    :obj:`noise` and :math:`\eta` the score's learning rate in force (about
+    one Adam step). The draws come from a generator seeded with
+    :obj:`seed`, on the CPU, so a run is the same on every device; the
+    masks are selected from the perturbed scores, as from any other."""
+    if not noise >= 0.0:
+        raise ValueError(f"noise must be >= 0; got {noise}.")
+    scores = [entry.parametrization.scores for entry in masked_weights(model)]
+    lr_of = {id(p): group for group in optimizer.param_groups
+             for p in group["params"]}
+    generator = torch.Generator().manual_seed(seed)
+
+    def step(epoch: int) -> float:
+        loss = train(epoch)
+        with torch.no_grad():
+            for p in scores:
+                eps = torch.randn(p.shape, generator=generator)
+                p.add_(eps.to(p.device, p.dtype),
+                       alpha=noise * lr_of[id(p)]["lr"])
+        return loss
+    return step
+
+
 if __name__ == "__main__":
     from benchmarks import cli
     cli.library(__doc__, "benchmarks.search_settings")

@@ -12,7 +12,7 @@ from benchmarks.models import build
 from benchmarks.reproduce import main
 from benchmarks.runner import run
 from benchmarks.search_settings import (freeze_temperature, late_lr,
-                                        sparsifier_for)
+                                        score_noise, sparsifier_for)
 from benchmarks.reproduction_report import (deep_selection, load,
                                            table5_search, write_report)
 from tests.benchmarks.marks import ROOT, needs_data
@@ -192,6 +192,38 @@ def test_freeze_temperature_stops_the_temperature_at_the_ramps_end():
     with pytest.raises(ValueError, match="needs a learned temperature"):
         freeze_temperature(base, build("GCN", 4, 8, 2, 3, dense=True),
                            ramp=3)
+
+
+def test_score_noise_perturbs_the_scores_by_the_seed_and_the_lr():
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.5, 0, score_noise=2.0)
+    assert cfg.key().endswith("-snoise2-seed0")
+    for bad in (dict(score_noise=-1.0), dict(score_noise=float("nan"))):
+        with pytest.raises(ValueError, match="score_noise must be"):
+            replace(cfg, **bad)
+    with pytest.raises(ValueError, match="dense method"):
+        replace(cfg, method="dense", sparsity=0.0)
+
+    def scores_after(noise: float, seed: int) -> torch.Tensor:
+        model = supermask(build("GCN", 4, 8, 2, 3, dense=False), seed=0)
+        optimizer = torch.optim.SGD(score_parameters(model), lr=0.5)
+        start = [p.detach().clone() for p in score_parameters(model)]
+        train = score_noise(lambda epoch: 0.0, model, optimizer, noise,
+                            seed)
+        for epoch in range(3):
+            train(epoch)
+        return torch.cat([(p.detach() - s).flatten() for p, s in
+                          zip(score_parameters(model), start)])
+
+    moved = scores_after(2.0, seed=7)
+    # three steps of N(0, (2 * 0.5)^2): the sum has variance 3
+    assert moved.std().item() == pytest.approx(3 ** 0.5, rel=0.15)
+    assert torch.equal(moved, scores_after(2.0, seed=7))  # by the seed
+    assert not torch.equal(moved, scores_after(2.0, seed=8))
+    assert torch.equal(scores_after(0.0, seed=7), torch.zeros_like(moved))
+    with pytest.raises(ValueError, match="noise must be"):
+        score_noise(lambda epoch: 0.0, build("GCN", 4, 8, 2, 3, dense=True),
+                    optimizer=torch.optim.SGD([torch.nn.Parameter(
+                        torch.zeros(1))], lr=1.0), noise=-1.0, seed=0)
 
 
 def test_learned_signs_flip_kept_weights_and_train_without_the_penalty():
