@@ -95,6 +95,11 @@ class Config:
     # density 1 - s, so a denser ticket gets more coats (coats_for); 0
     # keeps coats as given
     coat_width: float = 0.0
+    # the weight of each sparser coat against the next denser one: a
+    # weight kept by k of the C coats enters at (r^k - 1) / (r^C - 1)
+    # instead of k / C (r = 1), so r > 1 leans the ticket on its sparse
+    # core (benchmarks.search_settings.CoatLevels)
+    coat_ratio: float = 1.0
     # evaluate and select a moving average of the scores (the decay of
     # search_ticket(average=...)); 0 averages nothing
     average: float = 0.0
@@ -151,6 +156,9 @@ class Config:
         if not 0.0 <= self.edge_dropout < 1.0:
             raise ValueError(f"edge_dropout must be in [0, 1); got "
                              f"{self.edge_dropout}.")
+        if not 0.0 < self.coat_ratio < float("inf"):
+            raise ValueError(f"coat_ratio must be a finite number > 0; got "
+                             f"{self.coat_ratio}.")
         if not 0.0 <= self.score_noise < float("inf"):
             raise ValueError(f"score_noise must be a finite number >= 0; "
                              f"got {self.score_noise}.")
@@ -206,6 +214,14 @@ class Config:
             raise ValueError(f"freeze_temperature stops the learned "
                              f"temperature (head 'temp'); this run's head "
                              f"is {self.head!r}.")
+        if self.coat_ratio != 1.0 and (self.method == "dense"
+                                       or self.coats_in_force() < 2):
+            raise ValueError("coat_ratio weighs the coats of a multicoated "
+                             "mask; this run has fewer than 2 coats.")
+        if self.coat_ratio != 1.0 and self.restarts > 1:
+            raise ValueError("coat_ratio cannot be combined with restarts: "
+                             "the best restart's ticket is rebuilt without "
+                             "its coat levels.")
         if self.select_by and self.restarts > 1:
             raise ValueError("select_by='loss' cannot be combined with "
                              "restarts: the best restart is chosen on "
@@ -247,6 +263,8 @@ class Config:
         scores += "-signs" if self.signs else ""
         scores += f"-edrop{self.edge_dropout:g}" if self.edge_dropout else ""
         scores += f"-snoise{self.score_noise:g}" if self.score_noise else ""
+        scores += (f"-cratio{self.coat_ratio:g}" if self.coat_ratio != 1.0
+                   else "")
         return (f"{self.dataset}-{self.model}-L{self.layers}-W{self.hidden}-"
                 f"{self.method}-{sparsity}-e{self.epochs}{ramp}-lr{self.lr:g}"
                 f"{eps}-{self.weight_init}{scores}{variant}-seed{self.seed}")

@@ -73,7 +73,7 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
 RUNNER_ONLY = ("input_dropout", "iterand", "late_lr", "select_on",
                "dense_attention", "freeze_temperature",
                "attention_dropout", "signs", "edge_dropout",
-               "select_by", "score_noise")
+               "select_by", "score_noise", "coat_ratio")
 """Recipe settings that only :mod:`benchmarks.reproduce` runs: a recipe
 using one is refused here rather than silently run without it."""
 

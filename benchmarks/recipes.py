@@ -30,7 +30,8 @@ SETTING_FIELDS = ("rescale", "head", "learn_scale", "coats", "coat_width",
                   "input_dropout", "score_decay", "average",
                   "dense_attention", "late_lr", "select_on",
                   "freeze_temperature", "attention_dropout", "weight_init",
-                  "signs", "edge_dropout", "select_by", "score_noise")
+                  "signs", "edge_dropout", "select_by", "score_noise",
+                  "coat_ratio")
 """The fields a recipe sets (their defaults are the paper's protocol)."""
 
 PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
@@ -42,7 +43,8 @@ PAPER: Dict[str, Any] = {"rescale": "", "head": "", "learn_scale": False,
                          "select_on": "", "freeze_temperature": False,
                          "attention_dropout": 0.0, "weight_init": "",
                          "signs": False, "edge_dropout": 0.0,
-                         "select_by": "", "score_noise": 0.0}
+                         "select_by": "", "score_noise": 0.0,
+                         "coat_ratio": 1.0}
 """The paper's protocol; ``weight_init=""`` is the init of the frozen
 weights chosen for the model and depth (:func:`default_weight_init`)."""
 

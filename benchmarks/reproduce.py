@@ -132,6 +132,9 @@ def _add_regulariser_options(one) -> None:
     one.add_argument("--edge-dropout", type=float, default=0.0,
                      help="DropEdge: drop each undirected edge with this "
                      "probability in every training pass (default: 0)")
+    one.add_argument("--coat-ratio", type=float, default=1.0,
+                     help="weigh each sparser coat this many times the "
+                     "next denser one (default: 1, the share of coats)")
     one.add_argument("--score-noise", type=float, default=0.0,
                      help="add Gaussian noise of this many learning rates "
                      "(standard deviation) to every score after each "
@@ -151,8 +154,8 @@ def _add_recipe_option(one) -> None:
                      "--smoothing, --input-dropout, --score-decay, "
                      "--average, --dense-attention, --late-lr, "
                      "--select-on, --select-by, --freeze-temperature, "
-                     "--attention-dropout, --signs, --edge-dropout and "
-                     "--score-noise, "
+                     "--attention-dropout, --signs, --edge-dropout, "
+                     "--score-noise and --coat-ratio, "
                      "and --adam-eps and --weight-init where the recipe "
                      "sets them")
 
@@ -198,7 +201,8 @@ def _configs(args) -> List[Config]:
                   freeze_temperature=args.freeze_temperature,
                   attention_dropout=args.attention_dropout,
                   signs=args.signs, edge_dropout=args.edge_dropout,
-                  score_noise=args.score_noise)
+                  score_noise=args.score_noise,
+                  coat_ratio=args.coat_ratio)
     if args.recipe != "paper" and args.method != "dense":
         base = with_recipe(base, args.recipe)
     return [replace(base, seed=s) for s in args.seeds]

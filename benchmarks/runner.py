@@ -20,7 +20,8 @@ from benchmarks.hooks import (even_validation, iterand_setting,
                               validation_halves)
 from benchmarks.models import build
 from benchmarks.records import claim, device_name, record_done, write_record
-from benchmarks.search_settings import (ATTENTION, freeze_temperature, late_lr,
+from benchmarks.search_settings import (ATTENTION, coat_levels,
+                                        freeze_temperature, late_lr,
                                         optimizer_groups, score_noise,
                                         sparsifier_for)
 from benchmarks.train import train_dense
@@ -143,6 +144,8 @@ class Run:
         supermask(self.model, seed=seed, weight_init=cfg.weight_init,
                   score_init=cfg.score_init, learn_scale=cfg.learn_scale,
                   exclude=ATTENTION if cfg.dense_attention else None)
+        if cfg.coat_ratio != 1.0:
+            coat_levels(self.model, cfg.coats_in_force(), cfg.coat_ratio)
         self.model.to(self.device)
         optimizer = torch.optim.Adam(optimizer_groups(self.model, cfg),
                                      lr=cfg.lr, eps=cfg.adam_eps)

@@ -97,6 +97,42 @@ def learn_signs(model: torch.nn.Module) -> List[torch.nn.Parameter]:
     return out
 
 
+class CoatLevels(torch.nn.Module):
+    r"""A parametrization stacked on a multicoated masked weight: a weight
+    kept by :math:`k` of the :math:`C` coats enters at
+    :math:`\frac{r^k - 1}{r^C - 1}` of its value instead of :math:`k / C`
+    (so :math:`r > 1` weighs the sparser coats more; :math:`r = 1` is the
+    plain mask). It multiplies the masked weight by that level over
+    :math:`k / C`; a pruned weight's score gets the gradient it would get
+    in the first coat."""
+
+    def __init__(self, mask: torch.nn.Module, coats: int,
+                 ratio: float) -> None:
+        super().__init__()
+        self.__dict__["mask_module"] = mask  # not a submodule
+        self.coats, self.ratio = coats, ratio
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            level = self.mask_module.mask.float() * self.coats  # k
+            k = torch.round(level).clamp(min=1.0)
+            factor = ((self.ratio ** k - 1.0)
+                      / (self.ratio ** self.coats - 1.0)) * self.coats / k
+        return weight * factor.to(weight.dtype)
+
+
+def coat_levels(model: torch.nn.Module, coats: int, ratio: float) -> None:
+    """Stacks a :class:`CoatLevels` on every masked weight of
+    :obj:`model` (after its mask)."""
+    if coats < 2 or not ratio > 0.0 or ratio == 1.0:
+        raise ValueError(f"coat levels need 2 or more coats and a ratio > 0 "
+                         f"other than 1; got {coats} coats, ratio {ratio}.")
+    for entry in masked_weights(model):
+        parametrize.register_parametrization(
+            entry.module, entry.attr,
+            CoatLevels(entry.parametrization, coats, ratio))
+
+
 ATTENTION = ["*.att_src", "*.att_dst"]
 """GAT's attention vectors (:obj:`Config.dense_attention` leaves them
 unmasked)."""

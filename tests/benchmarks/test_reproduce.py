@@ -226,6 +226,42 @@ def test_score_noise_perturbs_the_scores_by_the_seed_and_the_lr():
                         torch.zeros(1))], lr=1.0), noise=-1.0, seed=0)
 
 
+def test_coat_levels_weigh_the_sparser_coats_by_the_ratio():
+    from benchmarks.search_settings import coat_levels
+    from torch_geometric_ugt import GlobalGradualSparsifier, masked_weights
+    cfg = Config("Cora", "GCN", 2, 16, "ugt", 0.4, 0, coats=3,
+                 coat_ratio=2.0)
+    assert cfg.key().endswith("-coats3-cratio2-seed0")
+    for bad, match in ((dict(coat_ratio=0.0), "coat_ratio must be"),
+                       (dict(coats=1), "fewer than 2 coats"),
+                       (dict(restarts=2), "restarts")):
+        with pytest.raises(ValueError, match=match):
+            replace(cfg, **bad)
+    model = supermask(build("GCN", 4, 8, 2, 3, dense=False), seed=0)
+    optimizer = torch.optim.Adam(score_parameters(model), lr=0.1)
+    sparsifier = GlobalGradualSparsifier(model, optimizer,
+                                         final_sparsity=0.4, ramp_epochs=1,
+                                         coats=3)
+    sparsifier.step(5)
+    plain = {e.attr + str(id(e.module)): (getattr(e.module, e.attr).detach(),
+                                          e.parametrization.mask.clone())
+             for e in masked_weights(model)}
+    coat_levels(model, 3, 2.0)
+    for e in masked_weights(model):
+        weight, mask = plain[e.attr + str(id(e.module))]
+        # levels 0, 1/3, 2/3, 1 become 0, 1/7, 3/7, 1
+        expected = torch.zeros_like(mask)
+        for k, value in ((1, 1 / 7), (2, 3 / 7), (3, 1.0)):
+            expected[torch.isclose(mask, torch.tensor(k / 3))] = value
+        torch.testing.assert_close(mask * 3, (mask * 3).round())
+        assert len((mask * 3).round().unique()) == 4  # every level occurs
+        raw = torch.where(mask > 0, weight / mask.clamp(min=1e-9), 0.0)
+        torch.testing.assert_close(getattr(e.module, e.attr).detach(),
+                                   raw * expected)
+    with pytest.raises(ValueError, match="2 or more coats"):
+        coat_levels(model, 1, 2.0)
+
+
 def test_learned_signs_flip_kept_weights_and_train_without_the_penalty():
     from benchmarks.search_settings import optimizer_groups
     from torch_geometric_ugt import GlobalGradualSparsifier, masked_weights
