@@ -13,6 +13,7 @@ from benchmarks.experiments import METHODS, Config
 from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  GradualSchedule, SupermaskSparsifier,
                                  masked_weights, score_parameters)
+from torch_geometric_ugt.parametrization import ScoreMask
 from torch_geometric_ugt.search import TrainEpoch
 
 
@@ -106,8 +107,9 @@ class CoatLevels(torch.nn.Module):
     :math:`k / C`; a pruned weight's score gets the gradient it would get
     in the first coat."""
 
-    def __init__(self, mask: torch.nn.Module, coats: int,
-                 ratio: float) -> None:
+    mask_module: ScoreMask
+
+    def __init__(self, mask: ScoreMask, coats: int, ratio: float) -> None:
         super().__init__()
         self.__dict__["mask_module"] = mask  # not a submodule
         self.coats, self.ratio = coats, ratio
