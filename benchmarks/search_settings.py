@@ -1,7 +1,8 @@
 """How a run's settings shape its search: the sparsifier of each
 method, what the optimizer trains, the runner-only schedules (a
-smaller learning rate or a frozen temperature once the ramp ends) and
-learned signs (a signed supermask)."""
+smaller learning rate or a frozen temperature once the ramp ends, noise
+on the scores) and what is stacked on the masks (learned signs, a
+signed supermask; coat levels)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
