@@ -5,7 +5,7 @@ on the scores) and what is stacked on the masks (learned signs, a
 signed supermask; coat levels)."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, TypeVar
 
 import torch
 from torch.nn.utils import parametrize
@@ -16,6 +16,7 @@ from torch_geometric_ugt import (EdgePopupSparsifier, GlobalGradualSparsifier,
                                  masked_weights, score_parameters)
 from torch_geometric_ugt.parametrization import ScoreMask
 from torch_geometric_ugt.search import TrainEpoch
+from torch_geometric_ugt.supermask import MaskedWeight
 
 
 def sparsifier_for(cfg: Config, model, optimizer) -> SupermaskSparsifier:
@@ -88,15 +89,28 @@ class LearnedSign(torch.nn.Module):
         return weight * (t + (sign - t).detach())
 
 
+Stacked = TypeVar("Stacked", bound=torch.nn.Module)
+
+
+def stack_on_masks(model: torch.nn.Module,
+                   make: Callable[[MaskedWeight], Stacked]) -> List[Stacked]:
+    """Stacks :obj:`make(entry)` on every masked weight of :obj:`model`
+    (after its mask) and returns the stacked parametrizations."""
+    out = []
+    for entry in masked_weights(model):
+        stacked = make(entry)
+        parametrize.register_parametrization(entry.module, entry.attr,
+                                             stacked)
+        out.append(stacked)
+    return out
+
+
 def learn_signs(model: torch.nn.Module) -> List[torch.nn.Parameter]:
     """Stacks a :class:`LearnedSign` on every masked weight of
     :obj:`model` (after its mask) and returns their learnable tensors."""
-    out = []
-    for entry in masked_weights(model):
-        sign = LearnedSign(getattr(entry.module, entry.attr).shape)
-        parametrize.register_parametrization(entry.module, entry.attr, sign)
-        out.append(sign.sign_scores)
-    return out
+    signs = stack_on_masks(model, lambda entry: LearnedSign(
+        getattr(entry.module, entry.attr).shape))
+    return [sign.sign_scores for sign in signs]
 
 
 class CoatLevels(torch.nn.Module):
@@ -109,19 +123,22 @@ class CoatLevels(torch.nn.Module):
     in the first coat."""
 
     mask_module: ScoreMask
+    factors: torch.Tensor
 
     def __init__(self, mask: ScoreMask, coats: int, ratio: float) -> None:
         super().__init__()
         self.__dict__["mask_module"] = mask  # not a submodule
-        self.coats, self.ratio = coats, ratio
+        self.coats = coats
+        # the multiplier of a weight kept by k = 0, ..., C coats (k = 0:
+        # the first coat's, for the gradient of a pruned weight's score)
+        k = torch.arange(coats + 1, dtype=torch.float32).clamp(min=1.0)
+        self.register_buffer("factors", ((ratio ** k - 1.0)
+                                         / (ratio ** coats - 1.0))
+                             * coats / k, persistent=False)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            level = self.mask_module.mask.float() * self.coats  # k
-            k = torch.round(level).clamp(min=1.0)
-            factor = ((self.ratio ** k - 1.0)
-                      / (self.ratio ** self.coats - 1.0)) * self.coats / k
-        return weight * factor.to(weight.dtype)
+        kept_by = torch.round(self.mask_module.mask.float() * self.coats)
+        return weight * self.factors[kept_by.long()].to(weight.dtype)
 
 
 def coat_levels(model: torch.nn.Module, coats: int, ratio: float) -> None:
@@ -130,10 +147,8 @@ def coat_levels(model: torch.nn.Module, coats: int, ratio: float) -> None:
     if coats < 2 or not ratio > 0.0 or ratio == 1.0:
         raise ValueError(f"coat levels need 2 or more coats and a ratio > 0 "
                          f"other than 1; got {coats} coats, ratio {ratio}.")
-    for entry in masked_weights(model):
-        parametrize.register_parametrization(
-            entry.module, entry.attr,
-            CoatLevels(entry.parametrization, coats, ratio))
+    stack_on_masks(model, lambda entry: CoatLevels(entry.parametrization,
+                                                   coats, ratio))
 
 
 ATTENTION = ["*.att_src", "*.att_dst"]
